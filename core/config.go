@@ -1,0 +1,275 @@
+package core
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// FieldType is the value type of a form field.
+type FieldType string
+
+// Field value types. Each one has a validator in validate.go.
+const (
+	FieldText           FieldType = "TEXT"
+	FieldTextArea       FieldType = "TEXTAREA"
+	FieldEmail          FieldType = "EMAIL"
+	FieldPhone          FieldType = "PHONE"
+	FieldDate           FieldType = "DATE"
+	FieldName           FieldType = "NAME"
+	FieldSelect         FieldType = "SELECT"
+	FieldRadio          FieldType = "RADIO_GROUP"
+	FieldNumber         FieldType = "NUMBER"
+	FieldNumberWithUnit FieldType = "NUMBER_WITH_UNIT"
+	FieldAddress        FieldType = "ADDRESS"
+	FieldFile           FieldType = "FILE"
+	FieldBoolean        FieldType = "CHECKBOX"
+	FieldID             FieldType = "ID"
+	FieldLocation       FieldType = "LOCATION" // a location UUID from the location tree
+)
+
+// Condition is a simple rule on another field's value, used to make a
+// field required only in some cases.
+type Condition struct {
+	Field   string   `json:"field"`
+	Equals  any      `json:"equals,omitempty"`  // the field's JSON value equals this
+	In      []string `json:"in,omitempty"`      // the field's string value is one of these
+	NotTrue bool     `json:"notTrue,omitempty"` // the field is absent, null or not true
+}
+
+// FieldConfig describes one form field.
+type FieldConfig struct {
+	ID            string     `json:"id"`
+	Type          FieldType  `json:"type"`
+	Label         string     `json:"label,omitempty"`
+	Required      bool       `json:"required,omitempty"`
+	RequiredIf    *Condition `json:"requiredIf,omitempty"`
+	Options       []string   `json:"options,omitempty"`       // SELECT / RADIO_GROUP values
+	Units         []string   `json:"units,omitempty"`         // NUMBER_WITH_UNIT units
+	Pattern       string     `json:"pattern,omitempty"`       // TEXT / ID regular expression
+	MaxLength     int        `json:"maxLength,omitempty"`     // TEXT; default 500
+	Min           *float64   `json:"min,omitempty"`           // NUMBER
+	Max           *float64   `json:"max,omitempty"`           // NUMBER
+	NotInFuture   bool       `json:"notInFuture,omitempty"`   // DATE
+	LocationTypes []string   `json:"locationTypes,omitempty"` // LOCATION
+}
+
+// EventConfig is one event type's form and metadata.
+type EventConfig struct {
+	ID           string        `json:"id"`
+	Label        string        `json:"label"`
+	DateOfEvent  string        `json:"dateOfEvent,omitempty"`  // field id holding the event date
+	PlaceOfEvent string        `json:"placeOfEvent,omitempty"` // field id holding the event place
+	Fields       []FieldConfig `json:"fields"`
+
+	index map[string]*FieldConfig
+}
+
+// Field returns the field config with this id, or nil.
+func (e *EventConfig) Field(id string) *FieldConfig {
+	if e.index == nil {
+		e.buildIndex()
+	}
+	return e.index[id]
+}
+
+func (e *EventConfig) buildIndex() {
+	e.index = make(map[string]*FieldConfig, len(e.Fields))
+	for i := range e.Fields {
+		e.index[e.Fields[i].ID] = &e.Fields[i]
+	}
+}
+
+// Location types (OpenCRVS names).
+const (
+	LocationAdminStructure = "ADMIN_STRUCTURE"
+	LocationCRVSOffice     = "CRVS_OFFICE"
+	LocationHealthFacility = "HEALTH_FACILITY"
+)
+
+// Location is one node of the location tree.
+type Location struct {
+	ID                   string     `json:"id"`
+	Name                 string     `json:"name"`
+	Alias                string     `json:"alias,omitempty"`
+	ExternalID           string     `json:"externalId,omitempty"`
+	LocationType         string     `json:"locationType"`
+	ParentID             string     `json:"parentId,omitempty"`
+	AdministrativeAreaID string     `json:"administrativeAreaId,omitempty"`
+	ValidUntil           *time.Time `json:"validUntil,omitempty"`
+}
+
+// Active reports whether the location is in use at time now.
+func (l *Location) Active(now time.Time) bool {
+	return l.ValidUntil == nil || now.Before(*l.ValidUntil)
+}
+
+// RegistrationNumberConfig configures the registration number generator.
+type RegistrationNumberConfig struct {
+	Prefix   string `json:"prefix,omitempty"`
+	Length   int    `json:"length,omitempty"`   // random part; default 12
+	Alphabet string `json:"alphabet,omitempty"` // default 0-9A-Z
+}
+
+// Settings are country-wide settings.
+type Settings struct {
+	CountryCode        string                   `json:"countryCode"` // ISO 3166-1 alpha-3
+	RegistrationNumber RegistrationNumberConfig `json:"registrationNumber"`
+}
+
+// CountryConfig is everything country-specific: event forms, locations and
+// settings. Build one with NewCountryConfig so its indexes are ready.
+type CountryConfig struct {
+	Settings  Settings
+	Events    []*EventConfig
+	Locations []Location
+
+	events    map[string]*EventConfig
+	locations map[string]*Location
+	children  map[string][]string
+	byExtID   map[string]*Location
+}
+
+// NewCountryConfig checks a configuration and builds its indexes.
+func NewCountryConfig(settings Settings, events []*EventConfig, locations []Location) (*CountryConfig, error) {
+	c := &CountryConfig{Settings: settings, Events: events, Locations: locations,
+		events: map[string]*EventConfig{}, locations: map[string]*Location{},
+		children: map[string][]string{}, byExtID: map[string]*Location{}}
+	if c.Settings.RegistrationNumber.Length == 0 {
+		c.Settings.RegistrationNumber.Length = 12
+	}
+	if c.Settings.RegistrationNumber.Alphabet == "" {
+		c.Settings.RegistrationNumber.Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	}
+	for _, e := range events {
+		if e.ID == "" {
+			return nil, fmt.Errorf("event config without id")
+		}
+		if _, dup := c.events[e.ID]; dup {
+			return nil, fmt.Errorf("event %q defined twice", e.ID)
+		}
+		e.buildIndex()
+		if len(e.index) != len(e.Fields) {
+			return nil, fmt.Errorf("event %q: a field id is defined twice", e.ID)
+		}
+		for _, f := range e.Fields {
+			if err := checkFieldConfig(e, f); err != nil {
+				return nil, fmt.Errorf("event %q: field %q: %w", e.ID, f.ID, err)
+			}
+		}
+		c.events[e.ID] = e
+	}
+	for i := range c.Locations {
+		l := &c.Locations[i]
+		if l.ID == "" || l.Name == "" {
+			return nil, fmt.Errorf("location #%d: id and name are required", i)
+		}
+		if _, dup := c.locations[l.ID]; dup {
+			return nil, fmt.Errorf("location %q defined twice", l.ID)
+		}
+		switch l.LocationType {
+		case LocationAdminStructure, LocationCRVSOffice, LocationHealthFacility:
+		default:
+			return nil, fmt.Errorf("location %q: unknown locationType %q", l.ID, l.LocationType)
+		}
+		c.locations[l.ID] = l
+		if l.ExternalID != "" {
+			c.byExtID[l.ExternalID] = l
+		}
+	}
+	for i := range c.Locations {
+		l := &c.Locations[i]
+		if l.ParentID != "" {
+			p, ok := c.locations[l.ParentID]
+			if !ok {
+				return nil, fmt.Errorf("location %q: parent %q not found", l.ID, l.ParentID)
+			}
+			if p.LocationType != LocationAdminStructure {
+				return nil, fmt.Errorf("location %q: parent %q is not an admin area", l.ID, l.ParentID)
+			}
+			c.children[l.ParentID] = append(c.children[l.ParentID], l.ID)
+		}
+		if l.LocationType != LocationAdminStructure {
+			l.AdministrativeAreaID = l.ParentID
+		}
+	}
+	// reject cycles
+	for i := range c.Locations {
+		seen := map[string]bool{}
+		for id := c.Locations[i].ID; id != ""; id = c.locations[id].ParentID {
+			if seen[id] {
+				return nil, fmt.Errorf("location %q: parent cycle", c.Locations[i].ID)
+			}
+			seen[id] = true
+		}
+	}
+	return c, nil
+}
+
+func checkFieldConfig(e *EventConfig, f FieldConfig) error {
+	switch f.Type {
+	case FieldText, FieldTextArea, FieldEmail, FieldPhone, FieldDate, FieldName,
+		FieldNumber, FieldNumberWithUnit, FieldAddress, FieldFile, FieldBoolean, FieldID, FieldLocation:
+	case FieldSelect, FieldRadio:
+		if len(f.Options) == 0 {
+			return fmt.Errorf("type %s needs options", f.Type)
+		}
+	default:
+		return fmt.Errorf("unknown type %q", f.Type)
+	}
+	if f.RequiredIf != nil && e.index[f.RequiredIf.Field] == nil {
+		return fmt.Errorf("requiredIf names unknown field %q", f.RequiredIf.Field)
+	}
+	if f.Pattern != "" {
+		if _, err := compilePattern(f.Pattern); err != nil {
+			return fmt.Errorf("bad pattern: %w", err)
+		}
+	}
+	return nil
+}
+
+// Event returns the event config with this id, or nil.
+func (c *CountryConfig) Event(id string) *EventConfig { return c.events[id] }
+
+// EventIDs lists the configured event types in order.
+func (c *CountryConfig) EventIDs() []string {
+	out := make([]string, len(c.Events))
+	for i, e := range c.Events {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// Location returns the location with this id, or nil.
+func (c *CountryConfig) Location(id string) *Location { return c.locations[id] }
+
+// LocationByExternalID returns the location with this external id, or nil.
+func (c *CountryConfig) LocationByExternalID(ext string) *Location { return c.byExtID[ext] }
+
+// Subtree returns id and every location below it.
+func (c *CountryConfig) Subtree(id string) []string {
+	out := []string{id}
+	for i := 0; i < len(out); i++ {
+		out = append(out, c.children[out[i]]...)
+	}
+	return out
+}
+
+// Within reports whether location id is area or lies below it.
+func (c *CountryConfig) Within(id, area string) bool {
+	for l := c.locations[id]; l != nil; l = c.locations[l.ParentID] {
+		if l.ID == area {
+			return true
+		}
+		if l.ParentID == "" {
+			break
+		}
+	}
+	return false
+}
+
+// IsOfficeOrFacility reports whether id is a CRVS office or health facility.
+func (c *CountryConfig) IsOfficeOrFacility(id string) bool {
+	l := c.locations[id]
+	return l != nil && slices.Contains([]string{LocationCRVSOffice, LocationHealthFacility}, l.LocationType)
+}

@@ -1,0 +1,642 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// actionScopes maps each action to the scope types that allow it (any one
+// is enough). The event option of the scope must admit the event type.
+var actionScopes = map[ActionType][]string{
+	ActionRead:               {ScopeRecordRead},
+	ActionCreate:             {ScopeRecordCreate},
+	ActionNotify:             {ScopeRecordNotify},
+	ActionDeclare:            {ScopeRecordDeclare, ScopeRecordRegister},
+	ActionValidate:           {ScopeRecordValidate, ScopeRecordRegister},
+	ActionRegister:           {ScopeRecordRegister},
+	ActionReject:             {ScopeRecordReject},
+	ActionArchive:            {ScopeRecordArchive},
+	ActionDelete:             {ScopeRecordDelete, ScopeRecordDeclare},
+	ActionPrintCertificate:   {ScopeRecordPrint},
+	ActionRequestCorrection:  {ScopeRecordRequestCorrection, ScopeRecordCorrect},
+	ActionApproveCorrection:  {ScopeRecordCorrect},
+	ActionRejectCorrection:   {ScopeRecordCorrect},
+	ActionDuplicateDetected:  {ScopeRecordReviewDuplicates},
+	ActionMarkAsDuplicate:    {ScopeRecordReviewDuplicates},
+	ActionMarkAsNotDuplicate: {ScopeRecordReviewDuplicates},
+	ActionEdit:               {ScopeRecordEdit},
+	ActionAssign: {ScopeRecordDeclare, ScopeRecordValidate, ScopeRecordRegister, ScopeRecordReject, ScopeRecordArchive,
+		ScopeRecordPrint, ScopeRecordCorrect, ScopeRecordRequestCorrection, ScopeRecordEdit, ScopeRecordReviewDuplicates},
+}
+
+func init() { actionScopes[ActionUnassign] = actionScopes[ActionAssign] }
+
+// ScopesFor returns the scope types that allow an action.
+func ScopesFor(t ActionType) []string { return actionScopes[t] }
+
+// CheckScope returns a KindForbidden error naming the missing scope unless
+// p holds one of the action's scopes admitting the event type ("" = any).
+func CheckScope(p Principal, t ActionType, eventType string) error {
+	return checkScopes(p, actionScopes[t], eventType)
+}
+
+func checkScopes(p Principal, types []string, eventType string) error {
+	for _, typ := range types {
+		if p.Scopes.Allows(typ, eventType) {
+			return nil
+		}
+	}
+	want := "type=" + strings.Join(types, " or type=")
+	if eventType != "" {
+		return Errorf(KindForbidden, "MISSING_SCOPE", "Missing scope %s with event=%s", want, eventType)
+	}
+	return Errorf(KindForbidden, "MISSING_SCOPE", "Missing scope %s", want)
+}
+
+// Service is the event engine: every operation on events goes through it.
+type Service struct {
+	Store     Store
+	Config    *CountryConfig
+	Confirmer Confirmer                   // default AcceptAll
+	RegNums   RegistrationNumberGenerator // default RandomRegistrationNumbers from Config
+	Now       func() time.Time            // default time.Now
+	Log       *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) confirmer() Confirmer {
+	if s.Confirmer == nil {
+		return AcceptAll{}
+	}
+	return s.Confirmer
+}
+
+func (s *Service) regNums() RegistrationNumberGenerator {
+	if s.RegNums == nil {
+		return RandomRegistrationNumbers{Config: s.Config.Settings.RegistrationNumber}
+	}
+	return s.RegNums
+}
+
+// CreateInput is the body of POST /events.
+type CreateInput struct {
+	TransactionID     string `json:"transactionId"`
+	Type              string `json:"type"`
+	CreatedAtLocation string `json:"createdAtLocation"`
+}
+
+// ActionInput is the body of an action request (OpenCRVS ActionInput).
+type ActionInput struct {
+	Type               ActionType     `json:"type"`
+	EventID            string         `json:"eventId"`
+	TransactionID      string         `json:"transactionId"`
+	Declaration        Declaration    `json:"declaration"`
+	Annotation         Declaration    `json:"annotation"`
+	OriginalActionID   string         `json:"originalActionId"`
+	CreatedAtLocation  string         `json:"createdAtLocation"`
+	RegistrationNumber string         `json:"registrationNumber"`
+	Content            map[string]any `json:"content"`
+	RequestID          string         `json:"requestId"`
+	AssignedTo         string         `json:"assignedTo"`
+	// Accepted for OpenCRVS compatibility; the hub always answers after the
+	// write is committed and indexed, and does not auto-unassign.
+	KeepAssignment           *bool `json:"keepAssignment"`
+	KeepAssignmentIfAccepted *bool `json:"keepAssignmentIfAccepted"`
+	KeepAssignmentIfRejected *bool `json:"keepAssignmentIfRejected"`
+	WaitFor                  *bool `json:"waitFor"`
+}
+
+// CreateAndNotifyInput is the body of POST /events/notify.
+type CreateAndNotifyInput struct {
+	TransactionID     string      `json:"transactionId"`
+	EventType         string      `json:"eventType"`
+	Type              string      `json:"type"` // accepted as an alias of eventType
+	CreatedAtLocation string      `json:"createdAtLocation"`
+	Declaration       Declaration `json:"declaration"`
+	Annotation        Declaration `json:"annotation"`
+}
+
+var (
+	transactionIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$`)
+	regNumberRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/-]{0,63}$`)
+)
+
+func invalid(code, format string, args ...any) *Error { return Errorf(KindInvalid, code, format, args...) }
+
+func checkTransactionID(id string) error {
+	if id == "" {
+		return invalid("INVALID_INPUT", "transactionId is required")
+	}
+	if !transactionIDRe.MatchString(id) {
+		return invalid("INVALID_INPUT", "transactionId must be 1-200 characters of letters, digits and ._:@/+=-")
+	}
+	return nil
+}
+
+// checkLocation applies OpenCRVS's createdAtLocation rules: a system
+// client must send an office or facility id; a user's office is used.
+func (s *Service) checkLocation(p Principal, loc string) (string, error) {
+	if p.Type == UserTypeUser {
+		if loc != "" {
+			return "", invalid("INVALID_INPUT", "createdAtLocation must not be sent by users; the user's office is used")
+		}
+		return p.Office, nil
+	}
+	if loc == "" {
+		return "", invalid("INVALID_LOCATION", "createdAtLocation is required and must be a valid location id")
+	}
+	if !IsUUID(loc) {
+		return "", invalid("INVALID_INPUT", "Input validation failed: createdAtLocation must be a UUID")
+	}
+	if !s.Config.IsOfficeOrFacility(strings.ToLower(loc)) {
+		return "", invalid("INVALID_LOCATION", "createdAtLocation must be a valid location id")
+	}
+	return strings.ToLower(loc), nil
+}
+
+func fieldErrors(code, lead string, errs []FieldError) error {
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		parts = append(parts, fmt.Sprintf("%s: %s", e.ID, e.Message))
+	}
+	return &Error{Kind: KindInvalid, Code: code, Message: lead + strings.Join(parts, "; "), Fields: errs}
+}
+
+// CreateEvent creates an event (one accepted CREATE action). A repeated
+// (transactionId, type) returns the existing event unchanged.
+func (s *Service) CreateEvent(ctx context.Context, p Principal, in CreateInput) (*EventDocument, error) {
+	var out *EventDocument
+	err := s.prepareCreate(p, &in)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.Write(ctx, func(tx Tx) error {
+		ev, err := s.create(ctx, tx, p, in)
+		out = ev
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) prepareCreate(p Principal, in *CreateInput) error {
+	if err := checkTransactionID(in.TransactionID); err != nil {
+		return err
+	}
+	if in.Type == "" {
+		return invalid("INVALID_INPUT", "type is required")
+	}
+	if s.Config.Event(in.Type) == nil {
+		return invalid("INVALID_EVENT_TYPE", "Unknown event type '%s'; configured types: %s", in.Type, strings.Join(s.Config.EventIDs(), ", "))
+	}
+	if err := CheckScope(p, ActionCreate, in.Type); err != nil {
+		return err
+	}
+	loc, err := s.checkLocation(p, in.CreatedAtLocation)
+	in.CreatedAtLocation = loc
+	return err
+}
+
+func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput) (*EventDocument, error) {
+	if ev, err := tx.EventByTransaction(in.TransactionID, in.Type); err == nil {
+		return ev, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	now := s.now()
+	ev := &EventDocument{ID: NewID(), Type: in.Type, CreatedAt: now, UpdatedAt: now}
+	ev.Actions = []Action{{
+		ID: NewID(), Type: ActionCreate, Status: StatusAccepted, TransactionID: in.TransactionID,
+		CreatedBy: p.ID, CreatedByUserType: p.Type, CreatedByRole: p.Role, CreatedAt: now,
+		CreatedAtLocation: in.CreatedAtLocation, Declaration: Declaration{},
+	}}
+	var err error
+	for range 10 {
+		ev.TrackingID = NewTrackingID()
+		if err = tx.InsertEvent(ev); !errors.Is(err, ErrTrackingIDTaken) {
+			break
+		}
+	}
+	if errors.Is(err, ErrDuplicate) {
+		return nil, Wrap(err, KindConflict, "DUPLICATE_TRANSACTION", "transactionId '%s' is already used", in.TransactionID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert event: %w", err)
+	}
+	if err := s.reindex(tx, ev); err != nil {
+		return nil, err
+	}
+	return ev, s.audit(ctx, tx, p, "event.create", ev.ID, map[string]any{"type": ev.Type, "trackingId": ev.TrackingID, "transactionId": in.TransactionID})
+}
+
+// CreateAndNotify creates an event and notifies it in one transaction
+// (system clients only). The create uses "<transactionId>:create" as its
+// key; a repeated request returns the same event.
+func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAndNotifyInput) (*EventDocument, error) {
+	if p.Type != UserTypeSystem {
+		return nil, Errorf(KindForbidden, "SYSTEM_ONLY", "create and notify is for system clients only")
+	}
+	if in.EventType == "" {
+		in.EventType = in.Type
+	}
+	if err := checkTransactionID(in.TransactionID); err != nil {
+		return nil, err
+	}
+	cin := CreateInput{TransactionID: in.TransactionID + ":create", Type: in.EventType, CreatedAtLocation: in.CreatedAtLocation}
+	if in.EventType == "" {
+		return nil, invalid("INVALID_INPUT", "eventType is required")
+	}
+	if err := s.prepareCreate(p, &cin); err != nil {
+		return nil, err
+	}
+	ain := ActionInput{Type: ActionNotify, TransactionID: in.TransactionID, Declaration: in.Declaration,
+		Annotation: in.Annotation, CreatedAtLocation: in.CreatedAtLocation}
+	if err := s.precheckAction(p, &ain); err != nil {
+		return nil, err
+	}
+	ec := s.Config.Event(in.EventType)
+	if errs := ValidateValues(s.Config, ec, in.Declaration, s.now()); len(errs) > 0 {
+		return nil, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+	}
+	var out *EventDocument
+	err := s.Store.Write(ctx, func(tx Tx) error {
+		ev, err := s.create(ctx, tx, p, cin)
+		if err != nil {
+			return err
+		}
+		ain.EventID = ev.ID
+		out, err = s.act(ctx, tx, p, ev, ain)
+		return err
+	})
+	return out, err
+}
+
+// precheckAction validates what can be checked without the event.
+func (s *Service) precheckAction(p Principal, in *ActionInput) error {
+	if !in.Type.Valid() || in.Type == ActionCreate {
+		return invalid("INVALID_ACTION", "Unknown action type '%s'", in.Type)
+	}
+	if err := checkTransactionID(in.TransactionID); err != nil {
+		return err
+	}
+	if err := checkScopes(p, actionScopes[in.Type], ""); err != nil {
+		return err
+	}
+	if len(in.Declaration) > 0 && !in.Type.CarriesDeclaration() {
+		return invalid("INVALID_INPUT", "Action '%s' does not take a declaration", in.Type)
+	}
+	if in.RegistrationNumber != "" {
+		if in.Type != ActionRegister {
+			return invalid("INVALID_INPUT", "registrationNumber is only allowed on REGISTER")
+		}
+		if !regNumberRe.MatchString(in.RegistrationNumber) {
+			return invalid("INVALID_INPUT", "registrationNumber must be 1-64 letters, digits, '/' or '-'")
+		}
+	}
+	if in.Type == ActionRead && in.CreatedAtLocation == "" {
+		in.CreatedAtLocation = p.Office // reads carry no body
+		return nil
+	}
+	loc, err := s.checkLocation(p, in.CreatedAtLocation)
+	in.CreatedAtLocation = loc
+	return err
+}
+
+// Get returns an event and records that the caller read it (an accepted
+// READ action, as OpenCRVS does).
+func (s *Service) Get(ctx context.Context, p Principal, eventID string) (*EventDocument, error) {
+	return s.Act(ctx, p, eventID, ActionInput{Type: ActionRead, TransactionID: NewID()})
+}
+
+// GetByTrackingID is Get by tracking id.
+func (s *Service) GetByTrackingID(ctx context.Context, p Principal, trackingID string) (*EventDocument, error) {
+	if err := checkScopes(p, actionScopes[ActionRead], ""); err != nil {
+		return nil, err
+	}
+	id, err := s.Store.EventIDByTrackingID(ctx, strings.ToUpper(strings.TrimSpace(trackingID)))
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "NOT_FOUND", "Event not found with tracking ID: %s", trackingID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, p, id)
+}
+
+// FieldValue is the answer of a lookup by tracking id and field id.
+type FieldValue struct {
+	EventID    string          `json:"eventId"`
+	TrackingID string          `json:"trackingId"`
+	FieldID    string          `json:"fieldId"`
+	Value      json.RawMessage `json:"value"`
+}
+
+// FieldByTrackingID returns one declaration field of the event with this
+// tracking id (null when not set), recording the read.
+func (s *Service) FieldByTrackingID(ctx context.Context, p Principal, trackingID, fieldID string) (*FieldValue, error) {
+	ev, err := s.GetByTrackingID(ctx, p, trackingID)
+	if err != nil {
+		return nil, err
+	}
+	if ec := s.Config.Event(ev.Type); ec == nil || ec.Field(fieldID) == nil {
+		return nil, Errorf(KindNotFound, "UNKNOWN_FIELD", "Field '%s' is not a field of event type '%s'", fieldID, ev.Type)
+	}
+	v := Derive(ev).Declaration[fieldID]
+	if v == nil {
+		v = json.RawMessage("null")
+	}
+	return &FieldValue{EventID: ev.ID, TrackingID: ev.TrackingID, FieldID: fieldID, Value: v}, nil
+}
+
+// Act performs one action on an event. A repeated (transactionId, type)
+// returns the event unchanged.
+func (s *Service) Act(ctx context.Context, p Principal, eventID string, in ActionInput) (*EventDocument, error) {
+	if in.EventID != "" && in.EventID != eventID {
+		return nil, invalid("INVALID_INPUT", "eventId in the body (%s) does not match the path (%s)", in.EventID, eventID)
+	}
+	in.EventID = eventID
+	if err := s.precheckAction(p, &in); err != nil {
+		return nil, err
+	}
+	var out *EventDocument
+	err := s.Store.Write(ctx, func(tx Tx) error {
+		ev, err := s.loadForWrite(tx, eventID)
+		if err != nil {
+			return err
+		}
+		out, err = s.act(ctx, tx, p, ev, in)
+		return err
+	})
+	return out, err
+}
+
+func notFound(id string) error {
+	return Errorf(KindNotFound, "NOT_FOUND", "Event not found with ID: %s", id)
+}
+
+func (s *Service) loadForWrite(tx Tx, id string) (*EventDocument, error) {
+	if !IsUUID(id) {
+		return nil, notFound(id)
+	}
+	ev, err := tx.Event(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, notFound(id)
+	}
+	return ev, err
+}
+
+// act runs inside a write transaction.
+func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument, in ActionInput) (*EventDocument, error) {
+	st := Derive(ev)
+	if st.Deleted {
+		return nil, notFound(ev.ID)
+	}
+	if err := CheckScope(p, in.Type, ev.Type); err != nil {
+		if in.Type == ActionRead {
+			return nil, notFound(ev.ID) // do not reveal events of types the caller may not read
+		}
+		return nil, err
+	}
+	if prev := ev.FindByTransaction(in.TransactionID, in.Type); prev != nil {
+		return ev, nil // idempotent repeat
+	}
+	if st.AssignedTo != "" && st.AssignedTo != p.ID && in.Type != ActionRead && in.Type != ActionAssign && in.Type != ActionUnassign {
+		if p.Type == UserTypeSystem {
+			return nil, Errorf(KindConflict, "ASSIGNED", "System user can not perform action on assigned event")
+		}
+		return nil, Errorf(KindConflict, "ASSIGNED", "Event is assigned to another user")
+	}
+	if err := CheckAllowed(st, in.Type); err != nil {
+		return nil, err
+	}
+	ec := s.Config.Event(ev.Type)
+	if ec == nil {
+		return nil, Errorf(KindInternal, "CONFIG", "event type %q is no longer configured", ev.Type)
+	}
+	now := s.now()
+	if errs := ValidateValues(s.Config, ec, in.Declaration, now); len(errs) > 0 {
+		return nil, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+	}
+	// Annotations are free-form action metadata (e.g. "review.comment"),
+	// not form fields: only their size is checked.
+	if len(in.Annotation) > MaxDeclarationFields {
+		return nil, invalid("INVALID_INPUT", "annotation has too many fields")
+	}
+	switch in.Type {
+	case ActionDeclare, ActionValidate, ActionRegister, ActionRequestCorrection:
+		if missing := MissingRequired(ec, MergeDeclaration(st.Declaration, in.Declaration)); len(missing) > 0 {
+			return nil, fieldErrors("INCOMPLETE_DECLARATION", "Declaration is incomplete: ", missing)
+		}
+	}
+	a := Action{
+		ID: NewID(), Type: in.Type, Status: StatusAccepted, TransactionID: in.TransactionID,
+		CreatedBy: p.ID, CreatedByUserType: p.Type, CreatedByRole: p.Role, CreatedAt: now,
+		CreatedAtLocation: in.CreatedAtLocation, Declaration: in.Declaration, Annotation: in.Annotation,
+		Content: in.Content, OriginalActionID: in.OriginalActionID,
+	}
+	if a.Declaration == nil {
+		a.Declaration = Declaration{}
+	}
+	if err := s.actionSpecifics(p, st, &a, in); err != nil {
+		return nil, err
+	}
+	next := ev.Clone()
+	next.UpdatedAt = now
+	if !in.Type.Confirmable() {
+		next.Actions = append(next.Actions, a)
+		return s.commitActions(ctx, tx, p, next, len(ev.Actions))
+	}
+	a.Status = StatusRequested
+	next.Actions = append(next.Actions, a)
+	conf, err := s.confirmer().Confirm(ctx, next, &next.Actions[len(next.Actions)-1])
+	if err != nil {
+		return nil, fmt.Errorf("confirm %s: %w", in.Type, err)
+	}
+	if in.Type == ActionRegister && conf.Decision == Accept && conf.RegistrationNumber == "" {
+		conf.RegistrationNumber = in.RegistrationNumber
+	}
+	if res := s.resolution(next, &a, conf, now); res != nil {
+		next.Actions = append(next.Actions, *res)
+	}
+	return s.commitActions(ctx, tx, p, next, len(ev.Actions))
+}
+
+// actionSpecifics checks and fills the fields particular to one action type.
+func (s *Service) actionSpecifics(p Principal, st State, a *Action, in ActionInput) error {
+	reason := func() string {
+		r, _ := in.Content["reason"].(string)
+		return strings.TrimSpace(r)
+	}
+	switch in.Type {
+	case ActionReject:
+		if reason() == "" {
+			return invalid("INVALID_INPUT", "content.reason is required for %s", in.Type)
+		}
+	case ActionAssign:
+		a.AssignedTo = in.AssignedTo
+		if a.AssignedTo == "" {
+			a.AssignedTo = p.ID
+		}
+		if a.AssignedTo != p.ID && !p.Scopes.Has(ScopeRecordUnassignOthers) {
+			return Errorf(KindForbidden, "MISSING_SCOPE", "Missing scope type=%s to assign the event to someone else", ScopeRecordUnassignOthers)
+		}
+		if st.AssignedTo != "" && st.AssignedTo != a.AssignedTo {
+			return Errorf(KindConflict, "ASSIGNED", "Event is already assigned to %s", st.AssignedTo)
+		}
+	case ActionUnassign:
+		if st.AssignedTo != "" && st.AssignedTo != p.ID && !p.Scopes.Has(ScopeRecordUnassignOthers) {
+			return Errorf(KindForbidden, "MISSING_SCOPE", "Missing scope type=%s to unassign another user", ScopeRecordUnassignOthers)
+		}
+	case ActionApproveCorrection, ActionRejectCorrection:
+		if in.Type == ActionRejectCorrection && reason() == "" {
+			return invalid("INVALID_INPUT", "content.reason is required for %s", in.Type)
+		}
+		if st.CorrectionRequest == nil {
+			return Errorf(KindConflict, "ACTION_NOT_ALLOWED", "No correction request is pending")
+		}
+		if in.RequestID != "" && in.RequestID != st.CorrectionRequest.ID && in.RequestID != st.CorrectionRequest.OriginalActionID {
+			return Errorf(KindConflict, "ACTION_NOT_ALLOWED", "requestId %s is not the pending correction request", in.RequestID)
+		}
+		a.RequestID = st.CorrectionRequest.ID
+	}
+	if in.OriginalActionID != "" {
+		return invalid("INVALID_INPUT", "originalActionId is set by the hub; use the accept/reject endpoints to resolve a requested action")
+	}
+	return nil
+}
+
+// resolution builds the Accepted or Rejected row for a decision.
+func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, now time.Time) *Action {
+	if conf.Decision == Defer {
+		return nil
+	}
+	res := Action{
+		ID: NewID(), Type: req.Type, TransactionID: req.TransactionID, CreatedBy: req.CreatedBy,
+		CreatedByUserType: req.CreatedByUserType, CreatedByRole: req.CreatedByRole, CreatedAt: now,
+		CreatedAtLocation: req.CreatedAtLocation, Declaration: conf.Declaration, OriginalActionID: req.ID,
+	}
+	if res.Declaration == nil {
+		res.Declaration = Declaration{}
+	}
+	if conf.Decision == Reject {
+		res.Status = StatusRejected
+		if conf.Reason != "" {
+			res.Content = map[string]any{"reason": conf.Reason}
+		}
+		return &res
+	}
+	res.Status = StatusAccepted
+	if req.Type == ActionRegister {
+		res.RegistrationNumber = conf.RegistrationNumber
+		if res.RegistrationNumber == "" {
+			res.RegistrationNumber = s.regNums().Next(ev)
+		}
+	}
+	return &res
+}
+
+// commitActions stores the actions after index `from`, the new index row
+// (drawing a new registration number on a collision) and an audit entry.
+func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *EventDocument, from int) (*EventDocument, error) {
+	for attempt := 0; ; attempt++ {
+		err := s.reindex(tx, ev)
+		if err == nil {
+			break
+		}
+		last := &ev.Actions[len(ev.Actions)-1]
+		if !errors.Is(err, ErrRegistrationNumberTaken) || last.Type != ActionRegister || last.Status != StatusAccepted || attempt >= 10 {
+			if errors.Is(err, ErrRegistrationNumberTaken) {
+				return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
+			}
+			return nil, err
+		}
+		last.RegistrationNumber = s.regNums().Next(ev)
+	}
+	if err := tx.AppendActions(ev.ID, ev.UpdatedAt, ev.Actions[from:]...); err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			return nil, Wrap(err, KindConflict, "DUPLICATE_TRANSACTION", "transactionId is already used for this action type on another event")
+		}
+		return nil, fmt.Errorf("append actions: %w", err)
+	}
+	for _, a := range ev.Actions[from:] {
+		detail := map[string]any{"actionId": a.ID, "status": a.Status, "transactionId": a.TransactionID}
+		if err := s.audit(ctx, tx, p, "action."+string(a.Type), ev.ID, detail); err != nil {
+			return nil, err
+		}
+	}
+	return ev, nil
+}
+
+func (s *Service) reindex(tx Tx, ev *EventDocument) error {
+	row, err := BuildIndex(s.Config, ev, Derive(ev))
+	if err != nil {
+		return err
+	}
+	return tx.PutIndex(row)
+}
+
+func (s *Service) audit(ctx context.Context, tx Tx, p Principal, op, objectID string, detail map[string]any) error {
+	m := RequestMetaFrom(ctx)
+	var d json.RawMessage
+	if detail != nil {
+		d, _ = json.Marshal(detail)
+	}
+	return tx.Audit(AuditEntry{At: s.now(), ActorID: p.ID, ActorType: p.Type, Operation: op,
+		ObjectType: "event", ObjectID: objectID, RemoteAddr: m.RemoteAddr, CorrelationID: m.CorrelationID, Detail: d})
+}
+
+// Resolve accepts or rejects a Requested (deferred) action, as a National
+// ID partner or an operator does later. Accepting an already accepted
+// action returns the event unchanged; resolving a rejected action, or
+// rejecting an accepted one, is a conflict.
+func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID string, conf Confirmation) (*EventDocument, error) {
+	if conf.Decision == Defer {
+		return nil, invalid("INVALID_INPUT", "a resolution must accept or reject")
+	}
+	var out *EventDocument
+	err := s.Store.Write(ctx, func(tx Tx) error {
+		ev, err := s.loadForWrite(tx, eventID)
+		if err != nil {
+			return err
+		}
+		req := ev.FindAction(actionID)
+		if req == nil || req.Status != StatusRequested {
+			return Errorf(KindNotFound, "NOT_FOUND", "Requested action not found with ID: %s", actionID)
+		}
+		for _, a := range ev.Actions {
+			if a.OriginalActionID != actionID {
+				continue
+			}
+			if a.Status == StatusAccepted && conf.Decision == Accept {
+				out = ev
+				return nil
+			}
+			if a.Status == StatusRejected {
+				return Errorf(KindConflict, "ALREADY_REJECTED", "Action has already been rejected.")
+			}
+			return Errorf(KindConflict, "ALREADY_ACCEPTED", "Action has already been accepted.")
+		}
+		if conf.Declaration != nil {
+			if errs := ValidateValues(s.Config, s.Config.Event(ev.Type), conf.Declaration, s.now()); len(errs) > 0 {
+				return fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+			}
+		}
+		next := ev.Clone()
+		next.UpdatedAt = s.now()
+		next.Actions = append(next.Actions, *s.resolution(next, req, conf, next.UpdatedAt))
+		out, err = s.commitActions(ctx, tx, p, next, len(ev.Actions))
+		return err
+	})
+	return out, err
+}
