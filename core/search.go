@@ -31,7 +31,7 @@ type SearchResult struct {
 // Search runs an OpenCRVS SearchQuery for a caller, limited to the event
 // types and jurisdiction the caller's record.search scopes allow.
 func (s *Service) Search(ctx context.Context, p Principal, body []byte) (*SearchResult, error) {
-	if err := checkScopes(p, []string{ScopeRecordSearch}, ""); err != nil {
+	if err := RequireScope(p, []string{ScopeRecordSearch}, ""); err != nil {
 		return nil, err
 	}
 	f, err := ParseSearch(body, s.Config, s.now())

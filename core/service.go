@@ -43,10 +43,12 @@ func ScopesFor(t ActionType) []string { return actionScopes[t] }
 // CheckScope returns a KindForbidden error naming the missing scope unless
 // p holds one of the action's scopes admitting the event type ("" = any).
 func CheckScope(p Principal, t ActionType, eventType string) error {
-	return checkScopes(p, actionScopes[t], eventType)
+	return RequireScope(p, actionScopes[t], eventType)
 }
 
-func checkScopes(p Principal, types []string, eventType string) error {
+// RequireScope returns a KindForbidden error naming the scope unless p
+// holds a scope of one of the types admitting the event type ("" = any).
+func RequireScope(p Principal, types []string, eventType string) error {
 	for _, typ := range types {
 		if p.Scopes.Allows(typ, eventType) {
 			return nil
@@ -290,7 +292,7 @@ func (s *Service) precheckAction(p Principal, in *ActionInput) error {
 	if err := checkTransactionID(in.TransactionID); err != nil {
 		return err
 	}
-	if err := checkScopes(p, actionScopes[in.Type], ""); err != nil {
+	if err := RequireScope(p, actionScopes[in.Type], ""); err != nil {
 		return err
 	}
 	if len(in.Declaration) > 0 && !in.Type.CarriesDeclaration() {
@@ -321,7 +323,7 @@ func (s *Service) Get(ctx context.Context, p Principal, eventID string) (*EventD
 
 // GetByTrackingID is Get by tracking id.
 func (s *Service) GetByTrackingID(ctx context.Context, p Principal, trackingID string) (*EventDocument, error) {
-	if err := checkScopes(p, actionScopes[ActionRead], ""); err != nil {
+	if err := RequireScope(p, actionScopes[ActionRead], ""); err != nil {
 		return nil, err
 	}
 	id, err := s.Store.EventIDByTrackingID(ctx, strings.ToUpper(strings.TrimSpace(trackingID)))
