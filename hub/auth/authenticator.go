@@ -1,0 +1,77 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// Authenticator turns a bearer token into the caller's core.Principal.
+type Authenticator struct {
+	Verifier *Verifier
+	Store    core.Store
+	// Users resolves tokens with userType "user". While it is nil such
+	// tokens are refused (the hub issues only system tokens so far).
+	Users func(ctx context.Context, c *Claims, scopes core.Scopes) (core.Principal, error)
+}
+
+// Authenticate verifies bearer (an Authorization header value
+// "Bearer <jwt>", or the bare token) and answers the principal. For a
+// system token the client is read from the store on every call, so a
+// client that was disabled or deleted, by this process or another one
+// sharing the database, is refused at once. Failures are *core.Error of
+// KindUnauthenticated, except store failures other than not-found.
+func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.Principal, error) {
+	token := bearerToken(bearer)
+	if token == "" {
+		return core.Principal{}, unauthenticated("missing bearer token", nil)
+	}
+	claims, err := a.Verifier.Verify(ctx, token)
+	if err != nil {
+		return core.Principal{}, err
+	}
+	scopes, err := core.ParseScopes(claims.Scope)
+	if err != nil {
+		return core.Principal{}, unauthenticated("token scope not understood", err)
+	}
+	switch claims.UserType {
+	case core.UserTypeSystem:
+		cl, err := a.Store.Client(ctx, claims.Subject)
+		if err != nil {
+			if errors.Is(err, core.ErrNotFound) {
+				return core.Principal{}, unauthenticated("client not found", nil)
+			}
+			return core.Principal{}, core.Wrap(err, core.KindUnavailable, "STORE_UNAVAILABLE", "read client")
+		}
+		if cl.Status != core.ClientActive {
+			return core.Principal{}, unauthenticated("client disabled", nil)
+		}
+		return core.Principal{
+			ID:     claims.Subject,
+			Type:   core.UserTypeSystem,
+			Scopes: scopes,
+			Office: cl.Office,
+		}, nil
+	case core.UserTypeUser:
+		if a.Users == nil {
+			return core.Principal{}, unauthenticated("user tokens are not accepted", nil)
+		}
+		return a.Users(ctx, claims, scopes)
+	default:
+		return core.Principal{}, unauthenticated("token userType not accepted", nil)
+	}
+}
+
+// bearerToken strips an optional "Bearer " prefix (any case).
+func bearerToken(h string) string {
+	h = strings.TrimSpace(h)
+	if strings.EqualFold(h, "bearer") {
+		return ""
+	}
+	if len(h) >= 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return h
+}
