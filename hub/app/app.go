@@ -1,0 +1,149 @@
+// Package app is the hub's composition root: it opens the store, loads the
+// country config and the signing key, builds the engine and the HTTP
+// server, and runs them until stopped.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/countryconfig"
+	"github.com/crvshub/crvshub/core/store/sqlite"
+	"github.com/crvshub/crvshub/hub/auth"
+	"github.com/crvshub/crvshub/hub/httpapi"
+)
+
+// Options configure the hub. Zero values take the documented defaults.
+type Options struct {
+	DataDir     string // default ./data
+	ConfigDir   string // country config overrides; "" = embedded defaults
+	KeyFile     string // PEM signing key; "" = <data>/keys/jwt-signing.pem, created on first start
+	Synchronous string // SQLite synchronous level; default FULL
+	Log         *slog.Logger
+	// SecretCost is the bcrypt cost for client secrets (0 = default);
+	// tests lower it.
+	SecretCost int
+}
+
+// DBFile is the SQLite database file name inside the data folder.
+const DBFile = "crvshub.db"
+
+// App is a running hub's parts.
+type App struct {
+	Opts    Options
+	Store   *sqlite.Store
+	Config  *core.CountryConfig
+	Service *core.Service
+	Keys    *auth.KeyPair
+	Issuer  *auth.Issuer
+	Clients *auth.Clients
+	Auth    *auth.Authenticator
+	HTTP    *httpapi.Server
+	Log     *slog.Logger
+}
+
+// Open builds the hub: data folder, store (migrations run here), country
+// config, signing key, engine and HTTP server.
+func Open(ctx context.Context, o Options) (*App, error) {
+	if o.DataDir == "" {
+		o.DataDir = "data"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	cc, err := countryconfig.Load(o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, o.DataDir, o.Synchronous)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := auth.LoadOrCreateKey(o.DataDir, o.KeyFile)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, Log: o.Log}
+	a.Issuer = &auth.Issuer{Key: kp}
+	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost}
+	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
+	a.Service = &core.Service{Store: st, Config: cc, Log: o.Log}
+	a.HTTP = httpapi.New(httpapi.Deps{
+		Service:      a.Service,
+		Auth:         a.Auth,
+		Token:        auth.TokenHandler(a.Clients, a.Issuer),
+		WellKnownPEM: auth.WellKnownPEM(kp),
+		JWKS:         auth.JWKS(kp),
+		Ready:        a.ready,
+		Log:          o.Log,
+	})
+	return a, nil
+}
+
+// OpenStore opens the SQLite store in a data folder (the CLI's client
+// commands use it without the rest of the hub).
+func OpenStore(ctx context.Context, dataDir, synchronous string) (*sqlite.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, DBFile), sqlite.Options{Synchronous: synchronous})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+func (a *App) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := a.Store.EventIDByTrackingID(ctx, "-")
+	if errors.Is(err, core.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		return nil
+	}
+	return err
+}
+
+// Serve answers HTTP on ln until ctx is done, then shuts down gracefully
+// (in-flight requests finish, up to 15 s).
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.HTTP.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }

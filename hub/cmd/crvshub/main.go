@@ -1,0 +1,248 @@
+// Command crvshub is the civil registration interoperability hub: one
+// binary with subcommands.
+//
+//	crvshub serve [--config DIR] [--data DIR] [--addr HOST:PORT] [--demo]
+//	crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
+//	crvshub clients list|disable|enable|rotate-secret --data DIR [ID]
+//	crvshub migrate --data DIR
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/hub/auth"
+)
+
+const usage = `crvshub: civil registration interoperability hub
+
+Usage:
+  crvshub serve   [--config DIR] [--data DIR] [--addr HOST:PORT] [--key-file PEM] [--demo] [--log-level LEVEL]
+  crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
+  crvshub clients list          --data DIR
+  crvshub clients disable       --data DIR ID
+  crvshub clients enable        --data DIR ID
+  crvshub clients rotate-secret --data DIR ID
+  crvshub migrate --data DIR
+
+Environment: CRVSHUB_DATA (default ./data), CRVSHUB_ADDR (default 127.0.0.1:8080),
+CRVSHUB_CONFIG, CRVSHUB_KEY_FILE, CRVSHUB_LOG_LEVEL. Flags win over the environment.
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "crvshub:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg + "\n\n" + usage }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "clients":
+		return clients(ctx, args[1:], stdout)
+	case "migrate":
+		fs, data := dataFlagSet("migrate")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{err.Error()}
+		}
+		st, err := app.OpenStore(ctx, *data, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "migrations applied to", filepath.Join(*data, app.DBFile))
+		return st.Close()
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func dataFlagSet(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	data := fs.String("data", env("CRVSHUB_DATA", "data"), "data folder")
+	return fs, data
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("bad log level %q", level)}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := dataFlagSet("serve")
+	cfg := fs.String("config", env("CRVSHUB_CONFIG", ""), "country config folder (overrides the embedded defaults)")
+	addr := fs.String("addr", env("CRVSHUB_ADDR", "127.0.0.1:8080"), "listen address")
+	keyFile := fs.String("key-file", env("CRVSHUB_KEY_FILE", ""), "PEM file with the token signing key")
+	demo := fs.Bool("demo", false, "create a demo client on first run and print how to use it")
+	level := fs.String("log-level", env("CRVSHUB_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Open(ctx, app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	if *demo {
+		if err := printDemo(ctx, a, *data, base, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	log.Info("crvshub listening", "addr", ln.Addr().String(), "data", *data)
+	return a.Serve(ctx, ln)
+}
+
+func cliActor() core.Principal {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return core.Principal{ID: "cli:" + name, Type: core.UserTypeUser}
+}
+
+type scopeList []string
+
+func (s *scopeList) String() string     { return strings.Join(*s, " ") }
+func (s *scopeList) Set(v string) error { *s = append(*s, v); return nil }
+
+type credentials struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+func clients(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"clients: missing subcommand (create, list, disable, enable, rotate-secret)"}
+	}
+	sub := args[0]
+	fs, data := dataFlagSet("clients " + sub)
+	name := fs.String("name", "", "client name")
+	office := fs.String("office", "", "the client's default office (UUID)")
+	id := fs.String("id", "", "client id")
+	var scopes scopeList
+	fs.Var(&scopes, "scope", "scope (repeatable), e.g. 'type=record.notify&event=birth'")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	if *id == "" && fs.NArg() > 0 {
+		*id = fs.Arg(0)
+	}
+	st, err := app.OpenStore(ctx, *data, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cs := &auth.Clients{Store: st}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	needID := func() error {
+		if *id == "" {
+			return usageError{"clients " + sub + ": give the client id"}
+		}
+		return nil
+	}
+	switch sub {
+	case "create":
+		if *name == "" || len(scopes) == 0 {
+			return usageError{"clients create: --name and at least one --scope are required"}
+		}
+		if *office != "" {
+			cc, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			if !cc.IsOfficeOrFacility(strings.ToLower(*office)) {
+				return fmt.Errorf("--office %s is not a CRVS office or health facility of the country config", *office)
+			}
+			*office = strings.ToLower(*office)
+		}
+		cid, secret, err := cs.Create(ctx, *name, scopes, *office, cliActor())
+		if err != nil {
+			return err
+		}
+		return enc.Encode(credentials{cid, secret})
+	case "list":
+		list, err := cs.List(ctx)
+		if err != nil {
+			return err
+		}
+		if list == nil {
+			list = []core.Client{}
+		}
+		return enc.Encode(list)
+	case "disable", "enable":
+		if err := needID(); err != nil {
+			return err
+		}
+		if sub == "disable" {
+			err = cs.Disable(ctx, *id, cliActor())
+		} else {
+			err = cs.Enable(ctx, *id, cliActor())
+		}
+		if err != nil {
+			return err
+		}
+		return enc.Encode(map[string]string{"clientId": *id, "status": map[string]string{"disable": "disabled", "enable": "active"}[sub]})
+	case "rotate-secret":
+		if err := needID(); err != nil {
+			return err
+		}
+		secret, err := cs.RotateSecret(ctx, *id, cliActor())
+		if err != nil {
+			return err
+		}
+		return enc.Encode(credentials{*id, secret})
+	}
+	return usageError{fmt.Sprintf("clients: unknown subcommand %q", sub)}
+}

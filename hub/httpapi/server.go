@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// DefaultMaxBody is the request body limit of the events API (1 MiB).
+const DefaultMaxBody = 1 << 20
+
+// Deps is what the HTTP layer needs from the rest of the hub.
+type Deps struct {
+	Service *core.Service
+	Auth    Authenticator
+	// Token serves POST /auth/token and POST /token.
+	Token gin.HandlerFunc
+	// WellKnownPEM and JWKS serve the token signing public key.
+	WellKnownPEM gin.HandlerFunc
+	JWKS         gin.HandlerFunc
+	// Ready reports whether the hub can serve (store reachable...).
+	Ready   func(ctx context.Context) error
+	Log     *slog.Logger
+	MaxBody int64 // 0 = DefaultMaxBody
+}
+
+// Server holds the Gin engine and the route table.
+type Server struct {
+	deps   Deps
+	log    *slog.Logger
+	engine *gin.Engine
+	routes []route
+}
+
+// New builds the HTTP server.
+func New(deps Deps) *Server {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if deps.MaxBody == 0 {
+		deps.MaxBody = DefaultMaxBody
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	s := &Server{deps: deps, log: deps.Log, engine: e}
+	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Message: "Method not allowed", Code: "METHOD_NOT_ALLOWED"})
+	})
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		var chain []gin.HandlerFunc
+		if r.auth {
+			chain = append(chain, s.authenticate())
+			if len(r.scopes) > 0 {
+				chain = append(chain, s.requireScopes(r.scopes))
+			}
+		}
+		if r.body {
+			chain = append(chain, readBody(deps.MaxBody, deps.Log))
+		}
+		chain = append(chain, r.handler)
+		e.Handle(r.method, r.path, chain...)
+	}
+	return s
+}
+
+// Handler returns the http.Handler to serve.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Engine exposes the Gin engine (for tests and route listing).
+func (s *Server) Engine() *gin.Engine { return s.engine }
