@@ -16,12 +16,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
@@ -78,6 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, "migrations applied to", filepath.Join(*data, app.DBFile))
 		return st.Close()
+	case "probe":
+		// probe URL: exit 0 when GET URL answers 200 (container health checks)
+		if len(args) != 2 {
+			return usageError{"probe: give one URL, e.g. http://127.0.0.1:8080/readyz"}
+		}
+		return probe(ctx, args[1])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -245,4 +253,22 @@ func clients(ctx context.Context, args []string, stdout io.Writer) error {
 		return enc.Encode(credentials{*id, secret})
 	}
 	return usageError{fmt.Sprintf("clients: unknown subcommand %q", sub)}
+}
+
+func probe(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %d", url, res.StatusCode)
+	}
+	return nil
 }
