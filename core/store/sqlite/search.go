@@ -1,0 +1,600 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// columnKind says how a column's values are compared.
+type columnKind int
+
+const (
+	textColumn columnKind = iota
+	timeColumn            // RFC 3339 timestamps, stored in timeLayout
+)
+
+type column struct {
+	name string
+	kind columnKind
+}
+
+// columns maps the searchable columns (all but ColFlag and ColField) to
+// events_index columns, each of which has an index.
+var columns = map[core.Column]column{
+	core.ColID:                   {"ei.event_id", textColumn},
+	core.ColTrackingID:           {"ei.tracking_id", textColumn},
+	core.ColType:                 {"ei.type", textColumn},
+	core.ColStatus:               {"ei.status", textColumn},
+	core.ColCreatedAt:            {"ei.created_at", timeColumn},
+	core.ColUpdatedAt:            {"ei.updated_at", timeColumn},
+	core.ColRegistrationNumber:   {"ei.registration_number", textColumn},
+	core.ColRegisteredAt:         {"ei.registered_at", timeColumn},
+	core.ColCreatedAtLocation:    {"ei.created_at_location", textColumn},
+	core.ColUpdatedAtLocation:    {"ei.updated_at_location", textColumn},
+	core.ColDeclaredAtLocation:   {"ei.declared_at_location", textColumn},
+	core.ColRegisteredAtLocation: {"ei.registered_at_location", textColumn},
+	core.ColAssignedTo:           {"ei.assigned_to", textColumn},
+	core.ColCreatedBy:            {"ei.created_by", textColumn},
+	core.ColUpdatedBy:            {"ei.updated_by", textColumn},
+	core.ColCreatedByUserType:    {"ei.created_by_user_type", textColumn},
+	core.ColDateOfEvent:          {"ei.date_of_event", textColumn},
+}
+
+// maxInlineValues is the longest value list written as "IN (?, ?, ...)";
+// longer ones (location subtrees) are passed as one JSON array parameter
+// and read with json_each, which keeps the SQL text, and so the prepared
+// statement, the same whatever the list's length.
+const maxInlineValues = 32
+
+// invalid reports a filter the store cannot run.
+func invalid(format string, args ...any) error {
+	return core.Errorf(core.KindInvalid, "INVALID_SEARCH", "sqlite: "+format, args...)
+}
+
+// query is a WHERE clause being built, with its parameters.
+type query struct {
+	sb   strings.Builder
+	args []any
+}
+
+func (q *query) w(s string)           { q.sb.WriteString(s) }
+func (q *query) arg(v any)            { q.sb.WriteByte('?'); q.args = append(q.args, v) }
+func (q *query) argw(v any, s string) { q.arg(v); q.w(s) }
+
+// in writes "expr IN (...)" for a non-empty list of values.
+func (q *query) in(expr string, vals []any) {
+	q.w(expr)
+	switch {
+	case len(vals) == 1:
+		q.w(" = ")
+		q.arg(vals[0])
+	case len(vals) <= maxInlineValues:
+		q.w(" IN (")
+		for i, v := range vals {
+			if i > 0 {
+				q.w(", ")
+			}
+			q.arg(v)
+		}
+		q.w(")")
+	default:
+		b, _ := json.Marshal(vals) // strings and float64s cannot fail
+		q.w(" IN (SELECT value FROM json_each(")
+		q.arg(string(b))
+		q.w("))")
+	}
+}
+
+// compileSearch turns a filter into the WHERE clause (deleted rows always
+// excluded) and ORDER BY clause of a query over "events_index ei".
+func compileSearch(f core.SearchFilter) (where string, args []any, order string, err error) {
+	var q query
+	q.w("ei.deleted = 0 AND ")
+	if err := q.filter(f.Where); err != nil {
+		return "", nil, "", err
+	}
+	order, err = compileOrder(f.Sort)
+	if err != nil {
+		return "", nil, "", err
+	}
+	return q.sb.String(), q.args, order, nil
+}
+
+func (q *query) filter(f core.Filter) error {
+	if f.Cond != nil {
+		return q.cond(f.Cond)
+	}
+	var join, empty string
+	switch strings.ToLower(f.Op) {
+	case "and", "":
+		join, empty = " AND ", "1"
+	case "or":
+		join, empty = " OR ", "0"
+	default:
+		return invalid("unknown filter group %q", f.Op)
+	}
+	if len(f.Children) == 0 {
+		q.w(empty)
+		return nil
+	}
+	q.w("(")
+	for i, c := range f.Children {
+		if i > 0 {
+			q.w(join)
+		}
+		if err := q.filter(c); err != nil {
+			return err
+		}
+	}
+	q.w(")")
+	return nil
+}
+
+func strs(vs []string) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+func nums(vs []float64) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+// dedupe drops repeated values (AllOf counts distinct ones).
+func dedupe(vs []string) []string {
+	seen := make(map[string]bool, len(vs))
+	out := vs[:0:0]
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// prefixEnd returns the smallest string greater than every string that
+// starts with p, and false when there is none (p is all 0xff bytes, which
+// UTF-8 text never contains). SQLite compares text bytewise (BINARY), so
+// "x >= p AND x < prefixEnd(p)" is exactly "x starts with p", and an index
+// on x answers it with one range scan.
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// prefix writes "(expr >= ? AND expr < ?)" for each prefix, OR-ed.
+func (q *query) prefix(expr string, prefixes []string) {
+	if len(prefixes) == 0 {
+		q.w("0")
+		return
+	}
+	q.w("(")
+	for i, p := range prefixes {
+		if i > 0 {
+			q.w(" OR ")
+		}
+		q.w("(" + expr + " >= ")
+		q.arg(p)
+		if end, ok := prefixEnd(p); ok {
+			q.w(" AND " + expr + " < ")
+			q.arg(end)
+		}
+		q.w(")")
+	}
+	q.w(")")
+}
+
+// textRange writes "lo <= expr <= hi" with open ends; with none it matches
+// every row with a value.
+func (q *query) textRange(expr string, lo, hi any) {
+	switch {
+	case lo != nil && hi != nil:
+		q.w(expr + " BETWEEN ")
+		q.arg(lo)
+		q.w(" AND ")
+		q.arg(hi)
+	case lo != nil:
+		q.w(expr + " >= ")
+		q.arg(lo)
+	case hi != nil:
+		q.w(expr + " <= ")
+		q.arg(hi)
+	default:
+		q.w(expr + " IS NOT NULL")
+	}
+}
+
+// normTime turns a timestamp bound into the stored layout. A bare date is
+// the start of that day as a lower bound and its last instant as an upper
+// bound, so a date range includes both end days.
+func normTime(s string, upper bool) (string, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return formatTime(t), nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return "", invalid("bad timestamp %q", s)
+	}
+	if upper {
+		t = t.Add(24*time.Hour - time.Nanosecond)
+	}
+	return formatTime(t), nil
+}
+
+func (q *query) cond(c *core.Cond) error {
+	switch c.Column {
+	case core.ColFlag:
+		return q.flagCond(c)
+	case core.ColField:
+		return q.fieldCond(c)
+	}
+	col, ok := columns[c.Column]
+	if !ok {
+		return invalid("unknown search column %q", c.Column)
+	}
+	vals := c.Values
+	if col.kind == timeColumn && c.Op != core.OpPrefix {
+		vals = make([]string, len(c.Values))
+		for i, v := range c.Values {
+			t, err := normTime(v, false)
+			if err != nil {
+				return err
+			}
+			vals[i] = t
+		}
+	}
+	switch c.Op {
+	case core.OpIn:
+		if len(vals) == 0 {
+			q.w("0")
+			return nil
+		}
+		q.in(col.name, strs(vals))
+	case core.OpNotIn:
+		if len(vals) == 0 {
+			q.w("1")
+			return nil
+		}
+		q.w("(" + col.name + " IS NULL OR NOT ")
+		q.in(col.name, strs(vals))
+		q.w(")")
+	case core.OpAllOf:
+		// A column holds one value: all of several distinct values never
+		// match, one value is equality.
+		vals = dedupe(vals)
+		switch len(vals) {
+		case 0:
+			q.w("1")
+		case 1:
+			q.in(col.name, strs(vals))
+		default:
+			q.w("0")
+		}
+	case core.OpRange:
+		var lo, hi any
+		if c.Lo != "" {
+			lo = c.Lo
+		}
+		if c.Hi != "" {
+			hi = c.Hi
+		}
+		if col.kind == timeColumn {
+			if c.Lo != "" {
+				t, err := normTime(c.Lo, false)
+				if err != nil {
+					return err
+				}
+				lo = t
+			}
+			if c.Hi != "" {
+				t, err := normTime(c.Hi, true)
+				if err != nil {
+					return err
+				}
+				hi = t
+			}
+		}
+		q.textRange(col.name, lo, hi)
+	case core.OpPrefix:
+		q.prefix(col.name, vals)
+	default:
+		return invalid("unknown operator %q on %s", c.Op, c.Column)
+	}
+	return nil
+}
+
+const flagSubquery = "SELECT event_id FROM event_flags WHERE "
+
+func (q *query) flagCond(c *core.Cond) error {
+	vals := dedupe(c.Values)
+	switch c.Op {
+	case core.OpIn: // any of
+		if len(vals) == 0 {
+			q.w("0")
+			return nil
+		}
+		q.w("ei.event_id IN (" + flagSubquery)
+		q.in("flag", strs(vals))
+		q.w(")")
+	case core.OpNotIn: // none of
+		if len(vals) == 0 {
+			q.w("1")
+			return nil
+		}
+		q.w("ei.event_id NOT IN (" + flagSubquery)
+		q.in("flag", strs(vals))
+		q.w(")")
+	case core.OpAllOf:
+		if len(vals) == 0 {
+			q.w("1")
+			return nil
+		}
+		q.w("(")
+		for i, v := range vals {
+			if i > 0 {
+				q.w(" AND ")
+			}
+			q.w("ei.event_id IN (" + flagSubquery + "flag = ")
+			q.arg(v)
+			q.w(")")
+		}
+		q.w(")")
+	case core.OpPrefix:
+		q.w("ei.event_id IN (" + flagSubquery)
+		q.prefix("flag", vals)
+		q.w(")")
+	default:
+		return invalid("operator %q is not supported on flags", c.Op)
+	}
+	return nil
+}
+
+const fieldSubquery = "SELECT event_id FROM event_fields WHERE field_id = "
+
+// fieldSub opens "ei.event_id [NOT] IN (SELECT ... WHERE field_id = ? AND
+// kind = ? AND "; the caller writes the value condition and ")".
+func (q *query) fieldSub(c *core.Cond, kind core.ValueKind, not bool) {
+	if not {
+		q.w("ei.event_id NOT IN (" + fieldSubquery)
+	} else {
+		q.w("ei.event_id IN (" + fieldSubquery)
+	}
+	q.arg(c.FieldID)
+	q.w(" AND kind = ")
+	q.arg(string(kind))
+	q.w(" AND ")
+}
+
+func (q *query) fieldCond(c *core.Cond) error {
+	if c.FieldID == "" {
+		return invalid("field condition without a field id")
+	}
+	kind := c.Kind
+	if kind == "" {
+		kind = core.KindText
+	}
+	switch kind {
+	case core.KindText, core.KindToken, core.KindDate, core.KindNum:
+	default:
+		return invalid("unknown value kind %q for field %s", c.Kind, c.FieldID)
+	}
+	isNum := kind == core.KindNum
+	valueCol := "text"
+	var vals []any
+	if isNum {
+		valueCol = "num"
+		vals = nums(c.Nums)
+	} else {
+		vals = strs(c.Values)
+	}
+	switch c.Op {
+	case core.OpIn, core.OpNotIn:
+		if len(vals) == 0 {
+			if c.Op == core.OpIn {
+				q.w("0")
+			} else {
+				q.w("1")
+			}
+			return nil
+		}
+		q.fieldSub(c, kind, c.Op == core.OpNotIn)
+		q.in(valueCol, vals)
+		q.w(")")
+	case core.OpAllOf:
+		if isNum {
+			return invalid("allOf is not supported on number field %s", c.FieldID)
+		}
+		vs := dedupe(c.Values)
+		if len(vs) == 0 {
+			q.w("1")
+			return nil
+		}
+		q.w("(")
+		for i, v := range vs {
+			if i > 0 {
+				q.w(" AND ")
+			}
+			q.fieldSub(c, kind, false)
+			q.in(valueCol, []any{v})
+			q.w(")")
+		}
+		q.w(")")
+	case core.OpRange:
+		var lo, hi any
+		if isNum {
+			if c.NumLo != nil {
+				lo = *c.NumLo
+			}
+			if c.NumHi != nil {
+				hi = *c.NumHi
+			}
+		} else {
+			if c.Lo != "" {
+				lo = c.Lo
+			}
+			if c.Hi != "" {
+				hi = c.Hi
+			}
+		}
+		q.fieldSub(c, kind, false)
+		q.textRange(valueCol, lo, hi)
+		q.w(")")
+	case core.OpPrefix:
+		if isNum {
+			return invalid("prefix is not supported on number field %s", c.FieldID)
+		}
+		q.fieldSub(c, kind, false)
+		q.prefix(valueCol, c.Values)
+		q.w(")")
+	default:
+		return invalid("unknown operator %q on field %s", c.Op, c.FieldID)
+	}
+	return nil
+}
+
+// sortColumns are the columns results can be ordered by.
+var sortColumns = map[core.Column]string{
+	core.ColCreatedAt:          "ei.created_at",
+	core.ColUpdatedAt:          "ei.updated_at",
+	core.ColTrackingID:         "ei.tracking_id",
+	core.ColDateOfEvent:        "ei.date_of_event",
+	core.ColRegisteredAt:       "ei.registered_at",
+	core.ColStatus:             "ei.status",
+	core.ColType:               "ei.type",
+	core.ColRegistrationNumber: "ei.registration_number",
+}
+
+// compileOrder builds ORDER BY: the sort keys (default createdAt
+// descending), then the event id in the last key's direction so that pages
+// are stable.
+func compileOrder(keys []core.SortKey) (string, error) {
+	if len(keys) == 0 {
+		keys = []core.SortKey{{Column: core.ColCreatedAt, Desc: true}}
+	}
+	var sb strings.Builder
+	desc := false
+	for _, k := range keys {
+		col, ok := sortColumns[k.Column]
+		if !ok {
+			return "", invalid("cannot sort by %q", k.Column)
+		}
+		sb.WriteString(col)
+		desc = k.Desc
+		if desc {
+			sb.WriteString(" DESC")
+		}
+		sb.WriteString(", ")
+	}
+	sb.WriteString("ei.event_id")
+	if desc {
+		sb.WriteString(" DESC")
+	}
+	return sb.String(), nil
+}
+
+// Search runs a compiled filter and returns one page of EventIndex
+// documents and the number of matching events. Limit <= 0 means no limit.
+// Both queries run in one read transaction, so the page and the total come
+// from the same snapshot.
+func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPage, error) {
+	where, args, order, err := compileSearch(f)
+	if err != nil {
+		return core.SearchPage{}, err
+	}
+	limit, offset := int64(f.Limit), int64(f.Offset)
+	if limit <= 0 {
+		limit = -1
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	pageSQL := "SELECT ei.doc FROM events_index ei WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	countSQL := "SELECT count(*) FROM events_index ei WHERE " + where
+
+	pageSt, err := s.srch.get(ctx, pageSQL)
+	if err != nil {
+		return core.SearchPage{}, err
+	}
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+
+	pageArgs := append(append(make([]any, 0, len(args)+2), args...), limit, offset)
+	rows, err := queryIn(ctx, tx, pageSt, pageSQL, pageArgs)
+	if err != nil {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+	}
+	page := core.SearchPage{Results: []json.RawMessage{}}
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+		}
+		page.Results = append(page.Results, doc)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+	}
+
+	n := int64(len(page.Results))
+	if limit < 0 || (n > 0 && n < limit) || (n == 0 && offset == 0) {
+		// The page reached the end of the results: no need to count.
+		page.Total = int(offset + n)
+		if err := tx.Commit(); err != nil {
+			return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+		}
+		return page, nil
+	}
+	countSt, err := s.srch.get(ctx, countSQL)
+	if err != nil {
+		return core.SearchPage{}, err
+	}
+	rows, err = queryIn(ctx, tx, countSt, countSQL, args)
+	if err != nil {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search count: no row: %w", rows.Err())
+	}
+	if err := rows.Scan(&page.Total); err != nil {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
+	}
+	rows.Close()
+	if err := tx.Commit(); err != nil {
+		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+	}
+	return page, nil
+}
+
+// queryIn runs a query in tx, through the cached prepared statement when
+// there is one.
+func queryIn(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args []any) (*sql.Rows, error) {
+	if st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}

@@ -1,0 +1,241 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("sqlite: store is closed")
+
+// Options tunes a Store. The zero value gives the defaults.
+type Options struct {
+	// Synchronous is the SQLite synchronous level: "FULL" (the default: an
+	// acknowledged write survives a power cut), "EXTRA", or "NORMAL" (in WAL
+	// mode a power cut may lose the last commits, never corrupt the file).
+	Synchronous string
+	// MaxBatch caps how many Write calls share one commit. Default 256.
+	MaxBatch int
+	// MaxWait is how long the writer waits for more requests before
+	// committing a batch that is not full. Default 0: it commits what is
+	// waiting at once (requests that arrive during a commit form the next
+	// batch, which is where group commit gets its batches from).
+	MaxWait time.Duration
+	// ReadConns caps the read-only connection pool. Default 2*GOMAXPROCS.
+	ReadConns int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process (for instance the CLI writing while the server runs).
+	// Default 5s.
+	BusyTimeout time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	switch s := strings.ToUpper(o.Synchronous); s {
+	case "":
+		o.Synchronous = "FULL"
+	case "FULL", "EXTRA", "NORMAL":
+		o.Synchronous = s
+	default:
+		return o, fmt.Errorf("sqlite: Options.Synchronous %q: want FULL, EXTRA or NORMAL", o.Synchronous)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.MaxWait < 0 {
+		o.MaxWait = 0
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	return o, nil
+}
+
+// dsn builds the connection string. Pragmas go in _pragma parameters so
+// every connection the pool opens gets them; busy_timeout comes first so
+// that switching a new file to WAL waits for a concurrent opener.
+func dsn(path string, o Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+	if !readOnly {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	q.Add("_pragma", "synchronous("+o.Synchronous+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Store is the SQLite core.Store. It is safe for concurrent use.
+type Store struct {
+	opts Options
+	path string
+
+	wdb   *sql.DB // pool of exactly one connection: the writer's
+	wconn *sql.Conn
+	ws    writeStmts
+	rdb   *sql.DB // read-only pool
+	rs    readStmts
+	srch  stmtCache
+
+	// mu guards closed and the send on reqs: Write sends holding the read
+	// lock, Close sets closed and closes reqs holding the write lock, so no
+	// request is ever sent on a closed channel.
+	mu      sync.RWMutex
+	closed  bool
+	reqs    chan *request
+	stopped chan struct{} // closed when the writer goroutine has exited
+
+	// aborted is set by SQLite's rollback hook on the write connection: the
+	// batch's transaction was rolled back, explicitly or by SQLite itself
+	// after an I/O or full-disk error.
+	aborted atomic.Bool
+
+	commits atomic.Uint64
+	writes  atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ core.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, applies any
+// pending migrations and starts the writer. Close releases it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: bad database path %q: want a plain file name without '?'", path)
+	}
+	s := &Store{
+		opts:    o,
+		path:    path,
+		reqs:    make(chan *request, o.MaxBatch),
+		stopped: make(chan struct{}),
+	}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var err error
+	if s.wdb, err = sql.Open("sqlite", dsn(s.path, s.opts, false)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if err := s.wconn.Raw(func(dc any) error {
+		h, ok := dc.(interface {
+			RegisterRollbackHook(sqlite.RollbackHookFn)
+		})
+		if !ok {
+			return fmt.Errorf("sqlite: driver connection %T has no rollback hook", dc)
+		}
+		h.RegisterRollbackHook(func() { s.aborted.Store(true) })
+		return nil
+	}); err != nil {
+		return err
+	}
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, s.wconn, ms); err != nil {
+		return err
+	}
+	// Refresh the planner statistics if they are stale (cheap when not).
+	if _, err := s.wconn.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		return fmt.Errorf("sqlite: optimize: %w", err)
+	}
+	if err := s.ws.prepare(ctx, s.wconn); err != nil {
+		return err
+	}
+
+	if s.rdb, err = sql.Open("sqlite", dsn(s.path, s.opts, true)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	s.rdb.SetMaxOpenConns(s.opts.ReadConns)
+	s.rdb.SetMaxIdleConns(s.opts.ReadConns)
+	s.rdb.SetConnMaxLifetime(0)
+	s.rdb.SetConnMaxIdleTime(0)
+	if err := s.rs.prepare(ctx, s.rdb); err != nil {
+		return err
+	}
+	s.srch.init(s.rdb, 512)
+	return nil
+}
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	Commits uint64 // COMMITs run (each is one fsync with synchronous=FULL)
+	Writes  uint64 // Write functions run
+}
+
+// Stats reports how much the writer has batched: Writes/Commits is the mean
+// batch size.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Writes: s.writes.Load()}
+}
+
+// Close stops accepting writes, lets the writer finish the requests already
+// queued, and closes the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.reqs)
+		s.mu.Unlock()
+		<-s.stopped
+		// Leave fresh planner statistics for the next Open.
+		_, _ = s.wconn.ExecContext(context.Background(), "PRAGMA optimize")
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	s.srch.close()
+	errs = append(errs, s.rs.close(), s.ws.close())
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
