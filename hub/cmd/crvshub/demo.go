@@ -35,7 +35,9 @@ var demoScopes = []string{
 	"type=record.correct&event=birth,death",
 }
 
-func loadConfig() (*core.CountryConfig, error) { return countryconfig.Load(os.Getenv("CRVSHUB_CONFIG")) }
+func loadConfig() (*core.CountryConfig, error) {
+	return countryconfig.Load(os.Getenv("CRVSHUB_CONFIG"))
+}
 
 // printDemo creates the demo client on first run (its credentials are kept
 // in <data>/demo-client.json, mode 0600, which is never committed) and

@@ -147,7 +147,9 @@ func TestReadmeTour(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve", "--demo", "--data", data, "--addr", addr, "--log-level", "warn"}, &out, &bytes.Buffer{}) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--data", data, "--addr", addr, "--log-level", "warn"}, &out, &bytes.Buffer{})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
