@@ -135,7 +135,9 @@ var (
 	regNumberRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/-]{0,63}$`)
 )
 
-func invalid(code, format string, args ...any) *Error { return Errorf(KindInvalid, code, format, args...) }
+func invalid(code, format string, args ...any) *Error {
+	return Errorf(KindInvalid, code, format, args...)
+}
 
 func checkTransactionID(id string) error {
 	if id == "" {
