@@ -1,0 +1,172 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/crvshub/crvshub/testharness/hubtest"
+)
+
+// TestSearch runs SearchQuery clauses over four events and checks that
+// each finds exactly the events it should.
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+
+	// a: notified (incomplete), Alice Banda, born 2024-02-02, 3.2 kg.
+	a := h.Notify(tok, "birth", newTx(), hubtest.BirthDeclaration("Alice", "Banda"))
+	// b: declared, Bwalya Zulu, born 2023-06-10, 2.1 kg.
+	bd := hubtest.BirthDeclaration("Bwalya", "Zulu")
+	bd["child.dob"], bd["child.weightAtBirth"] = "2023-06-10", 2.1
+	b := h.Notify(tok, "birth", newTx(), bd)
+	act(t, h, tok, b.ID, "declare", nil)
+	// c: created only.
+	c := create(t, h, tok)
+	// d: a notified death.
+	d := h.Notify(tok, "death", newTx(), hubtest.DeathDeclaration("Old", "Man"))
+
+	data := func(field string, match any) map[string]any {
+		return map[string]any{"data": map[string]any{field: match}}
+	}
+	tests := []struct {
+		name  string
+		query map[string]any
+		want  []string
+	}{
+		{"tracking id", and(map[string]any{"trackingId": map[string]any{"type": "exact", "term": b.TrackingID}}), []string{b.ID}},
+		{"id", and(map[string]any{"id": map[string]any{"type": "exact", "term": c.ID}}), []string{c.ID}},
+		{"event type", and(map[string]any{"eventType": "death"}), []string{d.ID}},
+		{"name exact", and(data("child.name", map[string]any{"type": "exact", "term": "Alice Banda"})), []string{a.ID}},
+		{"name exact, other case and spacing", and(data("child.name", map[string]any{"type": "exact", "term": "  alice   BANDA "})), []string{a.ID}},
+		{"name exact, one word only", and(data("child.name", map[string]any{"type": "exact", "term": "Alice"})), nil},
+		{"name fuzzy, misspelt", and(data("child.name", map[string]any{"type": "fuzzy", "term": "Alyce"})), []string{a.ID}},
+		{"name fuzzy, prefix", and(data("child.name", map[string]any{"type": "fuzzy", "term": "Ban"})), []string{a.ID}},
+		{"name fuzzy, two words", and(data("child.name", map[string]any{"type": "fuzzy", "term": "Bwalia Zulu"})), []string{b.ID}},
+		{"name fuzzy, no match", and(data("child.name", map[string]any{"type": "fuzzy", "term": "Xavier"})), nil},
+		{"mother's name fuzzy finds both", and(data("mother.name", map[string]any{"type": "fuzzy", "term": "Mary"})), []string{a.ID, b.ID}},
+		{"data.<field> key form", and(map[string]any{"data.child.gender": map[string]any{"type": "exact", "term": "female"}}), []string{a.ID, b.ID}},
+		{"date exact", and(data("child.dob", map[string]any{"type": "exact", "term": "2024-02-02"})), []string{a.ID}},
+		{"date range, one year", and(data("child.dob", map[string]any{"type": "range", "gte": "2024-01-01", "lte": "2024-12-31"})), []string{a.ID}},
+		{"date range, open end", and(data("child.dob", map[string]any{"type": "range", "gte": "2023-01-01"})), []string{a.ID, b.ID}},
+		{"date range, inclusive bounds", and(data("child.dob", map[string]any{"type": "range", "gte": "2023-06-10", "lte": "2023-06-10"})), []string{b.ID}},
+		{"date range, none", and(data("child.dob", map[string]any{"type": "range", "lte": "2000-01-01"})), nil},
+		{"death date exact", and(data("eventDetails.date", map[string]any{"type": "exact", "term": "2024-03-01"})), []string{d.ID}},
+		{"number range, gte", and(data("child.weightAtBirth", map[string]any{"type": "range", "gte": 3})), []string{a.ID}},
+		{"number range, lte", and(data("child.weightAtBirth", map[string]any{"type": "range", "lte": 2.5})), []string{b.ID}},
+		{"number range, both", and(data("child.weightAtBirth", map[string]any{"type": "range", "gte": 2, "lte": 4})), []string{a.ID, b.ID}},
+		{"number exact", and(data("child.weightAtBirth", map[string]any{"type": "exact", "term": 3.2})), []string{a.ID}},
+		{"status exact", and(map[string]any{"status": map[string]any{"type": "exact", "term": "NOTIFIED"}}), []string{a.ID, d.ID}},
+		{"status anyOf", and(map[string]any{"status": map[string]any{"type": "anyOf", "terms": []string{"CREATED", "DECLARED"}}}), []string{b.ID, c.ID}},
+		{"status and type", and(map[string]any{"status": "NOTIFIED"}, map[string]any{"eventType": "birth"}), []string{a.ID}},
+		{"flags anyOf", and(map[string]any{"flags": map[string]any{"anyOf": []string{"incomplete"}}}), []string{a.ID, d.ID}},
+		{"flags noneOf", and(map[string]any{"flags": map[string]any{"noneOf": []string{"incomplete"}}}), []string{b.ID, c.ID}},
+		{"flags allOf, none has both", and(map[string]any{"flags": map[string]any{"allOf": []string{"incomplete", "rejected"}}}), nil},
+		{"or group", map[string]any{"query": map[string]any{"type": "or", "clauses": []any{
+			map[string]any{"trackingId": a.TrackingID}, map[string]any{"trackingId": c.TrackingID}}}}, []string{a.ID, c.ID}},
+		{"query as a JSON string", map[string]any{"query": `{"type":"and","clauses":[{"trackingId":{"type":"exact","term":"` + d.TrackingID + `"}}]}`}, []string{d.ID}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sr := search(t, h, tok, tc.query)
+			got := ids(sr)
+			slices.Sort(got)
+			want := slices.Clone(tc.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) || sr.Total != len(want) {
+				t.Errorf("got %v (total %d), want %v", got, sr.Total, want)
+			}
+		})
+	}
+
+	t.Run("limit and offset page through the total", func(t *testing.T) {
+		all := map[string]bool{}
+		for off := 0; off < 4; off += 2 {
+			q := and(map[string]any{"eventType": map[string]any{"type": "anyOf", "terms": []string{"birth", "death"}}})
+			q["limit"], q["offset"] = 2, off
+			q["sort"] = []map[string]string{{"field": "createdAt", "direction": "asc"}}
+			sr := search(t, h, tok, q)
+			if sr.Total != 4 || len(sr.Results) != 2 {
+				t.Fatalf("offset %d: total %d, %d results", off, sr.Total, len(sr.Results))
+			}
+			for _, r := range sr.Results {
+				all[r.ID] = true
+			}
+		}
+		if len(all) != 4 {
+			t.Errorf("pages held %d distinct events, want 4", len(all))
+		}
+	})
+
+	bad := []struct {
+		name  string
+		query any
+		want  string
+	}{
+		{"unknown field", and(data("child.favouriteColour", "red")), "child.favouriteColour"},
+		{"unknown status", and(map[string]any{"status": "DONE"}), "DONE"},
+		{"bad date", and(data("child.dob", map[string]any{"type": "exact", "term": "02/02/2024"})), "02/02/2024"},
+		{"bad number", and(data("child.weightAtBirth", map[string]any{"type": "range", "gte": "heavy"})), "gte"},
+		{"unknown key", and(map[string]any{"colour": "red"}), "colour"},
+		{"empty clauses", map[string]any{"query": map[string]any{"type": "and", "clauses": []any{}}}, "clauses"},
+		{"no query", map[string]any{"limit": 5}, "query"},
+		{"limit too large", map[string]any{"query": and(map[string]any{"eventType": "birth"})["query"], "limit": 100000}, "limit"},
+		{"unknown body key", map[string]any{"query": and(map[string]any{"eventType": "birth"})["query"], "page": 2}, "page"},
+	}
+	for _, tc := range bad {
+		t.Run("400 "+tc.name, func(t *testing.T) {
+			wantError(t, h.Do("POST", pathSearch, tok, tc.query), http.StatusBadRequest, tc.want)
+		})
+	}
+}
+
+// TestSearchScopeLimits checks that a record.search scope limited to
+// death events never returns a birth event, whatever the query.
+func TestSearchScopeLimits(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	admin := adminToken(h)
+	birth := h.Notify(admin, "birth", newTx(), hubtest.BirthDeclaration("Alice", "Banda"))
+	death := h.Notify(admin, "death", newTx(), hubtest.DeathDeclaration("Alice", "Banda"))
+	deathOnly := h.ClientToken(hubtest.OfficeIbombo, "type=record.search&event=death")
+	birthOnly := h.ClientToken(hubtest.OfficeIbombo, "type=record.search&event=birth")
+
+	queries := []struct {
+		name  string
+		query map[string]any
+	}{
+		{"both types", and(map[string]any{"eventType": map[string]any{"type": "anyOf", "terms": []string{"birth", "death"}}})},
+		{"birth explicitly", and(map[string]any{"eventType": "birth"})},
+		{"birth tracking id", and(map[string]any{"trackingId": birth.TrackingID})},
+		{"birth id", and(map[string]any{"id": birth.ID})},
+		{"status", and(map[string]any{"status": "NOTIFIED"})},
+		{"flags", and(map[string]any{"flags": map[string]any{"anyOf": []string{"incomplete"}}})},
+		{"or of everything", map[string]any{"query": map[string]any{"type": "or", "clauses": []any{
+			map[string]any{"eventType": "birth"}, map[string]any{"eventType": "death"}, map[string]any{"trackingId": birth.TrackingID}}}}},
+	}
+	for _, q := range queries {
+		t.Run(q.name, func(t *testing.T) {
+			for _, r := range search(t, h, deathOnly, q.query).Results {
+				if r.Type != "death" || r.ID != death.ID {
+					t.Errorf("death-only client saw %s event %s", r.Type, r.ID)
+				}
+			}
+			for _, r := range search(t, h, birthOnly, q.query).Results {
+				if r.Type != "birth" || r.ID != birth.ID {
+					t.Errorf("birth-only client saw %s event %s", r.Type, r.ID)
+				}
+			}
+		})
+	}
+	// The limit filters; it does not hide everything.
+	if sr := search(t, h, deathOnly, queries[0].query); sr.Total != 1 || sr.Results[0].ID != death.ID {
+		t.Errorf("death-only client: %+v, want the death event only", sr)
+	}
+	if sr := search(t, h, admin, queries[0].query); sr.Total != 2 {
+		t.Errorf("unrestricted client: total %d, want 2", sr.Total)
+	}
+	// Without record.search at all: 403 naming the scope.
+	none := h.ClientToken(hubtest.OfficeIbombo, "type=record.read")
+	wantError(t, h.Do("POST", pathSearch, none, queries[0].query), http.StatusForbidden, "record.search")
+}
