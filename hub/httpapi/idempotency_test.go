@@ -1,0 +1,188 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/testharness/hubtest"
+)
+
+// TestIdempotentCreate: the same create twice answers the same event and
+// stores one.
+func TestIdempotentCreate(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	body := map[string]any{"type": "birth", "transactionId": newTx(), "createdAtLocation": hubtest.OfficeIbombo}
+
+	first := h.Do("POST", pathEvents, tok, body)
+	wantOK(t, first)
+	second := h.Do("POST", pathEvents, tok, body)
+	wantOK(t, second)
+	if !jsonEqual(t, first.Body, second.Body) {
+		t.Errorf("repeated create answered a different body:\n%s\n%s", first.Body, second.Body)
+	}
+	ev := first.Event()
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("search total %d after a repeated create, want 1", n)
+	}
+	if n := len(allAudits(t, h, "event.create")); n != 1 {
+		t.Errorf("%d event.create audit entries, want 1", n)
+	}
+	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted")
+
+	// The same transaction id for the other event type is refused: action
+	// rows are unique on (transactionId, type, status) across events, as in
+	// OpenCRVS, so the second CREATE cannot be stored. Nothing changes.
+	body["type"] = "death"
+	wantError(t, h.Do("POST", pathEvents, tok, body), http.StatusConflict, body["transactionId"].(string))
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("search total %d after a refused create, want 1", n)
+	}
+}
+
+// TestIdempotentCreateAndNotify: the same create+notify twice answers the
+// same event with one CREATE and one NOTIFY pair.
+func TestIdempotentCreateAndNotify(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	body := map[string]any{"transactionId": newTx(), "eventType": "birth", "createdAtLocation": hubtest.OfficeIbombo,
+		"declaration": hubtest.BirthDeclaration("Alice", "Banda")}
+	first := h.Do("POST", pathNotify, tok, body)
+	wantOK(t, first)
+	second := h.Do("POST", pathNotify, tok, body)
+	wantOK(t, second)
+	if !jsonEqual(t, first.Body, second.Body) {
+		t.Errorf("repeated create+notify answered a different body:\n%s\n%s", first.Body, second.Body)
+	}
+	ev := first.Event()
+	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("search total %d, want 1", n)
+	}
+	if n := len(audits(t, h, ev.ID, "action.NOTIFY")); n != 2 {
+		t.Errorf("%d action.NOTIFY audit entries, want 2 (Requested, Accepted)", n)
+	}
+}
+
+// TestIdempotentAction: an action repeated with the same transactionId
+// answers the identical event and adds no action row.
+func TestIdempotentAction(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	ev := create(t, h, tok)
+	tx := newTx()
+	extra := map[string]any{"declaration": hubtest.BirthDeclaration("Alice", "Banda")}
+
+	first := h.Act(tok, ev.ID, "notify", tx, extra)
+	wantOK(t, first)
+	second := h.Act(tok, ev.ID, "notify", tx, extra)
+	wantOK(t, second)
+	if !jsonEqual(t, first.Body, second.Body) {
+		t.Errorf("repeated action answered a different body:\n%s\n%s", first.Body, second.Body)
+	}
+	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+
+	// A retry with another body but the same transactionId is still the
+	// first action's answer: nothing is written.
+	extra = map[string]any{"declaration": hubtest.BirthDeclaration("Other", "Name")}
+	third := h.Act(tok, ev.ID, "notify", tx, extra)
+	wantOK(t, third)
+	if !jsonEqual(t, first.Body, third.Body) {
+		t.Errorf("retry with another body changed the answer:\n%s\n%s", first.Body, third.Body)
+	}
+	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+
+	// Same for a non-confirmable action (ASSIGN).
+	tx = newTx()
+	a1 := h.Act(tok, ev.ID, "assign", tx, nil)
+	wantOK(t, a1)
+	a2 := h.Act(tok, ev.ID, "assign", tx, nil)
+	wantOK(t, a2)
+	if !jsonEqual(t, a1.Body, a2.Body) {
+		t.Errorf("repeated assign answered a different body:\n%s\n%s", a1.Body, a2.Body)
+	}
+	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted", "ASSIGN/Accepted")
+}
+
+// TestConcurrentCreateAndNotify: 20 identical create+notify requests at
+// once make exactly one event.
+func TestConcurrentCreateAndNotify(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	body := map[string]any{"transactionId": newTx(), "eventType": "birth", "createdAtLocation": hubtest.OfficeIbombo,
+		"declaration": hubtest.BirthDeclaration("Alice", "Banda")}
+	const n = 20
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		idsSeen  = map[string]int{}
+		start    = make(chan struct{})
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res := h.Do("POST", pathNotify, tok, body)
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[res.Status]++
+			if res.Status == http.StatusOK {
+				var ev core.EventDocument
+				res.JSON(&ev)
+				idsSeen[ev.ID]++
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if statuses[http.StatusOK] != n {
+		t.Errorf("statuses %v, want %d x 200", statuses, n)
+	}
+	if len(idsSeen) != 1 {
+		t.Fatalf("answers named %d events, want 1: %v", len(idsSeen), idsSeen)
+	}
+	if got := total(t, h, tok); got != 1 {
+		t.Errorf("search total %d, want 1", got)
+	}
+	if got := len(allAudits(t, h, "event.create")); got != 1 {
+		t.Errorf("%d event.create audit entries, want 1", got)
+	}
+	for id := range idsSeen {
+		wantShape(t, stored(t, h, id), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+	}
+}
+
+// TestConcurrentCreate: 20 identical creates at once make one event.
+func TestConcurrentCreate(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	body := map[string]any{"transactionId": newTx(), "type": "death", "createdAtLocation": hubtest.OfficeIbombo}
+	var wg sync.WaitGroup
+	answers := make([]*hubtest.Response, 20)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = h.Do("POST", pathEvents, tok, body)
+		}()
+	}
+	wg.Wait()
+	for _, res := range answers {
+		wantOK(t, res)
+		if !jsonEqual(t, res.Body, answers[0].Body) {
+			t.Errorf("answers differ:\n%s\n%s", res.Body, answers[0].Body)
+		}
+	}
+	if got := total(t, h, tok); got != 1 {
+		t.Errorf("search total %d, want 1", got)
+	}
+}
