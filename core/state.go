@@ -322,9 +322,15 @@ func CheckAllowed(st State, t ActionType) error {
 		return nil
 	}
 	state := string(st.Status)
+	var notes []string
+	if st.Deleted {
+		notes = append(notes, "deleted")
+	}
 	if len(st.Flags) > 0 {
-		state += " (flags: " + strings.Join(st.Flags, ", ") + ")"
+		notes = append(notes, "flags: "+strings.Join(st.Flags, ", "))
+	}
+	if len(notes) > 0 {
+		state += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return Errorf(KindConflict, "ACTION_NOT_ALLOWED", "Action '%s' cannot be performed on an event in '%s' state", t, state)
 }
-
