@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -203,7 +204,7 @@ func checkString(cc *CountryConfig, f *FieldConfig, s string, now time.Time) str
 			max = 5000
 		}
 	}
-	if len(s) > max {
+	if utf8.RuneCountInString(s) > max {
 		return fmt.Sprintf("Invalid input: longer than %d characters", max)
 	}
 	switch f.Type {
@@ -295,7 +296,7 @@ func checkName(raw json.RawMessage) (string, string) {
 			if !ok {
 				return "Invalid input: expected a string", k
 			}
-			if len(s) > 200 {
+			if utf8.RuneCountInString(s) > 200 {
 				return "Invalid input: longer than 200 characters", k
 			}
 		default:
@@ -388,6 +389,9 @@ func checkAddress(cc *CountryConfig, raw json.RawMessage) (string, string) {
 			if l := cc.Location(id); l == nil || l.LocationType != LocationAdminStructure {
 				return "Invalid input: unknown administrative area", k
 			}
+			if !isLeafArea(cc, id) {
+				return "Invalid input: administrativeArea must be the lowest-level administrative area, not one that contains others", k
+			}
 		case k == "streetLevelDetails":
 			if isNull(m[k]) {
 				continue
@@ -416,6 +420,17 @@ func checkAddress(cc *CountryConfig, raw json.RawMessage) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// isLeafArea reports whether the admin area id has no admin area below it
+// (offices and facilities below it do not count).
+func isLeafArea(cc *CountryConfig, id string) bool {
+	for _, c := range cc.Subtree(id)[1:] {
+		if l := cc.Location(c); l != nil && l.LocationType == LocationAdminStructure {
+			return false
+		}
+	}
+	return true
 }
 
 func checkFile(raw json.RawMessage) (string, string) {
