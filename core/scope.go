@@ -83,7 +83,9 @@ func ParseScope(s string) ([]Scope, error) {
 	if len(s) > 1024 {
 		return nil, fmt.Errorf("scope too long")
 	}
-	if strings.HasPrefix(s, "type=") {
+	// The v2 form is a query string ("type=...&event=..." in any order);
+	// a plain or bracket-form name has no '=' before its first '['.
+	if i := strings.IndexAny(s, "=["); i >= 0 && s[i] == '=' {
 		sc, err := parseQueryScope(s)
 		if err != nil {
 			return nil, err
@@ -171,7 +173,7 @@ func parseBracketScope(s string) (Scope, error) {
 }
 
 func (sc *Scope) addOption(k string, vals []string) error {
-	if !scopeOptRe.MatchString(k) {
+	if !scopeOptRe.MatchString(k) || k == "type" {
 		return fmt.Errorf("bad option name %q", k)
 	}
 	if _, dup := sc.Options[k]; dup {
