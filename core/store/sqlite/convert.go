@@ -54,6 +54,12 @@ func scanNullString(ns sql.NullString) string {
 	return ns.String
 }
 
+// isBusy reports whether err is SQLITE_BUSY (or one of its extended codes).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // constraintKind classifies a failed statement.
 type constraintKind int
 

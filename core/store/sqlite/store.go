@@ -149,7 +149,7 @@ func (s *Store) open(ctx context.Context) error {
 	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
-	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+	if s.wconn, err = s.connectWriter(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
 	if err := s.wconn.Raw(func(dc any) error {
@@ -171,10 +171,6 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.wconn, ms); err != nil {
 		return err
 	}
-	// Refresh the planner statistics if they are stale (cheap when not).
-	if _, err := s.wconn.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
-		return fmt.Errorf("sqlite: optimize: %w", err)
-	}
 	if err := s.ws.prepare(ctx, s.wconn); err != nil {
 		return err
 	}
@@ -191,6 +187,27 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	s.srch.init(s.rdb, 512)
 	return nil
+}
+
+// connectWriter opens the write connection. Switching a new file to WAL
+// takes an exclusive lock without going through SQLite's busy handler, so
+// two processes creating the same file at once can see SQLITE_BUSY here:
+// retry that until BusyTimeout.
+func (s *Store) connectWriter(ctx context.Context) (*sql.Conn, error) {
+	deadline := time.Now().Add(s.opts.BusyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		c, err := s.wdb.Conn(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 // Stats counts the writer's work since Open.
@@ -214,8 +231,6 @@ func (s *Store) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.stopped
-		// Leave fresh planner statistics for the next Open.
-		_, _ = s.wconn.ExecContext(context.Background(), "PRAGMA optimize")
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
