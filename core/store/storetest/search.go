@@ -45,13 +45,13 @@ func f64(v float64) *float64 { return &v }
 
 // fixture is one event of the search data set.
 type fixture struct {
-	id, typ, status, tracking, reg                         string
-	created, updated, registered                           string
-	cloc, uloc, dloc, rloc                                 string
+	id, typ, status, tracking, reg                        string
+	created, updated, registered                          string
+	cloc, uloc, dloc, rloc                                string
 	assigned, createdBy, updatedBy, userType, dateOfEvent string
-	flags                                                  []string
-	fields                                                 []core.IndexField
-	deleted                                                bool
+	flags                                                 []string
+	fields                                                []core.IndexField
+	deleted                                               bool
 }
 
 func name(fieldID, full string) []core.IndexField {
