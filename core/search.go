@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -113,7 +115,8 @@ func strictDecode(raw []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// dec.More() misses a stray '}' or ']'; only the end of input will do.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("unexpected data after the JSON value")
 	}
 	return nil
@@ -408,6 +411,10 @@ func (p *queryParser) expression(key string, raw json.RawMessage, path string) (
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 			return nil, badQuery("%s: expected an object of field id -> match", path)
+		}
+		if len(fields) == 0 {
+			// an empty group would match every event
+			return nil, badQuery("%s: give at least one field id -> match", path)
 		}
 		var out []Filter
 		for _, fid := range sortedKeys(fields) {
