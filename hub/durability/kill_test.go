@@ -1,0 +1,482 @@
+package durability_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crvshub/crvshub/testharness/hubtest"
+)
+
+// buildHub builds the real crvshub binary into a temporary folder (with
+// -race when this test binary has it, so both share the build cache).
+func buildHub(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the kill test builds the hub and needs the go command: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "crvshub")
+	args := []string{"build"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "-o", bin, "./hub/cmd/crvshub")
+	cmd := exec.CommandContext(ctx, goTool, args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
+}
+
+// cliCreateClient runs `crvshub clients create` and returns the printed
+// credentials.
+func cliCreateClient(t *testing.T, ctx context.Context, bin, dataDir string) (id, secret string) {
+	t.Helper()
+	args := []string{"clients", "create", "--data", dataDir, "--name", "kill test HIS", "--office", hubtest.OfficeIbombo}
+	for _, s := range notifyScopes {
+		args = append(args, "--scope", s)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("crvshub clients create: %v\n%s", err, stderr.String())
+	}
+	var cr struct {
+		ClientID     string `json:"clientId"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	if err := json.Unmarshal(out, &cr); err != nil || cr.ClientID == "" || cr.ClientSecret == "" {
+		t.Fatalf("crvshub clients create printed %q: %v", out, err)
+	}
+	return cr.ClientID, cr.ClientSecret
+}
+
+// hubProc is a `crvshub serve` subprocess.
+type hubProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	base    string
+	logPath string
+	exited  chan struct{}
+	waitErr error
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+var procSeq atomic.Int32
+
+// startServe starts `crvshub serve` on a free loopback port and waits for
+// /readyz. The process is killed at test end if still running.
+func startServe(t *testing.T, ctx context.Context, bin, dataDir string) *hubProc {
+	t.Helper()
+	logDir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		addr := freeLoopbackAddr(t)
+		logPath := filepath.Join(logDir, fmt.Sprintf("serve-%d.log", procSeq.Add(1)))
+		logf, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "serve", "--data", dataDir, "--addr", addr, "--log-level", "warn")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			t.Fatalf("start crvshub serve: %v", err)
+		}
+		p := &hubProc{t: t, cmd: cmd, base: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
+		go func() {
+			p.waitErr = cmd.Wait()
+			logf.Close()
+			close(p.exited)
+		}()
+		t.Cleanup(p.kill)
+		err = p.waitReady(ctx, 30*time.Second)
+		if err == nil {
+			return p
+		}
+		p.kill()
+		if attempt < 3 && strings.Contains(p.log(), "address already in use") {
+			continue // someone took the port between our probe and the hub's listen
+		}
+		t.Fatalf("crvshub serve did not become ready: %v\n%s", err, p.log())
+	}
+}
+
+func (p *hubProc) waitReady(ctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	hc := &http.Client{Timeout: time.Second}
+	defer hc.CloseIdleConnections()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/readyz", nil)
+		if res, err := hc.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("process exited: %v", p.waitErr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// kill sends SIGKILL (if the process still runs) and waits for its end.
+func (p *hubProc) kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		p.t.Errorf("crvshub (pid %d) did not die within 10 s of SIGKILL", p.cmd.Process.Pid)
+	}
+}
+
+// stop asks the hub to shut down (SIGTERM) and reports how it ended.
+func (p *hubProc) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		return p.waitErr
+	case <-time.After(20 * time.Second):
+		p.kill()
+		return errors.New("no exit within 20 s of SIGTERM")
+	}
+}
+
+func (p *hubProc) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// checkLog fails the test if the hub's output holds a race report or a panic.
+func (p *hubProc) checkLog() {
+	b, _ := os.ReadFile(p.logPath)
+	for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
+		if strings.Contains(string(b), bad) {
+			p.t.Errorf("crvshub output (%s) contains %q:\n%s", p.logPath, bad, p.log())
+		}
+	}
+}
+
+// sentReq is one create+notify request of the load.
+type sentReq struct {
+	txid string
+	seed int
+}
+
+type ackedEvent struct{ id, trackingID string }
+
+// killRound is what one load-and-kill round saw.
+type killRound struct {
+	sent           []sentReq
+	acked          map[string]ackedEvent // transaction id -> the event answered with 200
+	inflightAtKill int64
+	failedAfter    int // requests cut off by the kill (no complete answer)
+}
+
+// loadAndKill runs create+notify requests from workers goroutines against
+// p and sends SIGKILL to p as soon as killAfter of them have been answered
+// 200, while the others are in flight. Before the kill every request must
+// succeed.
+func loadAndKill(t *testing.T, ctx context.Context, p *hubProc, c *caller, prefix string, workers, killAfter int) killRound {
+	t.Helper()
+	const maxPerWorker = 500 // bound: the kill comes long before
+	var (
+		mu       sync.Mutex
+		r        = killRound{acked: map[string]ackedEvent{}}
+		inflight atomic.Int64
+		acks     atomic.Int64
+		killed   atomic.Bool
+		killOnce sync.Once
+		wg       sync.WaitGroup
+	)
+	kill := func() {
+		killOnce.Do(func() {
+			killed.Store(true) // no new requests from here on
+			r.inflightAtKill = inflight.Load()
+			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Errorf("SIGKILL: %v", err)
+			}
+		})
+	}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range maxPerWorker {
+				if killed.Load() || ctx.Err() != nil {
+					return
+				}
+				req := sentReq{txid: fmt.Sprintf("%s-w%02d-%03d", prefix, w, j), seed: j*workers + w}
+				body := notifyBody(req.txid, req.seed)
+				mu.Lock()
+				r.sent = append(r.sent, req)
+				mu.Unlock()
+				inflight.Add(1)
+				status, b, err := c.do(ctx, "POST", notifyPath, body)
+				inflight.Add(-1)
+				if err != nil {
+					mu.Lock()
+					if killed.Load() {
+						r.failedAfter++
+					} else {
+						t.Errorf("%s before the kill: %v", req.txid, err)
+					}
+					mu.Unlock()
+					continue
+				}
+				if status != http.StatusOK {
+					t.Errorf("%s: status %d: %.300s", req.txid, status, b)
+					continue
+				}
+				ev, err := decodeEvent(b)
+				if err == nil {
+					if msg := checkNotified(ev, req.txid); msg != "" {
+						err = errors.New(msg)
+					}
+				}
+				if err != nil {
+					t.Errorf("%s: 200 answer: %v", req.txid, err)
+					continue
+				}
+				mu.Lock()
+				r.acked[req.txid] = ackedEvent{ev.ID, ev.TrackingID}
+				mu.Unlock()
+				if acks.Add(1) == int64(killAfter) {
+					kill()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if !killed.Load() {
+		t.Fatalf("%s: only %d of %d requests answered 200: the kill never happened", prefix, acks.Load(), killAfter)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hub did not die after SIGKILL")
+	}
+	var ee *exec.ExitError
+	if !errors.As(p.waitErr, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the hub ended with %v, want killed by SIGKILL\n%s", p.waitErr, p.log())
+	}
+	p.checkLog()
+	return r
+}
+
+// checkAcked asserts every acknowledged event is there after the restart,
+// with its accepted CREATE and NOTIFY, and that no event is half-made.
+func checkAcked(t *testing.T, ctx context.Context, c *caller, acked map[string]ackedEvent, stage string) {
+	t.Helper()
+	type item struct {
+		txid string
+		ack  ackedEvent
+	}
+	items := make([]item, 0, len(acked))
+	for tx, a := range acked {
+		items = append(items, item{tx, a})
+	}
+	errs := parallel(len(items), 16, func(i int) error {
+		it := items[i]
+		status, b, err := c.do(ctx, "GET", eventsPath+it.ack.id, nil)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("acknowledged event %s (transactionId %s) lost: GET answered %d %.200s", it.ack.id, it.txid, status, b)
+		}
+		ev, err := decodeEvent(b)
+		if err != nil {
+			return err
+		}
+		if ev.TrackingID != it.ack.trackingID {
+			return fmt.Errorf("event %s has tracking id %s, %s was acknowledged", ev.ID, ev.TrackingID, it.ack.trackingID)
+		}
+		if msg := checkNotified(ev, it.txid); msg != "" {
+			return errors.New(msg)
+		}
+		return nil
+	})
+	if n := firstErrors(t, stage, errs, 10); n > 0 {
+		t.Fatalf("%s: %d of %d acknowledged events missing or damaged", stage, n, len(items))
+	}
+	if sa, err := c.search(ctx, queryCreatedBirths); err != nil || sa.Total != 0 {
+		t.Fatalf("%s: events created without their notify (the two share one transaction): %+v %v", stage, sa, err)
+	}
+}
+
+// TestKill9KeepsAcknowledgedEvents runs the real binary, kills it with
+// SIGKILL twice in the middle of a create+notify load, and checks after
+// each restart that every request answered 200 left its event (with its
+// accepted NOTIFY), and at the end that replaying every request sent,
+// answered or cut off, gives exactly one event per transaction id.
+func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: builds the crvshub binary and kills it mid-load")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	start := time.Now()
+	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
+	bin := buildHub(t, ctx)
+	phase("binary built")
+	dir := t.TempDir()
+	id, secret := cliCreateClient(t, ctx, bin, dir)
+	phase("client created with the CLI")
+
+	p := startServe(t, ctx, bin, dir)
+	phase("hub ready")
+	token := func() string {
+		c := newCaller(p.base, "")
+		defer c.close()
+		body, _ := json.Marshal(map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret})
+		status, b, err := c.do(ctx, "POST", "/auth/token", body)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("token: %d %v %s", status, err, b)
+		}
+		var tr struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(b, &tr); err != nil || tr.AccessToken == "" {
+			t.Fatalf("token answer %s: %v", b, err)
+		}
+		return tr.AccessToken
+	}() // issued once: it must survive both kills
+	phase("token issued")
+
+	const workers = 24
+	allAcked := map[string]ackedEvent{}
+	var allSent []sentReq
+	for round, killAfter := range []int{100, 150} {
+		c := newCaller(p.base, token)
+		r := loadAndKill(t, ctx, p, c, fmt.Sprintf("kill%d", round+1), workers, killAfter)
+		c.close()
+		phase(fmt.Sprintf("round %d: killed", round+1))
+		t.Logf("round %d: %d requests sent, %d answered 200, %d in flight at SIGKILL, %d cut off",
+			round+1, len(r.sent), len(r.acked), r.inflightAtKill, r.failedAfter)
+		if r.inflightAtKill == 0 {
+			t.Errorf("round %d: no request was in flight when the hub was killed", round+1)
+		}
+		for tx, a := range r.acked {
+			allAcked[tx] = a
+		}
+		allSent = append(allSent, r.sent...)
+
+		p = startServe(t, ctx, bin, dir)
+		phase("hub restarted")
+		c = newCaller(p.base, token)
+		checkAcked(t, ctx, c, allAcked, fmt.Sprintf("after kill %d", round+1))
+		sa, err := c.search(ctx, queryCountBirths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sa.Total < len(allAcked) || sa.Total > len(allSent) {
+			t.Errorf("after kill %d: %d events, want between %d (acknowledged) and %d (sent)", round+1, sa.Total, len(allAcked), len(allSent))
+		}
+		c.close()
+		phase(fmt.Sprintf("round %d: acknowledged events checked", round+1))
+	}
+
+	// Replay every request ever sent: acknowledged ones answer the same
+	// event, cut-off ones are created now, and each transaction id ends up
+	// with exactly one event.
+	c := newCaller(p.base, token)
+	defer c.close()
+	answered := make([]ackedEvent, len(allSent))
+	errs := parallel(len(allSent), workers, func(i int) error {
+		s := allSent[i]
+		status, b, err := c.do(ctx, "POST", notifyPath, notifyBody(s.txid, s.seed))
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("replay %s: %d %.200s", s.txid, status, b)
+		}
+		ev, err := decodeEvent(b)
+		if err != nil {
+			return err
+		}
+		if msg := checkNotified(ev, s.txid); msg != "" {
+			return errors.New(msg)
+		}
+		if a, ok := allAcked[s.txid]; ok && (a.id != ev.ID || a.trackingID != ev.TrackingID) {
+			return fmt.Errorf("transactionId %s maps to two events: %s (acknowledged) and %s (replay)", s.txid, a.id, ev.ID)
+		}
+		answered[i] = ackedEvent{ev.ID, ev.TrackingID}
+		return nil
+	})
+	if firstErrors(t, "replay", errs, 10) > 0 {
+		t.FailNow()
+	}
+	phase("every request replayed")
+	ids, tracking := map[string]string{}, map[string]string{}
+	for i, a := range answered {
+		if prev, ok := ids[a.id]; ok {
+			t.Errorf("event %s answered for transaction ids %s and %s", a.id, prev, allSent[i].txid)
+		}
+		ids[a.id] = allSent[i].txid
+		if prev, ok := tracking[a.trackingID]; ok {
+			t.Errorf("tracking id %s answered for transaction ids %s and %s", a.trackingID, prev, allSent[i].txid)
+		}
+		tracking[a.trackingID] = allSent[i].txid
+	}
+	sa, err := c.search(ctx, queryCountBirths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.Total != len(allSent) {
+		t.Errorf("%d events after replaying %d distinct requests, want exactly %d", sa.Total, len(allSent), len(allSent))
+	}
+	if sa, err := c.search(ctx, queryCreatedBirths); err != nil || sa.Total != 0 {
+		t.Errorf("after the replay: events created without their notify: %+v %v", sa, err)
+	}
+	if err := p.stop(); err != nil {
+		t.Errorf("graceful stop after the test: %v\n%s", err, p.log())
+	}
+	phase("hub stopped")
+	p.checkLog()
+}
