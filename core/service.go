@@ -483,7 +483,7 @@ func (s *Service) actionSpecifics(p Principal, st State, a *Action, in ActionInp
 		return strings.TrimSpace(r)
 	}
 	switch in.Type {
-	case ActionReject:
+	case ActionReject, ActionArchive:
 		if reason() == "" {
 			return invalid("INVALID_INPUT", "content.reason is required for %s", in.Type)
 		}
@@ -529,6 +529,9 @@ func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, 
 		ID: NewID(), Type: req.Type, TransactionID: req.TransactionID, CreatedBy: req.CreatedBy,
 		CreatedByUserType: req.CreatedByUserType, CreatedByRole: req.CreatedByRole, CreatedAt: now,
 		CreatedAtLocation: req.CreatedAtLocation, Declaration: conf.Declaration, OriginalActionID: req.ID,
+		// every row is a full action of its type (OpenCRVS ActionDocument):
+		// it repeats the request's type-specific fields
+		Content: req.Content, RequestID: req.RequestID, AssignedTo: req.AssignedTo,
 	}
 	if res.Declaration == nil {
 		res.Declaration = Declaration{}
@@ -537,6 +540,11 @@ func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, 
 		res.Status = StatusRejected
 		if conf.Reason != "" {
 			res.Content = map[string]any{"reason": conf.Reason}
+			for k, v := range req.Content {
+				if k != "reason" {
+					res.Content[k] = v
+				}
+			}
 		}
 		return &res
 	}

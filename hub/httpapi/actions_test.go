@@ -310,7 +310,6 @@ func TestActionsRequireContent(t *testing.T) {
 // required content: {reason} (commons/src/events/ActionInput.ts), like
 // REJECT; without it the request is 400.
 func TestArchiveRequiresReason(t *testing.T) {
-	t.Skip("BUG: core/service.go actionSpecifics checks content.reason for REJECT and REJECT_CORRECTION only, not ARCHIVE; see the report")
 	t.Parallel()
 	h := start(t)
 	tok := adminToken(h)
@@ -410,7 +409,6 @@ func TestAssignment(t *testing.T) {
 // requestId and content.reason), the Accepted row included: a client that
 // validates EventDocuments with OpenCRVS's schema rejects rows without them.
 func TestResolvedRowsCarryTypeFields(t *testing.T) {
-	t.Skip("BUG: core/service.go resolution() builds the Accepted row without the Requested row's content and requestId; see the report")
 	t.Parallel()
 	h := start(t)
 	tok := adminToken(h)
