@@ -3,6 +3,7 @@ package core
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -10,6 +11,11 @@ import (
 // NormalizeText folds a string for exact search: accents removed, lower
 // case, inner white space collapsed to one space, trimmed.
 func NormalizeText(s string) string {
+	if !utf8.ValidString(s) {
+		// norm leaves a character after an invalid byte undecomposed, so
+		// its accent would survive (and a second pass would remove it).
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false

@@ -28,6 +28,7 @@ func TestNormalizeText(t *testing.T) {
 		"Ελένη":                  "ελενη",
 		"b7test2 ":               "b7test2",
 		"  leading and trailing": "leading and trailing",
+		"\xf2Ñ":                  "\ufffdn", // invalid UTF-8 does not shield the next accent
 	}
 	for in, want := range cases {
 		if got := core.NormalizeText(in); got != want {
