@@ -393,7 +393,7 @@ func TestAssignment(t *testing.T) {
 
 	// Once the owner lets go, the other client may act.
 	act(t, h, owner, ev.ID, "unassign", nil)
-	got := act(t, h, other, ev.ID, "archive", nil)
+	got := act(t, h, other, ev.ID, "archive", map[string]any{"content": map[string]any{"reason": "duplicate notification"}})
 	if l := last(got); l.Type != core.ActionArchive || l.Status != core.StatusAccepted {
 		t.Errorf("archive after unassign: %s/%s", l.Type, l.Status)
 	}
