@@ -67,6 +67,7 @@ func (s *Service) searchAccess(p Principal) (*Filter, error) {
 			conds = append(conds, leaf(Cond{Column: ColType, Op: OpIn, Values: evs}))
 		}
 		for _, opt := range []string{OptPlaceOfEvent, OptDeclaredIn, OptRegisteredIn} {
+			col := jurisdictionColumns[opt]
 			vals := sc.Options[opt]
 			if len(vals) == 0 || containsStr(vals, JurisdictionAll) {
 				continue
@@ -80,7 +81,7 @@ func (s *Service) searchAccess(p Principal) (*Filter, error) {
 					ids = s.Config.Subtree(area)
 				}
 			}
-			conds = append(conds, leaf(Cond{Column: ColCreatedAtLocation, Op: OpIn, Values: ids}))
+			conds = append(conds, leaf(Cond{Column: col, Op: OpIn, Values: ids}))
 		}
 		if len(conds) == 0 {
 			return nil, nil // one unrestricted scope is enough
@@ -91,6 +92,15 @@ func (s *Service) searchAccess(p Principal) (*Filter, error) {
 		return nil, nil
 	}
 	return &Filter{Op: "or", Children: alts}, nil
+}
+
+// jurisdictionColumns is the location each jurisdiction option of a
+// record.search scope limits. placeOfEvent is approximated by where the
+// event was created: the index has no place-of-event column.
+var jurisdictionColumns = map[string]Column{
+	OptPlaceOfEvent: ColCreatedAtLocation,
+	OptDeclaredIn:   ColDeclaredAtLocation,
+	OptRegisteredIn: ColRegisteredAtLocation,
 }
 
 func containsStr(ss []string, s string) bool {
