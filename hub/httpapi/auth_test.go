@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -63,11 +61,7 @@ func TestUnauthenticated(t *testing.T) {
 	scopeClaim := canonical.Strings()
 
 	// A key that is not the hub's, with the hub's kid in its header.
-	otherRSA, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := auth.NewKeyPair(otherRSA)
+	other, err := auth.NewKeyPair(foreignKey(t).Private)
 	if err != nil {
 		t.Fatal(err)
 	}

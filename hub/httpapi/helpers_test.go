@@ -2,16 +2,24 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/auth"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -26,9 +34,66 @@ func eventPath(id string) string { return pathEvents + "/" + id }
 
 // start runs a real hub for one test (real SQLite file, real HTTP server,
 // real keys). Every top-level test gets its own, so totals are exact.
+// The hubs share one real RSA signing key, generated once per run and
+// placed where the hub loads its key from: generating a 2048-bit key per
+// hub is most of a hub's start-up time under the race detector.
 func start(t *testing.T) *hubtest.Hub {
 	t.Helper()
-	return hubtest.Start(t, hubtest.Options{})
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, filepath.FromSlash(auth.DefaultKeyFile))
+	if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, hubKeyPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return hubtest.Start(t, hubtest.Options{DataDir: dir})
+}
+
+var (
+	hubKeyOnce sync.Once
+	hubKey     []byte
+	hubKeyErr  error
+)
+
+func hubKeyPEM(t *testing.T) []byte {
+	t.Helper()
+	hubKeyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, auth.KeyBits)
+		if err != nil {
+			hubKeyErr = err
+			return
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		hubKey, hubKeyErr = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), err
+	})
+	if hubKeyErr != nil {
+		t.Fatalf("signing key: %v", hubKeyErr)
+	}
+	return hubKey
+}
+
+var (
+	foreignOnce sync.Once
+	foreign     *auth.KeyPair
+	foreignErr  error
+)
+
+// foreignKey is a real RSA key pair that is not the hubs' key.
+func foreignKey(t *testing.T) *auth.KeyPair {
+	t.Helper()
+	foreignOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, auth.KeyBits)
+		if err != nil {
+			foreignErr = err
+			return
+		}
+		foreign, foreignErr = auth.NewKeyPair(k)
+	})
+	if foreignErr != nil {
+		t.Fatalf("foreign key: %v", foreignErr)
+	}
+	return foreign
 }
 
 // adminToken is a token of a client that holds every record scope.

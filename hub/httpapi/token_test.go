@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -149,15 +148,7 @@ func TestPublicKeys(t *testing.T) {
 	t.Parallel()
 	h := start(t)
 	tok := h.ClientToken(hubtest.OfficeIbombo, "type=record.search")
-	otherRSA, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKP, err := auth.NewKeyPair(otherRSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	foreign, _, err := (&auth.Issuer{Key: otherKP}).IssueSystemToken(uuid.NewString(), []string{"type=record.search"})
+	foreignTok, _, err := (&auth.Issuer{Key: foreignKey(t)}).IssueSystemToken(uuid.NewString(), []string{"type=record.search"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +171,7 @@ func TestPublicKeys(t *testing.T) {
 		if _, err := jwt.ParseString(tok, jwt.WithKey(jwa.RS256, rsaPub)); err != nil {
 			t.Errorf("the PEM does not verify an issued token: %v", err)
 		}
-		if _, err := jwt.ParseString(foreign, jwt.WithKey(jwa.RS256, rsaPub)); err == nil {
+		if _, err := jwt.ParseString(foreignTok, jwt.WithKey(jwa.RS256, rsaPub)); err == nil {
 			t.Errorf("the PEM verifies a token of another key")
 		}
 	})
@@ -206,7 +197,7 @@ func TestPublicKeys(t *testing.T) {
 		if _, err := jwt.ParseString(tok, jwt.WithKeySet(set)); err != nil {
 			t.Errorf("the JWKS does not verify an issued token: %v", err)
 		}
-		if _, err := jwt.ParseString(foreign, jwt.WithKeySet(set)); err == nil {
+		if _, err := jwt.ParseString(foreignTok, jwt.WithKeySet(set)); err == nil {
 			t.Errorf("the JWKS verifies a token of another key")
 		}
 		var hdr struct{ Kid string }
