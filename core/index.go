@@ -72,7 +72,7 @@ func BuildIndex(cc *CountryConfig, ev *EventDocument, st State) (*IndexRow, erro
 		if ec.PlaceOfEvent != "" {
 			var s string
 			if json.Unmarshal(st.Declaration[ec.PlaceOfEvent], &s) == nil {
-				idx.PlaceOfEvent = s
+				idx.PlaceOfEvent = strings.ToLower(s) // location ids are lower case, as in search
 			}
 		}
 		for _, id := range sortedKeys(st.Declaration) {

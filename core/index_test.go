@@ -39,7 +39,7 @@ func registeredBirth(t *testing.T) *history {
 		"informant.relation":"MOTHER",
 		"documents.proofOfBirth":{"path":"a/b.png","originalFilename":"b.png","type":"image/png"},
 		"child.nid":null
-	}`, locIbomboHosp, locCentral, locIbombo, upperHex(locIlanga))))
+	}`, upperHex(locIbomboHosp), locCentral, locIbombo, upperHex(locIlanga))))
 	decReq := h.request(core.ActionDeclare, nil)
 	h.ev.FindAction(decReq).CreatedAtLocation = locIbomboOffice
 	h.resolve(decReq, core.StatusAccepted, nil)

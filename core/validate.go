@@ -137,7 +137,15 @@ func isEmptyValue(f *FieldConfig, raw json.RawMessage) bool {
 			return true
 		}
 		return strings.TrimSpace(n.Firstname) == "" && strings.TrimSpace(n.Surname) == ""
-	case FieldBoolean, FieldNumber, FieldNumberWithUnit, FieldAddress, FieldFile:
+	case FieldNumberWithUnit:
+		// {"unit":"kg"} without a value is no answer
+		m, ok := decodeObject(raw)
+		return ok && isNull(m["numericValue"])
+	case FieldFile:
+		// an empty list of files is no file
+		var items []json.RawMessage
+		return json.Unmarshal(raw, &items) == nil && len(items) == 0
+	case FieldBoolean, FieldNumber, FieldAddress:
 		return false
 	default:
 		var s string
@@ -236,7 +244,7 @@ func checkString(cc *CountryConfig, f *FieldConfig, s string, now time.Time) str
 			return "Invalid input: date is in the future"
 		}
 	case FieldLocation:
-		l := cc.Location(s)
+		l := cc.Location(strings.ToLower(s))
 		if l == nil {
 			return "Invalid input: unknown location"
 		}
@@ -386,6 +394,7 @@ func checkAddress(cc *CountryConfig, raw json.RawMessage) (string, string) {
 			if at != "DOMESTIC" {
 				return "Invalid input: only a DOMESTIC address has an administrativeArea", k
 			}
+			id = strings.ToLower(id)
 			if l := cc.Location(id); l == nil || l.LocationType != LocationAdminStructure {
 				return "Invalid input: unknown administrative area", k
 			}
@@ -411,8 +420,14 @@ func checkAddress(cc *CountryConfig, raw json.RawMessage) (string, string) {
 				return "Invalid input: expected a string", k
 			}
 			if (k == "province" || k == "district") && s != "" && at == "DOMESTIC" {
-				if l := cc.Location(s); l == nil || l.LocationType != LocationAdminStructure {
+				if l := cc.Location(strings.ToLower(s)); l == nil || l.LocationType != LocationAdminStructure {
 					return "Invalid input: unknown administrative area", k
+				}
+			}
+			if k == "district" && s != "" && at == "DOMESTIC" {
+				p, _ := optString(m, "province")
+				if pl := cc.Location(strings.ToLower(p)); pl != nil && pl.LocationType == LocationAdminStructure && !cc.Within(strings.ToLower(s), pl.ID) {
+					return "Invalid input: the district is not in the province", k
 				}
 			}
 		default:

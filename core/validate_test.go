@@ -47,6 +47,7 @@ func testTypesConfig(t *testing.T) (*core.CountryConfig, *core.EventConfig) {
 		{ID: "reason", Type: core.FieldText, Required: true, RequiredIf: &core.Condition{Field: "choice", Equals: "NO"}},
 		{ID: "docs", Type: core.FieldFile, Required: true},
 		{ID: "flag", Type: core.FieldBoolean, Required: true},
+		{ID: "size", Type: core.FieldNumberWithUnit, RequiredIf: &core.Condition{Field: "choice", In: []string{"YES"}}, Required: true},
 	}}
 	far := farajaland(t)
 	cc, err := core.NewCountryConfig(far.Settings, []*core.EventConfig{ec}, slices.Clone(far.Locations))
@@ -137,6 +138,7 @@ func TestValidateValuesBirth(t *testing.T) {
 		{"location of the wrong type", fmt.Sprintf(`{"child.birthLocation":%q}`, locIbomboOffice), []wantErr{{"child.birthLocation", "must be a HEALTH_FACILITY"}}},
 		{"location admin area is not a facility", fmt.Sprintf(`{"child.birthLocation":%q}`, locIbombo), []wantErr{{"child.birthLocation", "must be a HEALTH_FACILITY"}}},
 		{"location unknown", `{"child.birthLocation":"00000000-0000-4000-8000-000000000000"}`, []wantErr{{"child.birthLocation", "unknown location"}}},
+		{"location id in upper case", fmt.Sprintf(`{"child.birthLocation":%q}`, upperHex(locIbomboHosp)), nil},
 		{"location by name is not an id", `{"child.birthLocation":"Ibombo District Hospital"}`, []wantErr{{"child.birthLocation", "unknown location"}}},
 
 		// EMAIL
@@ -186,6 +188,7 @@ func TestValidateAddress(t *testing.T) {
 		{"v2 domestic without type", fmt.Sprintf(`{"country":"FAR","administrativeArea":%q}`, locIbombo), nil},
 		{"v2 domestic without area", `{"addressType":"DOMESTIC","country":"FAR"}`, nil},
 		{"v2 domestic area null", `{"addressType":"DOMESTIC","country":"FAR","administrativeArea":null,"streetLevelDetails":null}`, nil},
+		{"v2 domestic area in upper case", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, upperHex(locIbombo)), nil},
 		{"v2 domestic area is a province, not a leaf", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, locCentral), []wantErr{{f + ".administrativeArea", "administrative area"}}},
 		{"v2 domestic area is an office", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, locIbomboOffice), []wantErr{{f + ".administrativeArea", "unknown administrative area"}}},
 		{"v2 domestic area unknown", `{"addressType":"DOMESTIC","country":"FAR","administrativeArea":"00000000-0000-4000-8000-000000000000"}`, []wantErr{{f + ".administrativeArea", "unknown administrative area"}}},
@@ -207,6 +210,9 @@ func TestValidateAddress(t *testing.T) {
 		{"legacy v1.9 shape", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q,"urbanOrRural":"URBAN","town":"My town","residentialArea":"My area","street":"My street","number":"11","zipCode":"10000","village":null,"state":null,"district2":null,"cityOrTown":null,"addressLine1":null,"addressLine2":null,"addressLine3":null,"postcodeOrZip":null,"addressType":"DOMESTIC"}`, locCentral, locIbombo), nil},
 		{"legacy rural", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q,"urbanOrRural":"RURAL","village":"Chibombo"}`, locSulaka, locIlanga), nil},
 		{"legacy international", `{"country":"USA","addressType":"INTERNATIONAL","state":"MA","district2":"Suffolk","cityOrTown":"Boston","addressLine1":"1 Main St","postcodeOrZip":"02101"}`, nil},
+		{"legacy ids in upper case", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, upperHex(locCentral), upperHex(locIbombo)), nil},
+		{"legacy district outside the province", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, locCentral, locIlanga), []wantErr{{f + ".district", "not in the province"}}},
+		{"legacy district without province", fmt.Sprintf(`{"country":"FAR","district":%q}`, locIlanga), nil},
 		{"legacy province unknown", fmt.Sprintf(`{"country":"FAR","province":"nowhere","district":%q}`, locIbombo), []wantErr{{f + ".province", "unknown administrative area"}}},
 		{"legacy district is a facility", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, locCentral, locIbomboHosp), []wantErr{{f + ".district", "unknown administrative area"}}},
 		{"legacy key not a string", `{"country":"FAR","number":11}`, []wantErr{{f + ".number", "expected a string"}}},
@@ -329,7 +335,12 @@ func TestMissingRequiredOtherTypes(t *testing.T) {
 		{`{}`, []string{"docs", "flag"}},
 		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":false}`, nil},
 		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"NO"}`, []string{"reason"}},
-		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"YES"}`, nil},
+		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"YES","size":{"numericValue":0,"unit":"cm"}}`, nil},
+		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"YES"}`, []string{"size"}},
+		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"YES","size":{"unit":"cm"}}`, []string{"size"}},
+		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"YES","size":{"numericValue":null}}`, []string{"size"}},
+		{`{"docs":[],"flag":true}`, []string{"docs"}},
+		{`{"docs":[{"path":"a","originalFilename":"b","type":"c"}],"flag":true}`, nil},
 		{`{"docs":{"path":"a","originalFilename":"b","type":"c"},"flag":true,"choice":"NO","reason":"because"}`, nil},
 	}
 	for _, c := range cases {
