@@ -303,6 +303,9 @@ func parseMatch(raw json.RawMessage, path string) (match, error) {
 }
 
 func rawString(raw json.RawMessage) (string, bool) {
+	if isNull(raw) {
+		return "", false // json.Unmarshal would take null as ""
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
 		return s, true
