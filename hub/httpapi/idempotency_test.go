@@ -119,30 +119,30 @@ func TestConcurrentCreateAndNotify(t *testing.T) {
 		"declaration": hubtest.BirthDeclaration("Alice", "Banda")}
 	const n = 20
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		statuses = map[int]int{}
-		idsSeen  = map[string]int{}
-		start    = make(chan struct{})
+		wg      sync.WaitGroup
+		answers = make([]*hubtest.Response, n)
+		start   = make(chan struct{})
 	)
-	for range n {
+	for i := range answers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			res := h.Do("POST", pathNotify, tok, body)
-			mu.Lock()
-			defer mu.Unlock()
-			statuses[res.Status]++
-			if res.Status == http.StatusOK {
-				var ev core.EventDocument
-				res.JSON(&ev)
-				idsSeen[ev.ID]++
-			}
+			answers[i] = h.Do("POST", pathNotify, tok, body)
 		}()
 	}
 	close(start)
 	wg.Wait()
+	statuses := map[int]int{}
+	idsSeen := map[string]int{}
+	for _, res := range answers {
+		statuses[res.Status]++
+		if res.Status == http.StatusOK {
+			var ev core.EventDocument
+			res.JSON(&ev)
+			idsSeen[ev.ID]++
+		}
+	}
 	if statuses[http.StatusOK] != n {
 		t.Errorf("statuses %v, want %d x 200", statuses, n)
 	}
@@ -185,4 +185,47 @@ func TestConcurrentCreate(t *testing.T) {
 	if got := total(t, h, tok); got != 1 {
 		t.Errorf("search total %d, want 1", got)
 	}
+}
+
+// TestConcurrentActions: concurrent requests on one event are serialised:
+// 20 identical notifies store one NOTIFY; 20 notifies with distinct
+// transaction ids let exactly one through and answer 409 to the others.
+func TestConcurrentActions(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	decl := map[string]any{"declaration": hubtest.BirthDeclaration("Alice", "Banda")}
+	run := func(id string, tx func() string) map[int]int {
+		var wg sync.WaitGroup
+		answers := make([]*hubtest.Response, 20)
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = h.Act(tok, id, "notify", tx(), decl)
+			}()
+		}
+		wg.Wait()
+		statuses := map[int]int{}
+		for _, res := range answers {
+			statuses[res.Status]++
+			if res.Status == http.StatusConflict {
+				wantError(t, res, http.StatusConflict, "'NOTIFY'", "NOTIFIED")
+			}
+		}
+		return statuses
+	}
+
+	same := create(t, h, tok)
+	shared := newTx()
+	if st := run(same.ID, func() string { return shared }); st[http.StatusOK] != 20 {
+		t.Errorf("identical notifies: statuses %v, want 20 x 200", st)
+	}
+	wantShape(t, stored(t, h, same.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+
+	distinct := create(t, h, tok)
+	if st := run(distinct.ID, newTx); st[http.StatusOK] != 1 || st[http.StatusConflict] != 19 {
+		t.Errorf("distinct notifies: statuses %v, want 1 x 200 and 19 x 409", st)
+	}
+	wantShape(t, stored(t, h, distinct.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
 }
