@@ -413,3 +413,21 @@ func TestParseSearchErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSearchSortKeys(t *testing.T) {
+	for field, col := range map[string]core.Column{
+		"createdAt": core.ColCreatedAt, "updatedAt": core.ColUpdatedAt, "trackingId": core.ColTrackingID,
+		"dateOfEvent": core.ColDateOfEvent, "legalStatuses.REGISTERED.acceptedAt": core.ColRegisteredAt,
+		"status": core.ColStatus, "type": core.ColType, "eventType": core.ColType,
+	} {
+		for dir, desc := range map[string]bool{"": false, "asc": false, "desc": true} {
+			sf := parseOK(t, `{"query":{"eventType":"birth"},"sort":[{"field":"`+field+`","direction":"`+dir+`"}]}`)
+			if want := []core.SortKey{{Column: col, Desc: desc}}; !slices.Equal(sf.Sort, want) {
+				t.Errorf("sort %s %q = %+v, want %+v", field, dir, sf.Sort, want)
+			}
+		}
+	}
+	if sf := parseOK(t, `{"query":{"eventType":"birth"},"sort":[]}`); len(sf.Sort) != 0 {
+		t.Errorf("empty sort = %+v", sf.Sort)
+	}
+}
