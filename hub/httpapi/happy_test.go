@@ -176,3 +176,40 @@ func TestCreateAndNotify(t *testing.T) {
 		t.Errorf("type alias: event type %q", ev.Type)
 	}
 }
+
+// TestTrackingIDLookupHidesEvents: a tracking id lookup the caller may
+// not read answers exactly as one for a tracking id that does not exist:
+// it neither confirms the event nor reveals its id.
+func TestTrackingIDLookupHidesEvents(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	admin := adminToken(h)
+	birth := h.Notify(admin, "birth", newTx(), hubtest.BirthDeclaration("Alice", "Banda"))
+	deleted := create(t, h, admin)
+	act(t, h, admin, deleted.ID, "delete", nil)
+	deathReader := h.ClientToken(hubtest.OfficeIbombo, "type=record.read&event=death")
+
+	tests := []struct {
+		name, tok, tid, hidden string
+	}{
+		{"birth event, death-only reader", deathReader, birth.TrackingID, birth.ID},
+		{"deleted event", admin, deleted.TrackingID, deleted.ID},
+		{"no such tracking id", deathReader, "ZZZZZZZ", ""},
+	}
+	for _, tc := range tests {
+		for _, suffix := range []string{"", "/fields/child.dob"} {
+			t.Run(tc.name+suffix, func(t *testing.T) {
+				res := h.Do("GET", pathEvents+"/by-tracking-id/"+tc.tid+suffix, tc.tok, nil)
+				b := wantError(t, res, http.StatusNotFound, "Event not found with tracking ID: "+tc.tid)
+				if b.Code != "NOT_FOUND" {
+					t.Errorf("code %q", b.Code)
+				}
+				if tc.hidden != "" && strings.Contains(string(res.Body), tc.hidden) {
+					t.Errorf("the 404 reveals the event id: %s", res.Body)
+				}
+			})
+		}
+	}
+	// The hidden reads recorded nothing.
+	wantShape(t, stored(t, h, birth.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+}
