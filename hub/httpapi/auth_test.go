@@ -105,6 +105,19 @@ func TestUnauthenticated(t *testing.T) {
 	claims := claimsFor(clientID, scopeClaim...)
 	algNone := b64(t, map[string]string{"alg": "none", "typ": "JWT"}) + "." + b64(t, claims) + "."
 	hs256 := signWith(t, jwa.HS256, h.App.Keys.PublicPEM, claims)
+	// Signed by the hub's key, but with claims the events service refuses.
+	without := func(k string) map[string]any {
+		c := claimsFor(clientID, scopeClaim...)
+		delete(c, k)
+		return c
+	}
+	noExp := signWith(t, jwa.RS256, h.App.Keys.JWK, without("exp"))
+	noSub := signWith(t, jwa.RS256, h.App.Keys.JWK, without("sub"))
+	noScope := signWith(t, jwa.RS256, h.App.Keys.JWK, without("scope"))
+	scopeString := claimsFor(clientID)
+	scopeString["scope"] = "type=record.create type=record.notify"
+	scopeNotList := signWith(t, jwa.RS256, h.App.Keys.JWK, scopeString)
+	badScope := signWith(t, jwa.RS256, h.App.Keys.JWK, claimsFor(clientID, "type=record.notify&event=birth&event=death"))
 	// The hub's real signature over other claims (scope escalation).
 	parts := strings.Split(h.ClientToken(hubtest.OfficeIbombo, "type=record.read"), ".")
 	tampered := parts[0] + "." + b64(t, claims) + "." + parts[2]
@@ -130,6 +143,11 @@ func TestUnauthenticated(t *testing.T) {
 		{"unknown client", "Bearer " + unknownClient, "client"},
 		{"user token", "Bearer " + userToken, "user"},
 		{"no userType", "Bearer " + noUserType, "userType"},
+		{"no exp", "Bearer " + noExp, "exp"},
+		{"no sub", "Bearer " + noSub, "sub"},
+		{"no scope", "Bearer " + noScope, "scope"},
+		{"scope a string", "Bearer " + scopeNotList, "scope"},
+		{"scope not understood", "Bearer " + badScope, "scope"},
 	}
 	admin := adminToken(h)
 	before := total(t, h, admin)

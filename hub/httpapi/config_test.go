@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
@@ -148,4 +149,35 @@ func TestLocations(t *testing.T) {
 		wantError(t, h.Do("GET", "/api/events/locations"+q.query, tok, nil), http.StatusBadRequest, q.want)
 	}
 	wantError(t, h.Do("GET", "/api/events/locations", "", nil), http.StatusUnauthorized)
+}
+
+// TestHealth: the liveness and readiness probes answer without a token,
+// and readiness follows the store.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := h.ClientToken(hubtest.OfficeIbombo, "type=record.search")
+	for _, p := range []string{"/healthz", "/readyz"} {
+		res := h.Do("GET", p, "", nil)
+		wantOK(t, res)
+		if !jsonEqual(t, res.Body, []byte(`{"status":"ok"}`)) {
+			t.Errorf("%s: %s", p, res.Body)
+		}
+	}
+	// With the store closed the process is alive but not ready.
+	if err := h.App.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, h.Do("GET", "/healthz", "", nil))
+	res := h.Do("GET", "/readyz", "", nil)
+	if res.Status != http.StatusServiceUnavailable || !jsonEqual(t, res.Body, []byte(`{"status":"unavailable"}`)) {
+		t.Errorf("/readyz with the store closed: %d %s", res.Status, res.Body)
+	}
+	// A request that needs the store is 503 with a JSON body, never a
+	// dropped connection or a 500 with internals.
+	res = h.Do("POST", pathSearch, tok, and(map[string]any{"eventType": "birth"}))
+	b := wantError(t, res, http.StatusServiceUnavailable)
+	if strings.Contains(strings.ToLower(b.Message), "sql") {
+		t.Errorf("the 503 quotes the store's error: %s", res.Body)
+	}
 }

@@ -66,6 +66,7 @@ func TestOpenAPI(t *testing.T) {
 			}
 			documented[key+" "+path] = true
 			var op struct {
+				Security    []map[string][]string      `json:"security"`
 				OperationID string                     `json:"operationId"`
 				Responses   map[string]json.RawMessage `json:"responses"`
 				Parameters  []struct {
@@ -87,6 +88,22 @@ func TestOpenAPI(t *testing.T) {
 				t.Errorf("operationId %s of %s %s is also %s", op.OperationID, key, path, prev)
 			}
 			opIDs[op.OperationID] = key + " " + path
+			// The documented security is what the route does: probe it
+			// without a token.
+			probe := paramRe.ReplaceAllStringFunc(path, func(p string) string {
+				return map[string]string{"{eventId}": "00000000-0000-4000-8000-000000000000", "{trackingId}": "ZZZZZZZ", "{fieldId}": "child.dob"}[p]
+			})
+			var body any
+			if key == "post" {
+				body = map[string]any{}
+			}
+			got := h.Do(strings.ToUpper(key), probe, "", body).Status
+			if secured := len(op.Security) > 0; secured != (got == 401) {
+				t.Errorf("%s %s: documented security %v, but without a token it answers %d", key, path, op.Security, got)
+			}
+			if _, ok := op.Responses["401"]; len(op.Security) > 0 && !ok {
+				t.Errorf("%s %s needs a token but documents no 401", key, path)
+			}
 			for _, m := range paramRe.FindAllStringSubmatch(path, -1) {
 				ok := false
 				for _, p := range op.Parameters {
