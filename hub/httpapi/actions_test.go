@@ -440,3 +440,54 @@ func TestResolvedRowsCarryTypeFields(t *testing.T) {
 		})
 	}
 }
+
+// TestLifecycle follows one record through a resubmission and a
+// correction, checking status and flags in search after each step.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	ev := h.Notify(tok, "birth", newTx(), map[string]any{"child.dob": "2024-02-02"})
+	steps := []struct {
+		slug   string
+		extra  map[string]any
+		status string
+		flags  []string
+	}{
+		{"reject", map[string]any{"content": map[string]any{"reason": "Incomplete"}}, "NOTIFIED", []string{"incomplete", "rejected"}},
+		{"notify", map[string]any{"declaration": hubtest.BirthDeclaration("Alice", "Banda")}, "NOTIFIED", []string{"incomplete"}},
+		{"declare", nil, "DECLARED", []string{}},
+		{"validate", nil, "VALIDATED", []string{}},
+		{"register", nil, "REGISTERED", []string{}},
+		{"print-certificate", nil, "REGISTERED", []string{"printed"}},
+		{"correction/request", map[string]any{"declaration": map[string]any{"child.gender": "male"}}, "REGISTERED", []string{"correction-requested", "printed"}},
+		{"correction/approve", nil, "REGISTERED", []string{}},
+		{"print-certificate", nil, "REGISTERED", []string{"printed"}},
+	}
+	for i, st := range steps {
+		act(t, h, tok, ev.ID, st.slug, st.extra)
+		ix := index(t, h, tok, ev.ID)
+		if ix.Status != st.status || strings.Join(ix.Flags, ",") != strings.Join(st.flags, ",") {
+			t.Fatalf("step %d %s: status %s flags %v, want %s %v", i, st.slug, ix.Status, ix.Flags, st.status, st.flags)
+		}
+	}
+	ix := index(t, h, tok, ev.ID)
+	if string(ix.Declaration["child.gender"]) != `"male"` || string(ix.Declaration["child.dob"]) != `"2024-02-02"` {
+		t.Errorf("final declaration %s", mustJSON(t, ix.Declaration))
+	}
+	if ix.LegalStatuses["DECLARED"] == nil || ix.LegalStatuses["REGISTERED"] == nil {
+		t.Errorf("legalStatuses %v", ix.LegalStatuses)
+	}
+	// Every write is in the audit trail, in order.
+	var ops []string
+	for _, e := range audits(t, h, ev.ID, "") {
+		if len(ops) == 0 || ops[len(ops)-1] != e.Operation {
+			ops = append(ops, e.Operation)
+		}
+	}
+	want := []string{"event.create", "action.NOTIFY", "action.REJECT", "action.NOTIFY", "action.DECLARE", "action.VALIDATE", "action.REGISTER",
+		"action.PRINT_CERTIFICATE", "action.REQUEST_CORRECTION", "action.APPROVE_CORRECTION", "action.PRINT_CERTIFICATE"}
+	if strings.Join(ops, ",") != strings.Join(want, ",") {
+		t.Errorf("audit trail %v, want %v", ops, want)
+	}
+}
