@@ -267,8 +267,9 @@ func TestAllowedActionsRules(t *testing.T) {
 		// Corrections: approve/reject only with a correction requested,
 		// request/print only on a registered event without one.
 		for _, a := range []core.ActionType{core.ActionApproveCorrection, core.ActionRejectCorrection} {
-			if allowed(a) != c.has(condCorrection) {
-				t.Errorf("%s: %s allowed = %v, want %v", where, a, allowed(a), c.has(condCorrection))
+			want := c.has(condCorrection) && c.status == core.EventRegistered
+			if allowed(a) != want {
+				t.Errorf("%s: %s allowed = %v, want %v", where, a, allowed(a), want)
 			}
 		}
 		for _, a := range []core.ActionType{core.ActionRequestCorrection, core.ActionPrintCertificate} {
@@ -277,10 +278,17 @@ func TestAllowedActionsRules(t *testing.T) {
 				t.Errorf("%s: %s allowed = %v, want %v", where, a, allowed(a), want)
 			}
 		}
-		// Duplicates: review only when flagged.
+		// Duplicates: review only when flagged, and only before registration
+		// or archiving (an archived record allows nothing but READ/ASSIGN/UNASSIGN).
 		for _, a := range []core.ActionType{core.ActionMarkAsDuplicate, core.ActionMarkAsNotDuplicate} {
-			if allowed(a) != c.has(condDuplicate) {
-				t.Errorf("%s: %s allowed = %v, want %v", where, a, allowed(a), c.has(condDuplicate))
+			want := c.has(condDuplicate) && (c.status == core.EventNotified || c.status == core.EventDeclared || c.status == core.EventValidated)
+			if allowed(a) != want {
+				t.Errorf("%s: %s allowed = %v, want %v", where, a, allowed(a), want)
+			}
+		}
+		if c.status == core.EventArchived {
+			if got := core.AllowedActions(st); !slices.Equal(got, []core.ActionType{core.ActionAssign, core.ActionUnassign, core.ActionRead}) {
+				t.Errorf("%s: an archived event allows only ASSIGN, UNASSIGN, READ, got %v", where, got)
 			}
 		}
 		// DELETE only a fresh CREATED event.

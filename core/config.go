@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	_ "time/tzdata" // time zones on machines without a zoneinfo database
 )
 
 // FieldType is the value type of a form field.
@@ -113,7 +114,10 @@ type RegistrationNumberConfig struct {
 
 // Settings are country-wide settings.
 type Settings struct {
-	CountryCode        string                   `json:"countryCode"` // ISO 3166-1 alpha-3
+	CountryCode string `json:"countryCode"` // ISO 3166-1 alpha-3
+	// TimeZone (IANA name) decides which calendar day "today" is, e.g. for
+	// dates that may not lie in the future. Default UTC.
+	TimeZone           string                   `json:"timeZone,omitempty"`
 	RegistrationNumber RegistrationNumberConfig `json:"registrationNumber"`
 }
 
@@ -124,6 +128,7 @@ type CountryConfig struct {
 	Events    []*EventConfig
 	Locations []Location
 
+	tz        *time.Location
 	events    map[string]*EventConfig
 	locations map[string]*Location
 	children  map[string][]string
@@ -135,6 +140,14 @@ func NewCountryConfig(settings Settings, events []*EventConfig, locations []Loca
 	c := &CountryConfig{Settings: settings, Events: events, Locations: locations,
 		events: map[string]*EventConfig{}, locations: map[string]*Location{},
 		children: map[string][]string{}, byExtID: map[string]*Location{}}
+	c.tz = time.UTC
+	if settings.TimeZone != "" {
+		tz, err := time.LoadLocation(settings.TimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("settings: timeZone: %w", err)
+		}
+		c.tz = tz
+	}
 	if c.Settings.RegistrationNumber.Length == 0 {
 		c.Settings.RegistrationNumber.Length = 12
 	}
@@ -272,4 +285,13 @@ func (c *CountryConfig) Within(id, area string) bool {
 func (c *CountryConfig) IsOfficeOrFacility(id string) bool {
 	l := c.locations[id]
 	return l != nil && slices.Contains([]string{LocationCRVSOffice, LocationHealthFacility}, l.LocationType)
+}
+
+// Today is the calendar day (YYYY-MM-DD) of now in the country's time zone.
+func (c *CountryConfig) Today(now time.Time) string {
+	tz := c.tz
+	if tz == nil {
+		tz = time.UTC
+	}
+	return now.In(tz).Format("2006-01-02")
 }

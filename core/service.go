@@ -438,6 +438,11 @@ func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument
 		return nil, invalid("INVALID_INPUT", "annotation has too many fields")
 	}
 	switch in.Type {
+	case ActionEdit:
+		if st.Status == EventNotified || st.Status == EventCreated {
+			break // an incomplete notification may stay incomplete
+		}
+		fallthrough
 	case ActionDeclare, ActionValidate, ActionRegister, ActionRequestCorrection:
 		if missing := MissingRequired(ec, MergeDeclaration(st.Declaration, in.Declaration)); len(missing) > 0 {
 			return nil, fieldErrors("INCOMPLETE_DECLARATION", "Declaration is incomplete: ", missing)
@@ -447,7 +452,7 @@ func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument
 		ID: NewID(), Type: in.Type, Status: StatusAccepted, TransactionID: in.TransactionID,
 		CreatedBy: p.ID, CreatedByUserType: p.Type, CreatedByRole: p.Role, CreatedAt: now,
 		CreatedAtLocation: in.CreatedAtLocation, Declaration: in.Declaration, Annotation: in.Annotation,
-		Content: in.Content, OriginalActionID: in.OriginalActionID,
+		Content: in.Content, OriginalActionID: in.OriginalActionID, RegistrationNumber: in.RegistrationNumber,
 	}
 	if a.Declaration == nil {
 		a.Declaration = Declaration{}
@@ -467,8 +472,8 @@ func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument
 	if err != nil {
 		return nil, fmt.Errorf("confirm %s: %w", in.Type, err)
 	}
-	if in.Type == ActionRegister && conf.Decision == Accept && conf.RegistrationNumber == "" {
-		conf.RegistrationNumber = in.RegistrationNumber
+	if err := s.checkConfirmation(ec, conf, now); err != nil {
+		return nil, err
 	}
 	if res := s.resolution(next, &a, conf, now); res != nil {
 		next.Actions = append(next.Actions, *res)
@@ -520,6 +525,20 @@ func (s *Service) actionSpecifics(p Principal, st State, a *Action, in ActionInp
 	return nil
 }
 
+// checkConfirmation refuses what an in-process confirmer may not store:
+// declaration additions that fail the form, a malformed registration
+// number. Such a confirmer is a bug or a bad configuration: 500, and the
+// action is not written.
+func (s *Service) checkConfirmation(ec *EventConfig, conf Confirmation, now time.Time) error {
+	if errs := ValidateValues(s.Config, ec, conf.Declaration, now); len(errs) > 0 {
+		return &Error{Kind: KindInternal, Code: "CONFIRMER", Message: "the confirmer returned an invalid declaration", Fields: errs}
+	}
+	if conf.RegistrationNumber != "" && !regNumberRe.MatchString(conf.RegistrationNumber) {
+		return Errorf(KindInternal, "CONFIRMER", "the confirmer returned a malformed registration number")
+	}
+	return nil
+}
+
 // resolution builds the Accepted or Rejected row for a decision.
 func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, now time.Time) *Action {
 	if conf.Decision == Defer {
@@ -551,6 +570,9 @@ func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, 
 	res.Status = StatusAccepted
 	if req.Type == ActionRegister {
 		res.RegistrationNumber = conf.RegistrationNumber
+		if res.RegistrationNumber == "" {
+			res.RegistrationNumber = req.RegistrationNumber // the caller's own number
+		}
 		if res.RegistrationNumber == "" {
 			res.RegistrationNumber = s.regNums().Next(ev)
 		}
@@ -616,11 +638,21 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 	if conf.Decision == Defer {
 		return nil, invalid("INVALID_INPUT", "a resolution must accept or reject")
 	}
+	scope := ScopeConfirmRegistration
+	if conf.Decision == Reject {
+		scope = ScopeRejectRegistration
+	}
+	if err := RequireScope(p, []string{scope}, ""); err != nil {
+		return nil, err
+	}
 	var out *EventDocument
 	err := s.Store.Write(ctx, func(tx Tx) error {
 		ev, err := s.loadForWrite(tx, eventID)
 		if err != nil {
 			return err
+		}
+		if Derive(ev).Deleted {
+			return notFound(eventID)
 		}
 		req := ev.FindAction(actionID)
 		if req == nil || req.Status != StatusRequested {
@@ -639,10 +671,13 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 			}
 			return Errorf(KindConflict, "ALREADY_ACCEPTED", "Action has already been accepted.")
 		}
-		if conf.Declaration != nil {
-			if errs := ValidateValues(s.Config, s.Config.Event(ev.Type), conf.Declaration, s.now()); len(errs) > 0 {
-				return fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
-			}
+		if ec := s.Config.Event(ev.Type); ec == nil {
+			return Errorf(KindInternal, "CONFIG", "event type %q is no longer configured", ev.Type)
+		} else if errs := ValidateValues(s.Config, ec, conf.Declaration, s.now()); len(errs) > 0 {
+			return fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+		}
+		if conf.RegistrationNumber != "" && !regNumberRe.MatchString(conf.RegistrationNumber) {
+			return invalid("INVALID_INPUT", "registrationNumber must be 1-64 letters, digits, '/' or '-'")
 		}
 		next := ev.Clone()
 		next.UpdatedAt = s.now()

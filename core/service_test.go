@@ -124,7 +124,8 @@ func systemClient(t *testing.T, scopes ...string) core.Principal {
 }
 
 var allRecordScopes = []string{"notification-api", "record.read", "record.declare", "record.register", "record.reject",
-	"record.archive", "record.print-certified-copies", "record.correct", "record.review-duplicates", "record.edit", "record.search"}
+	"record.archive", "record.print-certified-copies", "record.correct", "record.review-duplicates", "record.edit", "record.search",
+	"record.confirm-registration", "record.reject-registration"}
 
 func TestServiceActionsFollowTheTable(t *testing.T) {
 	svc, _ := newService(t, nil)
@@ -222,6 +223,16 @@ func TestServiceDeferredConfirmation(t *testing.T) {
 		t.Fatalf("action while NOTIFY is requested: %v", err)
 	}
 	reqID := st.Pending.ID
+	// Resolving needs the confirmation scopes, and valid additions.
+	notifier := systemClient(t, "notification-api", "record.read")
+	for _, d := range []core.Decision{core.Accept, core.Reject} {
+		if _, err := svc.Resolve(ctx, notifier, ev.ID, reqID, core.Confirmation{Decision: d}); core.KindOf(err) != core.KindForbidden {
+			t.Fatalf("resolve (%v) without the confirmation scopes: %v", d, err)
+		}
+	}
+	if _, err := svc.Resolve(ctx, p, ev.ID, reqID, core.Confirmation{Decision: core.Accept, Declaration: decl(t, `{"child.nid":12}`)}); core.KindOf(err) != core.KindInvalid {
+		t.Fatalf("resolve with a bad declaration: %v", err)
+	}
 	ev, err = svc.Resolve(ctx, p, ev.ID, reqID, core.Confirmation{Decision: core.Accept, Declaration: decl(t, `{"child.nid":"1234567890"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -257,8 +268,11 @@ func TestServiceConfirmerAdditionsAreValidated(t *testing.T) {
 	ev, err := svc.CreateAndNotify(context.Background(), p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth",
 		CreatedAtLocation: locIbomboOffice, Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err == nil {
-		st := core.Derive(ev)
-		t.Skipf("BUG (service.go act): the confirmer's declaration is stored unvalidated: %s", st.Declaration)
+		t.Fatalf("the confirmer's invalid declaration was stored: %s", core.Derive(ev).Declaration)
+	}
+	var ce *core.Error
+	if !errors.As(err, &ce) || len(ce.Fields) == 0 || ce.Fields[0].ID != "child.nid" && ce.Fields[0].ID != "no.such.field" {
+		t.Fatalf("err = %#v, want the bad fields named", err)
 	}
 }
 
@@ -401,6 +415,33 @@ func TestServiceDeferredRegisterKeepsTheCallersNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := core.Derive(ev).Registered.RegistrationNumber; got != "CALLER-0001" {
-		t.Skipf("BUG (service.go act/resolution): the caller's registrationNumber is not kept on the Requested row, so a deferred REGISTER gets %q", got)
+		t.Fatalf("a deferred REGISTER got %q, want the caller's CALLER-0001", got)
+	}
+}
+
+// TestServiceEditKeepsRequiredFields: EDIT may not blank a required field
+// of a declared record, while an incomplete notification may stay
+// incomplete.
+func TestServiceEditKeepsRequiredFields(t *testing.T) {
+	svc, _ := newService(t, nil)
+	ctx := context.Background()
+	p := systemClient(t, allRecordScopes...)
+	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-e", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+		Declaration: decl(t, `{"child.gender":"female"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionEdit, TransactionID: "tx-e1", CreatedAtLocation: locIbomboOffice,
+		Declaration: decl(t, `{"child.gender":"male"}`)}); err != nil {
+		t.Fatalf("EDIT of an incomplete notification: %v", err)
+	}
+	full := `{"child.name":{"firstname":"A","surname":"B"},"child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
+	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-e2", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, full)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionEdit, TransactionID: "tx-e3", CreatedAtLocation: locIbomboOffice,
+		Declaration: decl(t, `{"child.name":null}`)})
+	if e := coreErr(t, err); e.Kind != core.KindInvalid || !strings.Contains(e.Message, "child.name") {
+		t.Fatalf("EDIT blanking child.name on a declared record: %v", err)
 	}
 }

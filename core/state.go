@@ -290,14 +290,15 @@ func AllowedActions(st State) []ActionType {
 			set = map[ActionType]bool{}
 		}
 	}
-	if st.Pending == nil && st.HasFlag(FlagPotentialDuplicate) {
+	reviewable := st.Status == EventNotified || st.Status == EventDeclared || st.Status == EventValidated
+	if st.Pending == nil && reviewable && st.HasFlag(FlagPotentialDuplicate) {
 		delete(set, ActionValidate)
 		delete(set, ActionRegister)
 		delete(set, ActionDuplicateDetected)
 		set[ActionMarkAsDuplicate] = true
 		set[ActionMarkAsNotDuplicate] = true
 	}
-	if st.Pending == nil && st.HasFlag(FlagCorrectionRequested) {
+	if st.Pending == nil && st.Status == EventRegistered && st.HasFlag(FlagCorrectionRequested) {
 		delete(set, ActionRequestCorrection)
 		delete(set, ActionPrintCertificate)
 		set[ActionApproveCorrection] = true

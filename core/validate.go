@@ -240,7 +240,7 @@ func checkString(cc *CountryConfig, f *FieldConfig, s string, now time.Time) str
 		if err != nil {
 			return "Invalid input: expected a date YYYY-MM-DD"
 		}
-		if f.NotInFuture && d.After(now) {
+		if f.NotInFuture && d.Format("2006-01-02") > cc.Today(now) {
 			return "Invalid input: date is in the future"
 		}
 	case FieldLocation:

@@ -76,6 +76,9 @@ func dsn(path string, o Options, readOnly bool) string {
 	}
 	q.Add("_pragma", "synchronous("+o.Synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Savepoint sub-journals and sort b-trees in memory, not temp files:
+	// every Write runs in a savepoint.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
