@@ -224,10 +224,11 @@ func TestActions(t *testing.T) {
 						req = &ev.Actions[i]
 					}
 				}
-				// The Requested row names the request (the Accepted row should
-				// too: see TestResolvedRowsCarryTypeFields).
-				if appr := ev.Actions[len(ev.Actions)-2]; req == nil || appr.RequestID != req.ID {
-					t.Errorf("approval requestId %q does not name the request", appr.RequestID)
+				// Both rows of the approval name the request.
+				for _, appr := range ev.Actions[len(ev.Actions)-2:] {
+					if req == nil || appr.RequestID != req.ID {
+						t.Errorf("%s/%s requestId %q does not name the request", appr.Type, appr.Status, appr.RequestID)
+					}
 				}
 				// The corrected value is what lookups answer.
 				res := h.Do("GET", pathEvents+"/by-tracking-id/"+ev.TrackingID+"/fields/child.name", tok, nil)
