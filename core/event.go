@@ -105,7 +105,7 @@ type Action struct {
 	TransactionID      string         `json:"transactionId"`
 	CreatedBy          string         `json:"createdBy"`
 	CreatedByUserType  UserType       `json:"createdByUserType"`
-	CreatedByRole      string         `json:"createdByRole,omitempty"`
+	CreatedByRole      string         `json:"createdByRole"` // OpenCRVS requires the key; "" for system clients
 	CreatedAt          time.Time      `json:"createdAt"`
 	CreatedAtLocation  string         `json:"createdAtLocation,omitempty"`
 	Declaration        Declaration    `json:"declaration"`

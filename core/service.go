@@ -97,6 +97,9 @@ type CreateInput struct {
 	TransactionID     string `json:"transactionId"`
 	Type              string `json:"type"`
 	CreatedAtLocation string `json:"createdAtLocation"`
+	// DateOfEvent is accepted and ignored: older OpenCRVS docs and Postman
+	// collections send {"fieldId": "child.dob"}; v2 takes it from config.
+	DateOfEvent json.RawMessage `json:"dateOfEvent,omitempty"`
 }
 
 // ActionInput is the body of an action request (OpenCRVS ActionInput).
@@ -328,14 +331,21 @@ func (s *Service) GetByTrackingID(ctx context.Context, p Principal, trackingID s
 	if err := RequireScope(p, actionScopes[ActionRead], ""); err != nil {
 		return nil, err
 	}
+	hidden := Errorf(KindNotFound, "NOT_FOUND", "Event not found with tracking ID: %s", trackingID)
 	id, err := s.Store.EventIDByTrackingID(ctx, strings.ToUpper(strings.TrimSpace(trackingID)))
 	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindNotFound, "NOT_FOUND", "Event not found with tracking ID: %s", trackingID)
+		return nil, hidden
 	}
 	if err != nil {
 		return nil, err
 	}
-	return s.Get(ctx, p, id)
+	ev, err := s.Get(ctx, p, id)
+	if KindOf(err) == KindNotFound {
+		// the same answer whether the event is missing, deleted or of a
+		// type the caller may not read: never confirm it exists, nor its id
+		return nil, hidden
+	}
+	return ev, err
 }
 
 // FieldValue is the answer of a lookup by tracking id and field id.
@@ -393,6 +403,7 @@ func (s *Service) loadForWrite(tx Tx, id string) (*EventDocument, error) {
 	if !IsUUID(id) {
 		return nil, notFound(id)
 	}
+	id = strings.ToLower(id)
 	ev, err := tx.Event(id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFound(id)

@@ -191,7 +191,7 @@ func (s *Server) getEvent(c *gin.Context) {
 func (s *Server) getByTrackingID(c *gin.Context) {
 	ev, err := s.deps.Service.GetByTrackingID(c.Request.Context(), principal(c), c.Param("trackingId"))
 	if err != nil {
-		s.fail(c, trackingNotFound(err, c.Param("trackingId")))
+		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, ev)
@@ -200,23 +200,10 @@ func (s *Server) getByTrackingID(c *gin.Context) {
 func (s *Server) getFieldByTrackingID(c *gin.Context) {
 	fv, err := s.deps.Service.FieldByTrackingID(c.Request.Context(), principal(c), c.Param("trackingId"), c.Param("fieldId"))
 	if err != nil {
-		s.fail(c, trackingNotFound(err, c.Param("trackingId")))
+		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, fv)
-}
-
-// trackingNotFound makes a lookup by tracking id answer the same 404
-// whether no event has the tracking id or the caller may not see the
-// event (another event type, or deleted): the engine reports the latter
-// with the event's id, which would confirm that the event exists and
-// reveal its id.
-func trackingNotFound(err error, trackingID string) error {
-	var ce *core.Error
-	if errors.As(err, &ce) && ce.Kind == core.KindNotFound && ce.Code == "NOT_FOUND" {
-		return core.Errorf(core.KindNotFound, "NOT_FOUND", "Event not found with tracking ID: %s", trackingID)
-	}
-	return err
 }
 
 func (s *Server) search(c *gin.Context) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -79,6 +80,9 @@ func dsn(path string, o Options, readOnly bool) string {
 	// Savepoint sub-journals and sort b-trees in memory, not temp files:
 	// every Write runs in a savepoint.
 	q.Add("_pragma", "temp_store(MEMORY)")
+	if c := os.Getenv("XCACHE"); c != "" {
+		q.Add("_pragma", "cache_size("+c+")")
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
