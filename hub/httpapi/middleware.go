@@ -178,3 +178,28 @@ func (s *Server) requireScopes(groups [][]string) gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// limitConcurrency lets at most n requests of a route run at once; the
+// others wait up to wait, then get 429 with Retry-After. It guards the
+// token endpoints, where each request costs a deliberately slow bcrypt
+// comparison, so a flood of token requests cannot starve the hub.
+func limitConcurrency(n int, wait time.Duration) gin.HandlerFunc {
+	sem := make(chan struct{}, n)
+	return func(c *gin.Context) {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case sem <- struct{}{}:
+		case <-t.C:
+			c.Header("Retry-After", "1")
+			c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": "temporarily_unavailable",
+				"error_description": "too many token requests at once; retry shortly"})
+			return
+		case <-c.Request.Context().Done():
+			c.Abort()
+			return
+		}
+		defer func() { <-sem }()
+		c.Next()
+	}
+}

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,10 +21,11 @@ type route struct {
 	summary         string
 	tag             string
 	auth            bool
-	scopes          [][]string // route-level scope groups (all groups, any type within one)
-	body            bool       // reads a JSON body (size-limited, content-type checked)
-	request         string     // component schema name of the body
-	response        string     // component schema name of the 200 answer
+	scopes          [][]string      // route-level scope groups (all groups, any type within one)
+	body            bool            // reads a JSON body (size-limited, content-type checked)
+	limit           gin.HandlerFunc // optional concurrency limit, before everything else
+	request         string          // component schema name of the body
+	response        string          // component schema name of the 200 answer
 	responseIsArray bool
 	statuses        []int // error statuses the route may answer
 	handler         gin.HandlerFunc
@@ -54,12 +57,13 @@ var actionRoutes = []struct {
 func (s *Server) routeTable() []route {
 	ev := EventsPrefix
 	authErrs := []int{401, 403}
+	tokenLimit := limitConcurrency(2*runtime.GOMAXPROCS(0), 2*time.Second) // shared by both token routes
 	rs := []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: the process is up", tag: "ops", handler: s.healthz, response: "Health"},
 		{method: "GET", path: "/readyz", summary: "Readiness: the store answers", tag: "ops", handler: s.readyz, response: "Health", statuses: []int{503}},
 		{method: "GET", path: ev + "/openapi.json", summary: "This OpenAPI document", tag: "ops", handler: s.openAPIHandler, response: "OpenAPI"},
-		{method: "POST", path: "/auth/token", summary: "OAuth2 client_credentials token (credentials in a JSON body, form body or query)", tag: "auth", handler: s.deps.Token, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401}},
-		{method: "POST", path: "/token", summary: "Alias of /auth/token for OpenCRVS v1 clients", tag: "auth", handler: s.deps.Token, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401}},
+		{method: "POST", path: "/auth/token", summary: "OAuth2 client_credentials token (credentials in a JSON body, form body or query)", tag: "auth", handler: s.deps.Token, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 429}},
+		{method: "POST", path: "/token", summary: "Alias of /auth/token for OpenCRVS v1 clients", tag: "auth", handler: s.deps.Token, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 429}},
 		{method: "GET", path: "/auth/.well-known", summary: "The token signing public key (PEM)", tag: "auth", handler: s.deps.WellKnownPEM, response: "PEM"},
 		{method: "GET", path: "/auth/.well-known/jwks.json", summary: "The token signing public key (JWKS)", tag: "auth", handler: s.deps.JWKS, response: "JWKS"},
 		{method: "GET", path: ev + "/config", summary: "Event configurations (forms)", tag: "config", auth: true, handler: s.getConfig, response: "EventConfig", responseIsArray: true, statuses: authErrs},

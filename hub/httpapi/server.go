@@ -60,6 +60,9 @@ func New(deps Deps) *Server {
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		var chain []gin.HandlerFunc
+		if r.limit != nil {
+			chain = append(chain, r.limit)
+		}
 		if r.auth {
 			chain = append(chain, s.authenticate())
 			if len(r.scopes) > 0 {
