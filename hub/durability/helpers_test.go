@@ -79,15 +79,20 @@ func (c *caller) do(ctx context.Context, method, path string, body []byte) (int,
 // declaration. i varies the child's name, date of birth and the mother's
 // national id so that search benchmarks have selective fields.
 func notifyBody(txid string, i int) []byte {
-	decl := hubtest.BirthDeclaration(firstName(i), surname(i))
-	decl["child.dob"] = childDOB(i)
-	decl["mother.nid"] = motherNID(i)
 	b, err := json.Marshal(map[string]any{"transactionId": txid, "eventType": "birth",
-		"createdAtLocation": hubtest.OfficeIbombo, "declaration": decl})
+		"createdAtLocation": hubtest.OfficeIbombo, "declaration": birthDeclaration(i)})
 	if err != nil {
 		panic(err)
 	}
 	return b
+}
+
+// birthDeclaration is the declaration notifyBody(_, i) sends.
+func birthDeclaration(i int) map[string]any {
+	decl := hubtest.BirthDeclaration(firstName(i), surname(i))
+	decl["child.dob"] = childDOB(i)
+	decl["mother.nid"] = motherNID(i)
+	return decl
 }
 
 var (
