@@ -96,11 +96,19 @@ func planCases() []planCase {
 			Kind: core.KindNum, Op: core.OpRange, NumLo: ptr(3.0), NumHi: ptr(3.1)}}, Limit: 10}},
 		{"Flag", core.SearchFilter{Where: leafF(core.ColFlag, core.OpIn, "printed"), Limit: 10}},
 		{"FlagAllOf", core.SearchFilter{Where: leafF(core.ColFlag, core.OpAllOf, "printed", "validated"), Limit: 10}},
+		{"StatusAndField", core.SearchFilter{Where: core.Filter{Op: "and", Children: []core.Filter{
+			leafF(core.ColStatus, core.OpIn, "REGISTERED"),
+			{Cond: &core.Cond{Column: core.ColField, FieldID: "child.name", Kind: core.KindToken, Op: core.OpPrefix, Values: []string{"fat"}}},
+		}}, Limit: 10}},
 		{"StatusLocation", core.SearchFilter{Where: core.Filter{Op: "and", Children: []core.Filter{
 			leafF(core.ColStatus, core.OpIn, "REGISTERED"), leafF(core.ColCreatedAtLocation, core.OpIn, "loc-7", "loc-8")}}, Limit: 10}},
 		{"OrOfLookups", core.SearchFilter{Where: core.Filter{Op: "or", Children: []core.Filter{
 			leafF(core.ColTrackingID, core.OpIn, benchTrackingID(1)), leafF(core.ColRegistrationNumber, core.OpIn, "R000000004")}}, Limit: 10}},
 		{"LongLocationList", core.SearchFilter{Where: leafF(core.ColCreatedAtLocation, core.OpIn, manyLocations(100)...), Limit: 10}},
+		{"OrOfFields", core.SearchFilter{Where: core.Filter{Op: "or", Children: []core.Filter{
+			{Cond: &core.Cond{Column: core.ColField, FieldID: "mother.nid", Kind: core.KindText, Op: core.OpIn, Values: []string{benchNID(1)}}},
+			leafF(core.ColTrackingID, core.OpIn, benchTrackingID(1)),
+		}}, Limit: 10}},
 		{"All", core.SearchFilter{Limit: 10}},
 	}
 }

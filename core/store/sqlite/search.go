@@ -91,11 +91,15 @@ func (q *query) in(expr string, vals []any) {
 	}
 }
 
+// notDeleted is the WHERE clause of every search index of events_index
+// (they are partial indexes): a query can use them only where it says so.
+const notDeleted = "ei.deleted = 0"
+
 // compileSearch turns a filter into the WHERE clause (deleted rows always
 // excluded) and ORDER BY clause of a query over "events_index ei".
 func compileSearch(f core.SearchFilter) (where string, args []any, order string, err error) {
 	var q query
-	q.w("ei.deleted = 0 AND ")
+	q.w(notDeleted + " AND ")
 	if err := q.filter(f.Where); err != nil {
 		return "", nil, "", err
 	}
@@ -127,6 +131,12 @@ func (q *query) filter(f core.Filter) error {
 	for i, c := range f.Children {
 		if i > 0 {
 			q.w(join)
+		}
+		if join == " OR " {
+			// SQLite plans each branch of an OR on its own, and the
+			// partial (deleted = 0) indexes are usable in a branch only
+			// if the branch itself says deleted = 0.
+			q.w(notDeleted + " AND ")
 		}
 		if err := q.filter(c); err != nil {
 			return err
@@ -181,8 +191,9 @@ func prefixEnd(p string) (string, bool) {
 	return "", false
 }
 
-// prefix writes "(expr >= ? AND expr < ?)" for each prefix, OR-ed.
-func (q *query) prefix(expr string, prefixes []string) {
+// prefix writes "(expr >= ? AND expr < ?)" for each prefix, OR-ed. guard,
+// if set, is repeated in each branch (see notDeleted).
+func (q *query) prefix(expr string, prefixes []string, guard string) {
 	if len(prefixes) == 0 {
 		q.w("0")
 		return
@@ -192,7 +203,11 @@ func (q *query) prefix(expr string, prefixes []string) {
 		if i > 0 {
 			q.w(" OR ")
 		}
-		q.w("(" + expr + " >= ")
+		q.w("(")
+		if guard != "" && len(prefixes) > 1 {
+			q.w(guard + " AND ")
+		}
+		q.w(expr + " >= ")
 		q.arg(p)
 		if end, ok := prefixEnd(p); ok {
 			q.w(" AND " + expr + " < ")
@@ -315,14 +330,14 @@ func (q *query) cond(c *core.Cond) error {
 		}
 		q.textRange(col.name, lo, hi)
 	case core.OpPrefix:
-		q.prefix(col.name, vals)
+		q.prefix(col.name, vals, notDeleted)
 	default:
 		return invalid("unknown operator %q on %s", c.Op, c.Column)
 	}
 	return nil
 }
 
-const flagSubquery = "SELECT event_id FROM event_flags WHERE "
+const flagSubquery = "SELECT rid FROM event_flags WHERE "
 
 func (q *query) flagCond(c *core.Cond) error {
 	vals := dedupe(c.Values)
@@ -332,7 +347,7 @@ func (q *query) flagCond(c *core.Cond) error {
 			q.w("0")
 			return nil
 		}
-		q.w("ei.event_id IN (" + flagSubquery)
+		q.w("ei.rid IN (" + flagSubquery)
 		q.in("flag", strs(vals))
 		q.w(")")
 	case core.OpNotIn: // none of
@@ -340,7 +355,7 @@ func (q *query) flagCond(c *core.Cond) error {
 			q.w("1")
 			return nil
 		}
-		q.w("ei.event_id NOT IN (" + flagSubquery)
+		q.w("ei.rid NOT IN (" + flagSubquery)
 		q.in("flag", strs(vals))
 		q.w(")")
 	case core.OpAllOf:
@@ -353,14 +368,14 @@ func (q *query) flagCond(c *core.Cond) error {
 			if i > 0 {
 				q.w(" AND ")
 			}
-			q.w("ei.event_id IN (" + flagSubquery + "flag = ")
+			q.w("ei.rid IN (" + flagSubquery + "flag = ")
 			q.arg(v)
 			q.w(")")
 		}
 		q.w(")")
 	case core.OpPrefix:
-		q.w("ei.event_id IN (" + flagSubquery)
-		q.prefix("flag", vals)
+		q.w("ei.rid IN (" + flagSubquery)
+		q.prefix("flag", vals, "")
 		q.w(")")
 	default:
 		return invalid("operator %q is not supported on flags", c.Op)
@@ -368,20 +383,25 @@ func (q *query) flagCond(c *core.Cond) error {
 	return nil
 }
 
-const fieldSubquery = "SELECT event_id FROM event_fields WHERE field_id = "
+const fieldSubquery = "SELECT rid FROM event_fields WHERE field_id = "
 
-// fieldSub opens "ei.event_id [NOT] IN (SELECT ... WHERE field_id = ? AND
-// kind = ? AND "; the caller writes the value condition and ")".
+// fieldSub opens "ei.rid [NOT] IN (SELECT rid ... WHERE field_id = ? AND
+// kind = ? AND "; the caller writes the value condition and ")". Number
+// rows have text = ”, which keeps a number range on the primary key of
+// event_fields (field_id, kind, text, num, rid).
 func (q *query) fieldSub(c *core.Cond, kind core.ValueKind, not bool) {
 	if not {
-		q.w("ei.event_id NOT IN (" + fieldSubquery)
+		q.w("ei.rid NOT IN (" + fieldSubquery)
 	} else {
-		q.w("ei.event_id IN (" + fieldSubquery)
+		q.w("ei.rid IN (" + fieldSubquery)
 	}
 	q.arg(c.FieldID)
 	q.w(" AND kind = ")
 	q.arg(string(kind))
 	q.w(" AND ")
+	if kind == core.KindNum {
+		q.w("text = '' AND ")
+	}
 }
 
 func (q *query) fieldCond(c *core.Cond) error {
@@ -463,7 +483,7 @@ func (q *query) fieldCond(c *core.Cond) error {
 			return invalid("prefix is not supported on number field %s", c.FieldID)
 		}
 		q.fieldSub(c, kind, false)
-		q.prefix(valueCol, c.Values)
+		q.prefix(valueCol, c.Values, "")
 		q.w(")")
 	default:
 		return invalid("unknown operator %q on field %s", c.Op, c.FieldID)
@@ -511,10 +531,16 @@ func compileOrder(keys []core.SortKey) (string, error) {
 	return sb.String(), nil
 }
 
+// sqlDocs reads the documents of a page of rids.
+const sqlDocs = "SELECT rid, doc FROM events_index_docs WHERE rid IN (SELECT value FROM json_each(?))"
+
 // Search runs a compiled filter and returns one page of EventIndex
 // documents and the number of matching events. Limit <= 0 means no limit.
-// Both queries run in one read transaction, so the page and the total come
-// from the same snapshot.
+//
+// It runs three queries in one read transaction (one snapshot): the rids
+// of the page, from the small events_index rows and their indexes; the
+// documents of just those rids; and, unless the page shows where the
+// results end, the count.
 func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPage, error) {
 	where, args, order, err := compileSearch(f)
 	if err != nil {
@@ -527,9 +553,8 @@ func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPag
 	if offset < 0 {
 		offset = 0
 	}
-	pageSQL := "SELECT ei.doc FROM events_index ei WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	pageSQL := "SELECT ei.rid FROM events_index ei WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?"
 	countSQL := "SELECT count(*) FROM events_index ei WHERE " + where
-
 	pageSt, err := s.srch.get(ctx, pageSQL)
 	if err != nil {
 		return core.SearchPage{}, err
@@ -540,52 +565,77 @@ func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPag
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
 
-	pageArgs := append(append(make([]any, 0, len(args)+2), args...), limit, offset)
-	rows, err := queryIn(ctx, tx, pageSt, pageSQL, pageArgs)
+	page, err := s.searchPage(ctx, tx, pageSt, pageSQL, append(append(make([]any, 0, len(args)+2), args...), limit, offset))
 	if err != nil {
 		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
 	}
-	page := core.SearchPage{Results: []json.RawMessage{}}
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			rows.Close()
-			return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
-		}
-		page.Results = append(page.Results, doc)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
-	}
-
 	n := int64(len(page.Results))
 	if limit < 0 || (n > 0 && n < limit) || (n == 0 && offset == 0) {
 		// The page reached the end of the results: no need to count.
 		page.Total = int(offset + n)
-		if err := tx.Commit(); err != nil {
-			return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+	} else {
+		countSt, err := s.srch.get(ctx, countSQL)
+		if err != nil {
+			return core.SearchPage{}, err
 		}
-		return page, nil
+		if err := queryRowIn(ctx, tx, countSt, countSQL, args).Scan(&page.Total); err != nil {
+			return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
+		}
 	}
-	countSt, err := s.srch.get(ctx, countSQL)
-	if err != nil {
-		return core.SearchPage{}, err
-	}
-	rows, err = queryIn(ctx, tx, countSt, countSQL, args)
-	if err != nil {
-		return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return core.SearchPage{}, fmt.Errorf("sqlite: search count: no row: %w", rows.Err())
-	}
-	if err := rows.Scan(&page.Total); err != nil {
-		return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
-	}
-	rows.Close()
 	if err := tx.Commit(); err != nil {
 		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+	}
+	return page, nil
+}
+
+// searchPage reads the rids of one page, then their documents, in page
+// order.
+func (s *Store) searchPage(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args []any) (core.SearchPage, error) {
+	page := core.SearchPage{Results: []json.RawMessage{}}
+	rows, err := queryIn(ctx, tx, st, query, args)
+	if err != nil {
+		return page, err
+	}
+	var rids []int64
+	for rows.Next() {
+		var rid int64
+		if err := rows.Scan(&rid); err != nil {
+			rows.Close()
+			return page, err
+		}
+		rids = append(rids, rid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(rids) == 0 {
+		return page, nil
+	}
+	list, _ := json.Marshal(rids)
+	rows, err = tx.StmtContext(ctx, s.rs.docs).QueryContext(ctx, string(list))
+	if err != nil {
+		return page, err
+	}
+	defer rows.Close()
+	docs := make(map[int64]json.RawMessage, len(rids))
+	for rows.Next() {
+		var rid int64
+		var doc []byte
+		if err := rows.Scan(&rid, &doc); err != nil {
+			return page, err
+		}
+		docs[rid] = doc
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	for _, rid := range rids {
+		doc, ok := docs[rid]
+		if !ok {
+			return page, fmt.Errorf("index row %d has no document", rid)
+		}
+		page.Results = append(page.Results, doc)
 	}
 	return page, nil
 }
@@ -597,4 +647,11 @@ func queryIn(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args [
 		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return tx.QueryContext(ctx, query, args...)
+}
+
+func queryRowIn(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args []any) *sql.Row {
+	if st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
 }

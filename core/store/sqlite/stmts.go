@@ -25,9 +25,9 @@ type writeStmts struct {
 
 	insertEvent, insertAction, touchEvent *sql.Stmt
 	eventByID, eventIDByTransaction       *sql.Stmt
-	upsertIndex                           *sql.Stmt
-	deleteFields, deleteFlags             *sql.Stmt
-	insertField, insertFlag               *sql.Stmt
+	upsertIndex, upsertDoc                *sql.Stmt
+	indexFields, deleteField, insertField *sql.Stmt
+	indexFlags, deleteFlag, insertFlag    *sql.Stmt
 	putClient, clientByID, insertAudit    *sql.Stmt
 
 	all []*sql.Stmt
@@ -57,8 +57,8 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.upsertIndex, `INSERT INTO events_index (event_id, type, status, tracking_id,
 			registration_number, created_at, updated_at, registered_at, created_at_location,
 			updated_at_location, declared_at_location, registered_at_location, assigned_to,
-			created_by, updated_by, created_by_user_type, date_of_event, deleted, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			created_by, updated_by, created_by_user_type, date_of_event, deleted)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (event_id) DO UPDATE SET
 			type = excluded.type, status = excluded.status, tracking_id = excluded.tracking_id,
 			registration_number = excluded.registration_number, created_at = excluded.created_at,
@@ -69,11 +69,16 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 			registered_at_location = excluded.registered_at_location,
 			assigned_to = excluded.assigned_to, created_by = excluded.created_by,
 			updated_by = excluded.updated_by, created_by_user_type = excluded.created_by_user_type,
-			date_of_event = excluded.date_of_event, deleted = excluded.deleted, doc = excluded.doc`},
-		{&w.deleteFields, `DELETE FROM event_fields WHERE event_id = ?`},
-		{&w.deleteFlags, `DELETE FROM event_flags WHERE event_id = ?`},
-		{&w.insertField, `INSERT INTO event_fields (event_id, field_id, kind, text, num) VALUES (?, ?, ?, ?, ?)`},
-		{&w.insertFlag, `INSERT OR IGNORE INTO event_flags (event_id, flag) VALUES (?, ?)`},
+			date_of_event = excluded.date_of_event, deleted = excluded.deleted
+			RETURNING rid`},
+		{&w.upsertDoc, `INSERT INTO events_index_docs (rid, doc) VALUES (?, ?)
+			ON CONFLICT (rid) DO UPDATE SET doc = excluded.doc`},
+		{&w.indexFields, `SELECT field_id, kind, text, num FROM event_fields WHERE rid = ?`},
+		{&w.deleteField, `DELETE FROM event_fields WHERE field_id = ? AND kind = ? AND text = ? AND num = ? AND rid = ?`},
+		{&w.insertField, `INSERT INTO event_fields (field_id, kind, text, num, rid) VALUES (?, ?, ?, ?, ?)`},
+		{&w.indexFlags, `SELECT flag FROM event_flags WHERE rid = ?`},
+		{&w.deleteFlag, `DELETE FROM event_flags WHERE flag = ? AND rid = ?`},
+		{&w.insertFlag, `INSERT INTO event_flags (flag, rid) VALUES (?, ?)`},
 		{&w.putClient, `INSERT INTO clients (id, name, secret_hash, scopes, office, status, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
@@ -100,6 +105,7 @@ func (w *writeStmts) close() error { return closeStmts(w.all) }
 type readStmts struct {
 	eventByID, eventIDByTracking *sql.Stmt
 	clientByID, clients          *sql.Stmt
+	docs                         *sql.Stmt
 	// audit[i] filters by object id when i&1, by actor id when i&2.
 	audit [4]*sql.Stmt
 
@@ -118,6 +124,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.clientByID, sqlClientByID},
 		{&r.clients, `SELECT id, name, secret_hash, scopes, office, status, created_at, updated_at
 			FROM clients ORDER BY created_at, id`},
+		{&r.docs, sqlDocs},
 		{&r.audit[0], auditCols + ` ORDER BY seq LIMIT ?`},
 		{&r.audit[1], auditCols + ` WHERE object_id = ? ORDER BY seq LIMIT ?`},
 		{&r.audit[2], auditCols + ` WHERE actor_id = ? ORDER BY seq LIMIT ?`},

@@ -141,12 +141,20 @@ func (v *txView) PutIndex(row *core.IndexRow) error {
 	if !json.Valid(row.Doc) {
 		return fmt.Errorf("sqlite: PutIndex %s: Doc is not valid JSON", row.EventID)
 	}
+	want := make(map[fieldRow]bool, len(row.Fields))
 	for _, f := range row.Fields {
 		switch f.Kind {
-		case core.KindText, core.KindToken, core.KindDate, core.KindNum:
+		case core.KindText, core.KindToken, core.KindDate:
+			want[fieldRow{f.FieldID, string(f.Kind), f.Text, 0}] = true
+		case core.KindNum:
+			want[fieldRow{f.FieldID, string(f.Kind), "", f.Num}] = true
 		default:
 			return fmt.Errorf("sqlite: PutIndex %s: field %s has unknown kind %q", row.EventID, f.FieldID, f.Kind)
 		}
+	}
+	wantFlags := make(map[string]bool, len(row.Flags))
+	for _, f := range row.Flags {
+		wantFlags[f] = true
 	}
 	w := &v.tx.s.ws
 	return v.tx.inSavepoint(func(ctx context.Context) error {
@@ -154,37 +162,106 @@ func (v *txView) PutIndex(row *core.IndexRow) error {
 		if row.Deleted {
 			deleted = 1
 		}
-		if _, err := w.upsertIndex.ExecContext(ctx, row.EventID, row.Type, row.Status, row.TrackingID,
+		var rid int64
+		if err := w.upsertIndex.QueryRowContext(ctx, row.EventID, row.Type, row.Status, row.TrackingID,
 			nullString(row.RegistrationNumber), formatTime(row.CreatedAt), formatTime(row.UpdatedAt),
 			nullTime(row.RegisteredAt), row.CreatedAtLocation, row.UpdatedAtLocation,
 			row.DeclaredAtLocation, row.RegisteredAtLocation, row.AssignedTo, row.CreatedBy,
-			row.UpdatedBy, row.CreatedByUserType, row.DateOfEvent, deleted, string(row.Doc)); err != nil {
+			row.UpdatedBy, row.CreatedByUserType, row.DateOfEvent, deleted).Scan(&rid); err != nil {
 			return mapEventError(err, row.EventID)
 		}
-		if _, err := w.deleteFields.ExecContext(ctx, row.EventID); err != nil {
+		if _, err := w.upsertDoc.ExecContext(ctx, rid, string(row.Doc)); err != nil {
 			return fmt.Errorf("sqlite: PutIndex %s: %w", row.EventID, err)
 		}
-		if _, err := w.deleteFlags.ExecContext(ctx, row.EventID); err != nil {
+		if err := v.tx.syncFields(ctx, rid, want); err != nil {
 			return fmt.Errorf("sqlite: PutIndex %s: %w", row.EventID, err)
 		}
-		for _, f := range row.Fields {
-			var text, num any
-			if f.Kind == core.KindNum {
-				num = f.Num
-			} else {
-				text = f.Text
-			}
-			if _, err := w.insertField.ExecContext(ctx, row.EventID, f.FieldID, string(f.Kind), text, num); err != nil {
-				return fmt.Errorf("sqlite: PutIndex %s: field %s: %w", row.EventID, f.FieldID, err)
-			}
-		}
-		for _, flag := range row.Flags {
-			if _, err := w.insertFlag.ExecContext(ctx, row.EventID, flag); err != nil {
-				return fmt.Errorf("sqlite: PutIndex %s: flag %s: %w", row.EventID, flag, err)
-			}
+		if err := v.tx.syncFlags(ctx, rid, wantFlags); err != nil {
+			return fmt.Errorf("sqlite: PutIndex %s: %w", row.EventID, err)
 		}
 		return nil
 	})
+}
+
+// fieldRow is one event_fields row of an event.
+type fieldRow struct {
+	fieldID, kind, text string
+	num                 float64
+}
+
+// syncFields makes the event's field rows equal to want, touching only the
+// rows that changed (a re-index after an action usually changes none).
+func (t *writeTx) syncFields(ctx context.Context, rid int64, want map[fieldRow]bool) error {
+	w := &t.s.ws
+	rows, err := w.indexFields.QueryContext(ctx, rid)
+	if err != nil {
+		return err
+	}
+	var stale []fieldRow
+	for rows.Next() {
+		var r fieldRow
+		if err := rows.Scan(&r.fieldID, &r.kind, &r.text, &r.num); err != nil {
+			rows.Close()
+			return err
+		}
+		if want[r] {
+			delete(want, r) // already stored
+		} else {
+			stale = append(stale, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range stale {
+		if _, err := w.deleteField.ExecContext(ctx, r.fieldID, r.kind, r.text, r.num, rid); err != nil {
+			return err
+		}
+	}
+	for r := range want {
+		if _, err := w.insertField.ExecContext(ctx, r.fieldID, r.kind, r.text, r.num, rid); err != nil {
+			return fmt.Errorf("field %s: %w", r.fieldID, err)
+		}
+	}
+	return nil
+}
+
+// syncFlags does for flags what syncFields does for fields.
+func (t *writeTx) syncFlags(ctx context.Context, rid int64, want map[string]bool) error {
+	w := &t.s.ws
+	rows, err := w.indexFlags.QueryContext(ctx, rid)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			rows.Close()
+			return err
+		}
+		if want[f] {
+			delete(want, f)
+		} else {
+			stale = append(stale, f)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range stale {
+		if _, err := w.deleteFlag.ExecContext(ctx, f, rid); err != nil {
+			return err
+		}
+	}
+	for f := range want {
+		if _, err := w.insertFlag.ExecContext(ctx, f, rid); err != nil {
+			return fmt.Errorf("flag %s: %w", f, err)
+		}
+	}
+	return nil
 }
 
 func (v *txView) PutClient(c *core.Client) error {

@@ -8,7 +8,7 @@
 CREATE TABLE events (
 	id             TEXT NOT NULL PRIMARY KEY,
 	type           TEXT NOT NULL,
-	transaction_id TEXT,
+	transaction_id TEXT, -- of the CREATE action; NULL when none
 	tracking_id    TEXT NOT NULL UNIQUE,
 	created_at     TEXT NOT NULL,
 	updated_at     TEXT NOT NULL,
@@ -29,9 +29,15 @@ CREATE TABLE event_actions (
 );
 CREATE INDEX event_actions_event ON event_actions (event_id, seq);
 
--- The search projection of an event: one row per event.
+-- The search projection of an event: one small row per event. rid is the
+-- key the side tables use (an integer: smaller indexes, and every index of
+-- this table carries it, so "rid IN (side-table subquery)" is checked
+-- without reading the row). Search indexes are partial (deleted = 0):
+-- searches never return deleted events, and the index alone then answers
+-- the deleted test.
 CREATE TABLE events_index (
-	event_id               TEXT NOT NULL PRIMARY KEY REFERENCES events (id),
+	rid                    INTEGER PRIMARY KEY,
+	event_id               TEXT NOT NULL UNIQUE REFERENCES events (id),
 	type                   TEXT NOT NULL,
 	status                 TEXT NOT NULL,
 	tracking_id            TEXT NOT NULL,
@@ -48,43 +54,50 @@ CREATE TABLE events_index (
 	updated_by             TEXT NOT NULL,
 	created_by_user_type   TEXT NOT NULL,
 	date_of_event          TEXT NOT NULL,
-	deleted                INTEGER NOT NULL DEFAULT 0,
-	doc                    TEXT NOT NULL -- JSON of the EventIndex
+	deleted                INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX events_index_tracking_id ON events_index (tracking_id);
-CREATE INDEX events_index_status ON events_index (status, created_at);
-CREATE INDEX events_index_type ON events_index (type, created_at);
-CREATE INDEX events_index_created_at ON events_index (created_at, event_id);
-CREATE INDEX events_index_updated_at ON events_index (updated_at, event_id);
-CREATE INDEX events_index_registered_at ON events_index (registered_at);
-CREATE INDEX events_index_date_of_event ON events_index (date_of_event);
-CREATE INDEX events_index_created_at_location ON events_index (created_at_location);
-CREATE INDEX events_index_updated_at_location ON events_index (updated_at_location);
-CREATE INDEX events_index_declared_at_location ON events_index (declared_at_location);
-CREATE INDEX events_index_registered_at_location ON events_index (registered_at_location);
-CREATE INDEX events_index_assigned_to ON events_index (assigned_to);
-CREATE INDEX events_index_created_by ON events_index (created_by);
-CREATE INDEX events_index_updated_by ON events_index (updated_by);
+CREATE INDEX events_index_tracking_id ON events_index (tracking_id) WHERE deleted = 0;
+CREATE INDEX events_index_type ON events_index (type, created_at, event_id) WHERE deleted = 0;
+CREATE INDEX events_index_status ON events_index (status, created_at, event_id) WHERE deleted = 0;
+CREATE INDEX events_index_created_at ON events_index (created_at, event_id) WHERE deleted = 0;
+CREATE INDEX events_index_updated_at ON events_index (updated_at, event_id) WHERE deleted = 0;
+CREATE INDEX events_index_registered_at ON events_index (registered_at) WHERE deleted = 0;
+CREATE INDEX events_index_date_of_event ON events_index (date_of_event) WHERE deleted = 0;
+CREATE INDEX events_index_created_at_location ON events_index (created_at_location) WHERE deleted = 0;
+CREATE INDEX events_index_updated_at_location ON events_index (updated_at_location) WHERE deleted = 0;
+CREATE INDEX events_index_declared_at_location ON events_index (declared_at_location) WHERE deleted = 0;
+CREATE INDEX events_index_registered_at_location ON events_index (registered_at_location) WHERE deleted = 0;
+CREATE INDEX events_index_assigned_to ON events_index (assigned_to) WHERE deleted = 0;
+CREATE INDEX events_index_created_by ON events_index (created_by) WHERE deleted = 0;
+CREATE INDEX events_index_updated_by ON events_index (updated_by) WHERE deleted = 0;
+CREATE INDEX events_index_created_by_user_type ON events_index (created_by_user_type) WHERE deleted = 0;
+
+-- The EventIndex JSON documents search returns, apart from the rows
+-- searches filter and sort, so that those stay small.
+CREATE TABLE events_index_docs (
+	rid INTEGER PRIMARY KEY REFERENCES events_index (rid),
+	doc TEXT NOT NULL
+);
 
 -- Declaration field values of an event, normalised for search. kind is one
--- of text, token, date (all in text) or num (in num).
+-- of text, token, date (value in text, num = 0) or num (value in num,
+-- text = ''). The primary key is the search index of both.
 CREATE TABLE event_fields (
-	event_id TEXT NOT NULL REFERENCES events_index (event_id) ON DELETE CASCADE,
 	field_id TEXT NOT NULL,
 	kind     TEXT NOT NULL,
-	text     TEXT,
-	num      REAL
-);
-CREATE INDEX event_fields_event ON event_fields (event_id);
-CREATE INDEX event_fields_text ON event_fields (field_id, kind, text, event_id);
-CREATE INDEX event_fields_num ON event_fields (field_id, kind, num, event_id);
+	text     TEXT NOT NULL,
+	num      REAL NOT NULL,
+	rid      INTEGER NOT NULL REFERENCES events_index (rid),
+	PRIMARY KEY (field_id, kind, text, num, rid)
+) WITHOUT ROWID;
+CREATE INDEX event_fields_rid ON event_fields (rid);
 
 CREATE TABLE event_flags (
-	event_id TEXT NOT NULL REFERENCES events_index (event_id) ON DELETE CASCADE,
-	flag     TEXT NOT NULL,
-	PRIMARY KEY (event_id, flag)
+	flag TEXT NOT NULL,
+	rid  INTEGER NOT NULL REFERENCES events_index (rid),
+	PRIMARY KEY (flag, rid)
 ) WITHOUT ROWID;
-CREATE INDEX event_flags_flag ON event_flags (flag, event_id);
+CREATE INDEX event_flags_rid ON event_flags (rid);
 
 CREATE TABLE clients (
 	id          TEXT NOT NULL PRIMARY KEY,
