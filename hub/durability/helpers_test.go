@@ -119,7 +119,8 @@ func childDOB(i int) string {
 // motherNID is unique per i.
 func motherNID(i int) string { return fmt.Sprintf("%010d", 3000000000+i) }
 
-// eventAnswer is the part of an EventDocument the tests check.
+// decodeEvent decodes an EventDocument answer that must carry an id and a
+// tracking id.
 func decodeEvent(b []byte) (*core.EventDocument, error) {
 	var ev core.EventDocument
 	if err := json.Unmarshal(b, &ev); err != nil {
