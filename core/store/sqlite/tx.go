@@ -66,15 +66,12 @@ func (v *txView) EventByTransaction(transactionID, eventType string) (*core.Even
 }
 
 // eventTransactionID is the transaction id an event was created with: that
-// of its CREATE action, else of its first action.
+// of its CREATE action ("" when it has none).
 func eventTransactionID(ev *core.EventDocument) string {
 	for i := range ev.Actions {
 		if ev.Actions[i].Type == core.ActionCreate {
 			return ev.Actions[i].TransactionID
 		}
-	}
-	if len(ev.Actions) > 0 {
-		return ev.Actions[0].TransactionID
 	}
 	return ""
 }

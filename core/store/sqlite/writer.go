@@ -51,6 +51,12 @@ var errAborted = errors.New("sqlite: write transaction was rolled back")
 // not keep tx after it returns. If ctx ends before the writer takes the
 // request, Write returns ctx.Err() without running fn; once fn has run,
 // Write waits for the commit whatever ctx does.
+//
+// Keep each fn to the work of one request (an event or a few): concurrent
+// Writes are batched into one commit anyway, while SQLite's in-memory
+// savepoint journal makes a single fn that writes thousands of rows slower
+// than linear (bulk loads should call Write per event or per few events,
+// from several goroutines).
 func (s *Store) Write(ctx context.Context, fn func(tx core.Tx) error) error {
 	if fn == nil {
 		return errors.New("sqlite: Write: nil function")

@@ -22,7 +22,8 @@
 //
 //   - Times come back in UTC, equal to what was written, to the nanosecond.
 //   - An event's transaction id (for EventByTransaction and the
-//     (transactionId, type) uniqueness) is that of its CREATE action.
+//     (transactionId, type) uniqueness) is that of its CREATE action; an
+//     event without one (or with an empty one) has none.
 //   - PutIndex for an event that does not exist fails with ErrNotFound.
 //   - Search ties are broken by event id, in the direction of the last sort
 //     key; bare-date bounds on the time columns cover the whole day; an
@@ -259,6 +260,34 @@ func testEvents(t *testing.T, fresh func(*testing.T) core.Store) {
 				return err
 			}
 			checkEvent(t, ev, got)
+			return nil
+		})
+	})
+	t.Run("TransactionIsTheCreates", func(t *testing.T) {
+		// Only the CREATE action's transaction identifies the event.
+		s := fresh(t)
+		ev := &core.EventDocument{ID: "ev-1", Type: "birth", TrackingID: "TRK-1", CreatedAt: at(0), UpdatedAt: at(0),
+			Actions: []core.Action{
+				fullAction("a-notify", "tx-notify", core.ActionNotify, core.StatusAccepted, 0),
+				fullAction("a-create", "tx-create", core.ActionCreate, core.StatusAccepted, 0),
+			}}
+		noCreate := &core.EventDocument{ID: "ev-2", Type: "birth", TrackingID: "TRK-2", CreatedAt: at(0), UpdatedAt: at(0),
+			Actions: []core.Action{fullAction("b-notify", "tx-other", core.ActionNotify, core.StatusAccepted, 0)}}
+		write(t, s, func(tx core.Tx) error {
+			if err := tx.InsertEvent(ev); err != nil {
+				return err
+			}
+			if err := tx.InsertEvent(noCreate); err != nil {
+				return err
+			}
+			got, err := tx.EventByTransaction("tx-create", "birth")
+			if err != nil || got.ID != "ev-1" {
+				t.Errorf("EventByTransaction(tx-create) = %v, %v; want ev-1", got, err)
+			}
+			for _, txID := range []string{"tx-notify", "tx-other", ""} {
+				_, err = tx.EventByTransaction(txID, "birth")
+				wantErr(t, "EventByTransaction("+txID+")", err, core.ErrNotFound)
+			}
 			return nil
 		})
 	})
