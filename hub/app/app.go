@@ -19,6 +19,7 @@ import (
 	"github.com/crvshub/crvshub/core/store/sqlite"
 	"github.com/crvshub/crvshub/hub/auth"
 	"github.com/crvshub/crvshub/hub/httpapi"
+	"github.com/crvshub/crvshub/mappings"
 )
 
 // Options configure the hub. Zero values take the documented defaults.
@@ -46,6 +47,7 @@ type App struct {
 	Issuer  *auth.Issuer
 	Clients *auth.Clients
 	Auth    *auth.Authenticator
+	FHIR    *mappings.Mapper
 	HTTP    *httpapi.Server
 	Log     *slog.Logger
 }
@@ -66,6 +68,10 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	fm, err := mappings.New(cc, o.ConfigDir)
+	if err != nil {
+		return nil, fmt.Errorf("fhir mappings: %w", err)
+	}
 	st, err := OpenStore(ctx, o.DataDir, o.Synchronous)
 	if err != nil {
 		return nil, err
@@ -75,7 +81,7 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, Log: o.Log}
+	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log}
 	a.Issuer = &auth.Issuer{Key: kp}
 	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost}
 	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
@@ -88,6 +94,7 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		JWKS:         auth.JWKS(kp),
 		Ready:        a.ready,
 		Log:          o.Log,
+		FHIR:         fm,
 	})
 	return a, nil
 }

@@ -64,10 +64,17 @@ func (s *Server) OpenAPI() obj {
 				op["x-scopes"] = groups
 			}
 		}
+		if r.fhir && r.body {
+			op["parameters"] = append(params, obj{"name": "createdAtLocation", "in": "query", "required": false, "schema": strf("uuid"),
+				"description": "office of the new event when the bundle names none (else the client's default office)"})
+		}
 		if r.request != "" {
 			content := obj{"application/json": obj{"schema": ref(r.request)}}
 			if r.request == "TokenRequest" {
 				content["application/x-www-form-urlencoded"] = obj{"schema": ref(r.request)}
+			}
+			if r.fhir {
+				content = obj{FHIRContentType: obj{"schema": ref(r.request)}, "application/json": obj{"schema": ref(r.request)}}
 			}
 			op["requestBody"] = obj{"required": r.request != "TokenRequest", "content": content}
 		}
@@ -79,13 +86,26 @@ func (s *Server) OpenAPI() obj {
 		if r.response == "PEM" {
 			mediaType = "text/plain"
 		}
+		if r.fhir {
+			mediaType = FHIRContentType
+		}
 		responses := obj{"200": obj{"description": "OK", "content": obj{mediaType: obj{"schema": okSchema}}}}
+		if r.created {
+			responses["201"] = obj{"description": "Created; the Location header is the event's URL",
+				"headers": obj{"Location": obj{"schema": str()}}, "content": obj{mediaType: obj{"schema": okSchema}}}
+		}
 		for _, st := range r.statuses {
-			schema := ref("Error")
+			schema, errType := ref("Error"), "application/json"
 			if r.tag == "auth" {
 				schema = ref("OAuthError")
 			}
-			responses[strconv.Itoa(st)] = obj{"description": http.StatusText(st), "content": obj{"application/json": obj{"schema": schema}}}
+			if r.fhir {
+				schema, errType = ref("OperationOutcome"), FHIRContentType
+				if r.body && r.response == "Bundle" { // $process-message: a response message when the header was readable
+					schema = obj{"oneOf": []obj{ref("Bundle"), ref("OperationOutcome")}}
+				}
+			}
+			responses[strconv.Itoa(st)] = obj{"description": http.StatusText(st), "content": obj{errType: obj{"schema": schema}}}
 		}
 		op["responses"] = responses
 		item[strings.ToLower(r.method)] = op
@@ -103,7 +123,9 @@ func (s *Server) OpenAPI() obj {
 }
 
 func operationID(method, path string) string {
-	parts := strings.FieldsFunc(OpenAPIPath(path), func(r rune) bool { return r == '/' || r == '{' || r == '}' || r == '.' || r == '-' })
+	parts := strings.FieldsFunc(OpenAPIPath(path), func(r rune) bool {
+		return r == '/' || r == '{' || r == '}' || r == '.' || r == '-' || r == '$'
+	})
 	for i, p := range parts {
 		if p != "" {
 			parts[i] = strings.ToUpper(p[:1]) + p[1:]
@@ -169,6 +191,20 @@ func schemas() obj {
 			"flags": obj{"type": "array", "items": str()}, "potentialDuplicates": obj{"type": "array", "items": obj{"type": "object"}}, "declaration": decl},
 			"id", "type", "status", "trackingId", "flags", "declaration"),
 		"SearchResult": object(obj{"results": obj{"type": "array", "items": ref("EventIndex")}, "total": obj{"type": "integer"}}, "results", "total"),
-		"FieldValue":   object(obj{"eventId": strf("uuid"), "trackingId": str(), "fieldId": str(), "value": obj{"nullable": true}}, "eventId", "trackingId", "fieldId", "value"),
+		"Bundle": object(obj{"resourceType": obj{"type": "string", "enum": []string{"Bundle"}}, "id": str(),
+			"type":       obj{"type": "string", "enum": []string{"document", "message", "transaction", "transaction-response", "batch", "batch-response", "history", "searchset", "collection"}},
+			"identifier": obj{"type": "object"}, "timestamp": strf("date-time"),
+			"entry": obj{"type": "array", "items": object(obj{"fullUrl": str(), "resource": obj{"type": "object", "description": "any FHIR R4 resource (resourceType)"}})}},
+			"resourceType", "type"),
+		"OperationOutcome": object(obj{"resourceType": obj{"type": "string", "enum": []string{"OperationOutcome"}},
+			"issue": obj{"type": "array", "items": object(obj{
+				"severity":    obj{"type": "string", "enum": []string{"fatal", "error", "warning", "information"}},
+				"code":        obj{"type": "string", "description": "FHIR issue-type code (invalid, structure, required, value, forbidden, not-found, conflict, too-long, not-supported, informational...)"},
+				"expression":  obj{"type": "array", "items": str(), "description": "FHIRPath-like location in the bundle, e.g. Bundle.entry[3].resource.birthDate"},
+				"diagnostics": str()}, "severity", "code")}}, "resourceType", "issue"),
+		"CapabilityStatement": object(obj{"resourceType": obj{"type": "string", "enum": []string{"CapabilityStatement"}},
+			"status": str(), "kind": str(), "fhirVersion": str(), "format": obj{"type": "array", "items": str()},
+			"rest": obj{"type": "array", "items": obj{"type": "object"}}}, "resourceType", "status", "kind", "fhirVersion", "format"),
+		"FieldValue": object(obj{"eventId": strf("uuid"), "trackingId": str(), "fieldId": str(), "value": obj{"nullable": true}}, "eventId", "trackingId", "fieldId", "value"),
 	}
 }

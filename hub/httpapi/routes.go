@@ -28,6 +28,8 @@ type route struct {
 	response        string          // component schema name of the 200 answer
 	responseIsArray bool
 	statuses        []int // error statuses the route may answer
+	fhir            bool  // a FHIR route: FHIR body rules and OperationOutcome errors (fhir.go)
+	created         bool  // answers 201 (a new resource) besides 200
 	handler         gin.HandlerFunc
 }
 
@@ -85,7 +87,7 @@ func (s *Server) routeTable() []route {
 			handler: s.action(a.action),
 		})
 	}
-	return rs
+	return append(rs, s.fhirRoutes()...)
 }
 
 func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

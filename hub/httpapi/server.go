@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/mappings"
 )
 
 // DefaultMaxBody is the request body limit of the events API (1 MiB).
@@ -27,6 +28,9 @@ type Deps struct {
 	Ready   func(ctx context.Context) error
 	Log     *slog.Logger
 	MaxBody int64 // 0 = DefaultMaxBody
+	// FHIR maps FHIR bundles to declarations and back (the /fhir and
+	// /notification routes); nil answers 503 on them.
+	FHIR *mappings.Mapper
 }
 
 // Server holds the Gin engine and the route table.
@@ -63,14 +67,18 @@ func New(deps Deps) *Server {
 		if r.limit != nil {
 			chain = append(chain, r.limit)
 		}
+		authenticate, requireScopes, read := s.authenticate, s.requireScopes, readBody(deps.MaxBody, deps.Log)
+		if r.fhir { // FHIR routes answer OperationOutcomes
+			authenticate, requireScopes, read = s.fhirAuthenticate, s.fhirRequireScopes, s.readFHIRBody(FHIRMaxBody)
+		}
 		if r.auth {
-			chain = append(chain, s.authenticate())
+			chain = append(chain, authenticate())
 			if len(r.scopes) > 0 {
-				chain = append(chain, s.requireScopes(r.scopes))
+				chain = append(chain, requireScopes(r.scopes))
 			}
 		}
 		if r.body {
-			chain = append(chain, readBody(deps.MaxBody, deps.Log))
+			chain = append(chain, read)
 		}
 		chain = append(chain, r.handler)
 		e.Handle(r.method, r.path, chain...)
