@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,7 +82,7 @@ func BenchmarkGroupCommitWrite(b *testing.B) {
 	for _, full := range []bool{false, true} {
 		name := map[bool]string{false: "event", true: "event+index+audit"}[full]
 		b.Run(name, func(b *testing.B) {
-			s, err := Open(context.Background(), filepath.Join(b.TempDir(), "gc.db"), Options{})
+			s, err := Open(context.Background(), filepath.Join(b.TempDir(), "gc.db"), benchOptions())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -116,6 +117,13 @@ func BenchmarkGroupCommitWrite(b *testing.B) {
 	}
 }
 
+// benchOptions are the store options of the benchmarks: the defaults,
+// unless CRVSHUB_BENCH_CACHE_KIB sets Options.CacheKiB.
+func benchOptions() Options {
+	kib, _ := strconv.Atoi(os.Getenv("CRVSHUB_BENCH_CACHE_KIB"))
+	return Options{CacheKiB: kib}
+}
+
 // The search benchmarks share one database of benchSearchEvents events,
 // loaded once per test binary run into a temporary directory that
 // TestMain removes.
@@ -143,7 +151,7 @@ func searchStore(b *testing.B) *Store {
 			}
 			path = filepath.Join(searchDB.dir, "search.db")
 		}
-		s, err := Open(context.Background(), path, Options{})
+		s, err := Open(context.Background(), path, benchOptions())
 		if err != nil {
 			searchDB.err = err
 			return

@@ -39,6 +39,9 @@ type Options struct {
 	// process (for instance the CLI writing while the server runs).
 	// Default 5s.
 	BusyTimeout time.Duration
+	// CacheKiB is the page cache of each connection, in KiB. Default 0:
+	// SQLite's own (2 MiB).
+	CacheKiB int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -67,7 +70,8 @@ func (o Options) withDefaults() (Options, error) {
 
 // dsn builds the connection string. Pragmas go in _pragma parameters so
 // every connection the pool opens gets them; busy_timeout comes first so
-// that switching a new file to WAL waits for a concurrent opener.
+// that the others wait for a lock another process holds (except the switch
+// of a new file to WAL, see connectWriter).
 func dsn(path string, o Options, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
@@ -80,6 +84,9 @@ func dsn(path string, o Options, readOnly bool) string {
 	// every Write runs in a savepoint, and with temp files each page it
 	// changes costs a write(2) (about a third of a small Write's time).
 	q.Add("_pragma", "temp_store(MEMORY)")
+	if o.CacheKiB > 0 {
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", o.CacheKiB))
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -137,7 +144,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		stopped: make(chan struct{}),
 	}
 	if err := s.open(ctx); err != nil {
-		s.closeDBs()
+		_ = s.closeDBs()
 		return nil, err
 	}
 	go s.run()

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -69,10 +70,25 @@ func TestOptions(t *testing.T) {
 		}
 		check("write", "query_only", 0)
 		check("read", "query_only", 1)
+		check("write", "temp_store", 2)    // MEMORY
+		check("read", "cache_size", -2000) // SQLite's default
 		if _, err := s.rdb.ExecContext(ctx, "DELETE FROM clients"); err == nil {
 			t.Error("read pool accepts writes")
 		}
 		s.Close()
+	}
+}
+
+func TestCacheKiB(t *testing.T) {
+	s := openTemp(t, Options{CacheKiB: 65536})
+	defer s.Close()
+	for _, db := range []interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}{s.wconn, s.rdb} {
+		var got int
+		if err := db.QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&got); err != nil || got != -65536 {
+			t.Errorf("cache_size = %d, %v; want -65536", got, err)
+		}
 	}
 }
 
