@@ -32,5 +32,8 @@
 // correctly as text and round-trip exactly. Searches compile a
 // core.SearchFilter into parameterised SQL over the events_index table and
 // its event_fields and event_flags side tables, where every condition is
-// answered from an index.
+// answered from an index: the side tables are keyed by the integer rid that
+// every index of events_index carries, the search indexes are partial
+// (deleted = 0), and the returned documents live apart in
+// events_index_docs, so filters and counts rarely read a table row.
 package sqlite

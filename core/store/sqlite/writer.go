@@ -48,7 +48,7 @@ var errAborted = errors.New("sqlite: write transaction was rolled back")
 // (nil) or rolled back (fn's error, or the error that stopped the commit).
 // fn may share the transaction with other callers' functions, each in its
 // own savepoint; it runs exactly once, on the writer goroutine, and must
-// not keep tx after it returns. If ctx ends before the writer takes the
+// not keep tx after it returns, nor call Write (it would wait for itself). If ctx ends before the writer takes the
 // request, Write returns ctx.Err() without running fn; once fn has run,
 // Write waits for the commit whatever ctx does.
 //
