@@ -69,6 +69,9 @@ type SortKey struct {
 }
 
 // SearchFilter is a compiled, validated search: what the store executes.
+// Limit <= 0 means no limit. Ties are broken by event id in the direction
+// of the last sort key. An empty "or" group matches nothing; an empty
+// "and" group matches everything.
 type SearchFilter struct {
 	Where  Filter
 	Sort   []SortKey // empty = createdAt descending

@@ -48,7 +48,9 @@ type Tx interface {
 	EventByTransaction(transactionID, eventType string) (*EventDocument, error)
 	// InsertEvent stores a new event and its actions. A tracking id already
 	// in use -> ErrTrackingIDTaken; a (transactionId, type) pair or id in use
-	// -> ErrDuplicate. A failed insert leaves nothing behind.
+	// -> ErrDuplicate. A failed insert leaves nothing behind. The event's
+	// (transactionId, type) identity uses the transaction id of its CREATE
+	// action; an event without one has none.
 	InsertEvent(ev *EventDocument) error
 	// AppendActions adds actions to an existing event and sets its
 	// updatedAt. An action whose (transactionId, type, status) or id is
@@ -56,7 +58,8 @@ type Tx interface {
 	AppendActions(eventID string, updatedAt time.Time, actions ...Action) error
 	// PutIndex replaces the event's search index row, field rows and flag
 	// rows. A registration number used by another event ->
-	// ErrRegistrationNumberTaken.
+	// ErrRegistrationNumberTaken; an event that does not exist ->
+	// ErrNotFound.
 	PutIndex(row *IndexRow) error
 	// PutClient inserts or replaces a system client.
 	PutClient(c *Client) error
