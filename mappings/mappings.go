@@ -3,7 +3,6 @@ package mappings
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/crvshub/crvshub/core"
 )
@@ -69,32 +68,3 @@ type Result struct {
 	IsMessage       bool
 }
 
-// Mapper holds the loaded mapping specs.
-type Mapper struct {
-	cc *core.CountryConfig
-}
-
-// New loads the embedded default specs overlaid with <configDir>/fhir/*.yaml|json
-// (configDir "" = defaults only); a file with the same family name replaces
-// the default; new files add families.
-func New(cc *core.CountryConfig, configDir string) (*Mapper, error) {
-	if cc == nil {
-		return nil, fmt.Errorf("mappings: nil country config")
-	}
-	return &Mapper{cc: cc}, nil
-}
-
-// Map parses and maps a bundle. now decides "today" for date checks. The
-// error is *Error for bad input; any other error type is a bug.
-func (m *Mapper) Map(body []byte, now time.Time) (*Result, error) {
-	return nil, &Error{Status: 422, Issues: []Issue{{Severity: "error", Code: "not-supported", Diagnostics: "FHIR mapping is not implemented yet"}}}
-}
-
-// ToBundle is the reverse mapping (GET /fhir/Bundle/{id}): the event as a
-// FHIR R4 document Bundle.
-func (m *Mapper) ToBundle(ev *core.EventDocument) ([]byte, error) {
-	return nil, fmt.Errorf("mappings: ToBundle not implemented yet")
-}
-
-// Families lists the loaded families, sorted.
-func (m *Mapper) Families() []string { return nil }

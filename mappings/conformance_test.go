@@ -1,0 +1,247 @@
+package mappings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// sharedFixtures walks up from the working directory to a folder holding
+// shared/fixtures.
+func sharedFixtures() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, "shared", "fixtures")
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+var placeholderRe = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
+
+// substitute replaces Postman {{...}} placeholders with plausible values
+// from the embedded Farajaland config; uuid_* placeholders keep one random
+// UUID per name so references still match.
+func substitute(b []byte, rng *rand.Rand) []byte {
+	uuids := map[string]string{}
+	return placeholderRe.ReplaceAllFunc(b, func(m []byte) []byte {
+		name := string(m[2 : len(m)-2])
+		switch {
+		case name == "officeId":
+			return []byte("58325d6c-dc50-4779-aa42-06daa5712756")
+		case name == "facilityId" || name == "location-id":
+			return []byte("a60080a9-9ddb-4d93-bfac-9f40239b3219")
+		case name == "districtId":
+			return []byte("d71605e6-b20e-4b2e-a6ff-4cd2641fb0cb")
+		case name == "stateId":
+			return []byte("5b607555-e83d-49f5-a681-d9a4776f70c5")
+		case name == "countryCode":
+			return []byte("FAR")
+		case strings.HasPrefix(name, "$random"):
+			return []byte("Alex")
+		}
+		if u, ok := uuids[name]; ok {
+			return []byte(u)
+		}
+		u := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", rng.Uint32(), rng.Intn(1<<16), rng.Intn(1<<12), rng.Intn(1<<12), rng.Int63n(1<<48))
+		uuids[name] = u
+		return []byte(u)
+	})
+}
+
+// TestConformanceSharedFixtures maps every fixture bundle of the project's
+// shared folder: no panic, no non-*Error error; births and deaths keep the
+// subject's name, sex, dates and the mother's identifier as in the bundle.
+func TestConformanceSharedFixtures(t *testing.T) {
+	root := sharedFixtures()
+	if root == "" {
+		t.Skip("no shared/fixtures folder above the working directory; conformance fixtures skipped")
+	}
+	m := newMapper(t)
+	rng := rand.New(rand.NewSource(1))
+	var files []string
+	for _, d := range []string{"opencrvs", "hl7"} {
+		fs, _ := filepath.Glob(filepath.Join(root, d, "*.json"))
+		files = append(files, fs...)
+	}
+	if len(files) == 0 {
+		t.Skip("shared/fixtures has no opencrvs or hl7 bundles")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := substitute(raw, rng)
+			res, err := m.Map(body, testNow)
+			var me *Error
+			if err != nil {
+				if !errors.As(err, &me) {
+					t.Fatalf("non-*Error error (a bug): %v", err)
+				}
+				if _, jerr := json.Marshal(me.Outcome()); jerr != nil {
+					t.Fatal(jerr)
+				}
+				if len(me.Issues) == 0 || me.Status < 400 {
+					t.Fatalf("an *Error without issues or status: %+v", me)
+				}
+				t.Logf("refused %d: %s", me.Status, me.Error())
+				if exp, ok := conformanceExpect[filepath.Base(f)]; ok && exp.event != "" {
+					t.Fatalf("expected a %s notification, got %v", exp.event, err)
+				}
+				return
+			}
+			if exp, ok := conformanceExpect[filepath.Base(f)]; ok && exp.event == "" {
+				t.Fatalf("expected a refusal, got family %s", res.Family)
+			}
+			t.Logf("family %s, event %s, tx %s, office %q, %d issues", res.Family, res.EventType, res.TransactionID, res.Office, len(res.Issues))
+			checkAgainstBundle(t, body, res)
+		})
+	}
+}
+
+type expectation struct{ event string }
+
+// conformanceExpect says which fixtures are notifications ("" = refused).
+var conformanceExpect = map[string]expectation{
+	"farajaland-postman-birth-notification-max.json":     {"birth"},
+	"farajaland-postman-birth-notification-min.json":     {"birth"},
+	"farajaland-postman-death-notification-max.json":     {"death"},
+	"farajaland-postman-death-notification-min.json":     {"death"},
+	"farajaland-postman-v2-notify-event-max.json":        {""},
+	"mosip-incoming-birth-bundle.json":                   {"birth"},
+	"bfdr-birth-record-document-minimal.json":            {"birth"},
+	"bfdr-birth-record-document-multiple-birth.json":     {"birth"},
+	"bfdr-birth-record-document-unmapped-birthplace.json": {"birth"},
+	"bfdr-birth-record-update-message.json":              {"birth"},
+	"bfdr-fetal-death-report-document-unnamed-fetus.json": {""},
+	"bfdr-fetal-death-submission-message.json":           {""},
+	"nvss-batch-two-vrdr-submission-messages.json":       {""},
+	"vrdr-death-record-document-hawaii-infant.json":      {"death"},
+	"vrdr-death-record-document-partial-dates.json":      {"death"},
+	"vrdr-death-record-submission-message-kansas-stu1.json": {"death"},
+	"vrdr-death-record-submission-message-michigan.json":    {"death"},
+}
+
+// checkAgainstBundle finds the subject and mother in the raw bundle
+// independently of the specs and compares them with the declaration.
+func checkAgainstBundle(t *testing.T, body []byte, res *Result) {
+	t.Helper()
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var patients []map[string]any
+	var walk func(v any)
+	walk = func(v any) {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		if o["resourceType"] == "Patient" {
+			patients = append(patients, o)
+		}
+		if es, ok := o["entry"].([]any); ok {
+			for _, e := range es {
+				if eo, ok := e.(map[string]any); ok {
+					walk(eo["resource"])
+				}
+			}
+		}
+	}
+	walk(doc)
+	prefix := map[string]string{"birth": "child", "death": "deceased"}[res.EventType]
+	if prefix == "" {
+		t.Fatalf("unexpected event type %q", res.EventType)
+	}
+	var name struct{ Firstname, Surname string }
+	if raw := res.Declaration[prefix+".name"]; raw != nil {
+		if err := json.Unmarshal(raw, &name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the subject is the Patient whose family name is the mapped surname
+	var subj map[string]any
+	for _, p := range patients {
+		ns, _ := p["name"].([]any)
+		for _, n := range ns {
+			no, _ := n.(map[string]any)
+			fam, _ := no["family"].(string)
+			given, _ := no["given"].([]any)
+			if fam != "" && fam == name.Surname && len(given) > 0 && given[0] == name.Firstname {
+				subj = p
+			}
+		}
+		if subj != nil {
+			break
+		}
+	}
+	if name.Surname != "" && subj == nil {
+		t.Fatalf("mapped surname %q is no Patient's family name", name.Surname)
+	}
+	if subj == nil {
+		t.Logf("subject has no name in the bundle; declaration %s", res.Declaration)
+		return
+	}
+	if g, ok := subj["gender"].(string); ok {
+		var got string
+		_ = json.Unmarshal(res.Declaration[prefix+".gender"], &got)
+		want := map[string]string{"male": "male", "female": "female", "other": "unknown", "unknown": "unknown"}[g]
+		if got != want {
+			t.Errorf("%s.gender = %q, bundle says %q", prefix, got, g)
+		}
+	}
+	dobField := prefix + ".dob"
+	if bd, ok := subj["birthDate"].(string); ok && len(bd) == 10 {
+		var got string
+		_ = json.Unmarshal(res.Declaration[dobField], &got)
+		if got != bd {
+			t.Errorf("%s = %q, bundle birthDate %q", dobField, got, bd)
+		}
+	}
+	if res.EventType == "death" {
+		if dd, ok := subj["deceasedDateTime"].(string); ok && len(dd) >= 10 {
+			var got string
+			_ = json.Unmarshal(res.Declaration["eventDetails.date"], &got)
+			if got != dd[:10] {
+				t.Errorf("eventDetails.date = %q, bundle deceasedDateTime %q", got, dd)
+			}
+		}
+	}
+	if res.EventType == "birth" {
+		// the mother's national id, if the bundle has one, is mapped
+		var mnid string
+		_ = json.Unmarshal(res.Declaration["mother.nid"], &mnid)
+		for _, p := range patients {
+			if p["gender"] != "female" || fmt.Sprint(p["name"]) == fmt.Sprint(subj["name"]) {
+				continue
+			}
+			ids, _ := p["identifier"].([]any)
+			for _, id := range ids {
+				io, _ := id.(map[string]any)
+				tb, _ := json.Marshal(io["type"])
+				if strings.Contains(string(tb), "NATIONAL_ID") || strings.Contains(string(tb), `"SS"`) {
+					if v, _ := io["value"].(string); v != mnid {
+						t.Errorf("mother.nid = %q, bundle has %q", mnid, v)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,608 @@
+package mappings
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// Mapper holds the loaded mapping specs.
+type Mapper struct {
+	cc     *core.CountryConfig
+	specs  map[string]*Spec
+	order  []*Spec // by priority (high first), then family name
+	byName map[string]*core.Location
+}
+
+// New loads the embedded default specs overlaid with <configDir>/fhir/*.yaml|json
+// (configDir "" = defaults only); a file with the same family name replaces
+// the default; new files add families.
+func New(cc *core.CountryConfig, configDir string) (*Mapper, error) {
+	if cc == nil {
+		return nil, fmt.Errorf("mappings: nil country config")
+	}
+	specs, err := loadSpecs(configDir)
+	if err != nil {
+		return nil, fmt.Errorf("mappings: %w", err)
+	}
+	m := &Mapper{cc: cc, specs: specs, byName: map[string]*core.Location{}}
+	for _, s := range specs {
+		m.order = append(m.order, s)
+	}
+	sort.Slice(m.order, func(i, j int) bool {
+		if m.order[i].Priority != m.order[j].Priority {
+			return m.order[i].Priority > m.order[j].Priority
+		}
+		return m.order[i].Family < m.order[j].Family
+	})
+	for i := range cc.Locations {
+		l := &cc.Locations[i]
+		k := strings.ToLower(l.Name)
+		if _, dup := m.byName[k]; !dup {
+			m.byName[k] = l
+		}
+	}
+	return m, nil
+}
+
+// Families lists the loaded families, sorted.
+func (m *Mapper) Families() []string {
+	out := make([]string, 0, len(m.specs))
+	for k := range m.specs {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func badInput(status int, issues ...Issue) *Error { return &Error{Status: status, Issues: issues} }
+
+// maxNesting bounds bundles inside bundles.
+const maxNesting = 4
+
+// Map parses and maps a bundle. now decides "today" for date checks. The
+// error is *Error for bad input; any other error type is a bug.
+func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("mappings: internal error: %v", p)
+		}
+	}()
+	doc, jerr := decodeJSON(body)
+	if jerr != nil {
+		return nil, badInput(400, errIssue("structure", "", "the body is not JSON: "+jerr.Error()))
+	}
+	top, ok := doc.(obj)
+	if !ok {
+		return nil, badInput(400, errIssue("structure", "", "the body is not a FHIR resource: expected a JSON object"))
+	}
+	rt, _ := top["resourceType"].(string)
+	switch {
+	case rt == "":
+		return nil, badInput(400, errIssue("structure", "resourceType", "the body is not a FHIR resource: resourceType is missing"))
+	case rt != "Bundle":
+		return nil, badInput(400, errIssue("invalid", "resourceType", fmt.Sprintf("expected a Bundle, got %s", rt)))
+	}
+	var issues []Issue
+	outer := parseBundle(top, "Bundle", nil, &issues)
+	if e := checkBundleHead(outer); e != nil {
+		return nil, e
+	}
+	res = &Result{}
+	target, e := m.unwrap(outer, res, &issues, 0)
+	if e != nil {
+		return nil, e
+	}
+	spec, st := m.pick(target)
+	if spec == nil {
+		return nil, badInput(422, m.noFamily(target))
+	}
+	res.Family = spec.Family
+	res.EventType = spec.Event
+	ec := m.cc.Event(spec.Event)
+	if ec == nil {
+		return nil, badInput(422, errIssue("not-supported", target.Path, fmt.Sprintf(
+			"the bundle is a %s report (mapping family %s), but this country's configuration defines no %q event type", spec.Event, spec.Family, spec.Event)))
+	}
+	if len(st.role(spec.Subject)) == 0 {
+		expr := target.Path
+		if comp := target.ofType("Composition"); len(comp) > 0 {
+			expr = comp[0].Path + ".subject"
+		}
+		return nil, badInput(422, errIssue("required", expr, fmt.Sprintf(
+			"no subject: the %s bundle has no %s (role %q of family %s)", spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), spec.Subject, spec.Family)))
+	}
+	for _, r := range spec.Expect {
+		if len(st.role(r)) == 0 {
+			issues = append(issues, warn("incomplete", target.Path, fmt.Sprintf("no %s details in the bundle (role %q); the notification is incomplete", r, r)))
+		}
+	}
+	decl, sources, fieldIssues := m.mapFields(spec, st, ec, now)
+	for _, is := range fieldIssues {
+		if is.Severity == "error" {
+			return nil, badInput(422, fieldIssues...)
+		}
+	}
+	issues = append(issues, fieldIssues...)
+	if errs := core.ValidateValues(m.cc, ec, decl, now); len(errs) > 0 {
+		var out []Issue
+		for _, fe := range errs {
+			id := fe.ID
+			src := sources[id]
+			for src == "" && strings.Contains(id, ".") {
+				id = id[:strings.LastIndexByte(id, '.')]
+				src = sources[id]
+			}
+			var v any
+			_ = json.Unmarshal(decl[id], &v)
+			out = append(out, errIssue("value", src, fmt.Sprintf("%s: %s (value %v)", fe.ID, fe.Message, v)))
+		}
+		return nil, badInput(422, out...)
+	}
+	res.Declaration = decl
+	res.Office = m.office(spec, st, &issues)
+	res.TransactionID = m.transactionID(outer, target, body)
+	issues = append(issues, typedChecks(st, spec)...)
+	res.Issues = issues
+	return res, nil
+}
+
+// checkBundleHead checks the bundle type and entries.
+func checkBundleHead(b *bundle) *Error {
+	t, ok := b.Data["type"].(string)
+	if !ok || t == "" {
+		return badInput(400, errIssue("required", "Bundle.type", "Bundle.type is required (document, message, transaction, batch or collection)"))
+	}
+	switch t {
+	case "document", "message", "transaction", "batch", "collection":
+	default:
+		return badInput(422, errIssue("not-supported", "Bundle.type", fmt.Sprintf("a %s bundle is not a notification: send a document, message, transaction, batch or collection bundle", t)))
+	}
+	if e, ok := b.Data["entry"]; ok {
+		if _, isList := e.([]any); !isList {
+			return badInput(400, errIssue("structure", "Bundle.entry", "Bundle.entry must be a list"))
+		}
+	}
+	if len(b.Resources) == 0 {
+		return badInput(422, errIssue("required", "Bundle.entry", "the bundle has no entries with a resource: nothing to map"))
+	}
+	return nil
+}
+
+// unwrap finds the bundle to map: a message's focus, or the only bundle
+// inside a batch/transaction/collection.
+func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bundle, *Error) {
+	if depth > maxNesting {
+		return nil, badInput(422, errIssue("not-supported", b.Path, "bundles nested too deep"))
+	}
+	if b.Type == "message" {
+		hdrs := b.ofType("MessageHeader")
+		if len(hdrs) == 0 {
+			return nil, badInput(422, errIssue("required", b.Path+".entry[0].resource", "a message bundle needs a MessageHeader as its first entry"))
+		}
+		h := hdrs[0]
+		if h.Index != 0 {
+			*issues = append(*issues, warn("structure", h.Path, "the MessageHeader should be the first entry of a message bundle"))
+		}
+		if depth == 0 {
+			res.IsMessage = true
+			res.MessageHeaderID = h.ID
+		}
+		ev := str(h.Data["eventUri"])
+		if ev == "" {
+			if ec, ok := h.Data["eventCoding"].(obj); ok {
+				ev = str(ec["code"])
+			}
+		}
+		for _, bad := range []string{"_void", "_acknowledgement", "_status", "_extraction_error", "_coding", "_alias"} {
+			if strings.Contains(ev, bad) {
+				return nil, badInput(422, errIssue("not-supported", h.Path+".eventUri", fmt.Sprintf("message event %s is not a birth or death notification", ev)))
+			}
+		}
+		if strings.HasSuffix(ev, "_update") {
+			*issues = append(*issues, info("informational", h.Path+".eventUri", "an update message is mapped as a notification of the whole record"))
+		}
+		foci, _ := h.Data["focus"].([]any)
+		for i, f := range foci {
+			fo, _ := f.(obj)
+			ref := str(fo["reference"])
+			r := b.resolve(ref)
+			if r == nil {
+				*issues = append(*issues, warn("not-found", fmt.Sprintf("%s.focus[%d]", h.Path, i), fmt.Sprintf("focus %s is not in the bundle", ref)))
+				continue
+			}
+			if r.Type == "Bundle" {
+				inner := parseBundle(r.Data, r.Path, b, issues)
+				if inner.Type == "" {
+					inner.Type = "document"
+				}
+				return m.unwrap(inner, res, issues, depth+1)
+			}
+		}
+	}
+	var nested []*resource
+	for _, r := range b.Resources {
+		if r.Type == "Bundle" {
+			nested = append(nested, r)
+		}
+	}
+	if len(nested) == 0 || b.Type == "document" {
+		return b, nil
+	}
+	if len(nested) > 1 && b.Type != "message" {
+		var where []string
+		for _, r := range nested {
+			where = append(where, r.Path)
+		}
+		is := errIssue("not-supported", b.Path, fmt.Sprintf("a %s of %d bundles: post each notification on its own", b.Type, len(nested)))
+		is.Expression = where
+		return nil, badInput(422, is)
+	}
+	inner := parseBundle(nested[0].Data, nested[0].Path, b, issues)
+	if e := checkBundleHead(inner); e != nil {
+		return nil, e
+	}
+	return m.unwrap(inner, res, issues, depth+1)
+}
+
+// state evaluates roles lazily for one spec over one bundle.
+type state struct {
+	m     *Mapper
+	spec  *Spec
+	b     *bundle
+	roles map[string][]*resource
+	busy  map[string]bool
+}
+
+func (m *Mapper) pick(b *bundle) (*Spec, *state) {
+	for _, s := range m.order {
+		if !containsStr(s.Match.BundleTypes, b.Type) {
+			continue
+		}
+		st := &state{m: m, spec: s, b: b, roles: map[string][]*resource{}, busy: map[string]bool{}}
+		ok := true
+		for _, r := range s.Match.Require {
+			if len(st.role(r)) == 0 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return s, st
+		}
+	}
+	return nil, nil
+}
+
+func (m *Mapper) noFamily(b *bundle) Issue {
+	desc := "bundle type " + b.Type
+	if comp := b.ofType("Composition"); len(comp) > 0 {
+		desc += ", Composition.type " + strings.Join(codes(comp[0].Data["type"]), " / ")
+	}
+	var types []string
+	seen := map[string]bool{}
+	for _, r := range b.Resources {
+		if !seen[r.Type] {
+			seen[r.Type] = true
+			types = append(types, r.Type)
+		}
+	}
+	return errIssue("not-supported", b.Path, fmt.Sprintf("no mapping family matches this bundle (%s; resources %s): it is not a birth or death notification this hub understands (families: %s)",
+		desc, strings.Join(types, ", "), strings.Join(m.Families(), ", ")))
+}
+
+func (st *state) role(name string) []*resource {
+	if rs, ok := st.roles[name]; ok {
+		return rs
+	}
+	r := st.spec.Roles[name]
+	if r == nil || st.busy[name] {
+		return nil
+	}
+	st.busy[name] = true
+	rs := st.selectRole(r)
+	st.busy[name] = false
+	st.roles[name] = rs
+	return rs
+}
+
+func (st *state) selectRole(r *RoleSpec) []*resource {
+	if len(r.OneOf) > 0 {
+		for _, alt := range r.OneOf {
+			if rs := st.selectRole(alt); len(rs) > 0 {
+				return rs
+			}
+		}
+		return nil
+	}
+	var cands []*resource
+	if r.Ref != "" {
+		for _, n := range st.eval(r.ref) {
+			o, ok := n.v.(obj)
+			if !ok {
+				continue
+			}
+			if res := st.b.resolve(str(o["reference"])); res != nil {
+				cands = append(cands, res)
+			}
+		}
+	} else {
+		cands = st.b.Resources
+	}
+	var sectionRefs map[*resource]bool
+	if len(r.Section) > 0 {
+		sectionRefs = st.sectionMembers(r.Section)
+	}
+	excluded := map[*resource]bool{}
+	for _, x := range r.Exclude {
+		for _, e := range st.role(x) {
+			excluded[e] = true
+		}
+	}
+	var out []*resource
+	for _, c := range cands {
+		if len(r.Resource) > 0 && !containsStr(r.Resource, c.Type) {
+			continue
+		}
+		if excluded[c] || (sectionRefs != nil && !sectionRefs[c]) {
+			continue
+		}
+		if len(r.Profile) > 0 && !hasProfile(c.Data, r.Profile) {
+			continue
+		}
+		if len(r.Code) > 0 && !codeMatches(c.Data["code"], r.Code) {
+			continue
+		}
+		if len(r.Type) > 0 && !codeMatches(c.Data["type"], r.Type) {
+			continue
+		}
+		if len(r.Relationship) > 0 && !codeMatches(c.Data["relationship"], r.Relationship) {
+			continue
+		}
+		if r.where != nil && len(eval(st.b, []node{{c.Data, c.Path}}, r.where)) == 0 {
+			continue
+		}
+		out = append(out, c)
+		if !r.All {
+			break
+		}
+	}
+	return out
+}
+
+// sectionMembers lists the resources referenced by Composition sections
+// with one of the codes (any code system: OpenCRVS used several).
+func (st *state) sectionMembers(codesWanted []string) map[*resource]bool {
+	out := map[*resource]bool{}
+	for _, comp := range st.b.ofType("Composition") {
+		secs, _ := comp.Data["section"].([]any)
+		for _, s := range secs {
+			so, _ := s.(obj)
+			if !codeMatches(so["code"], codesWanted) {
+				continue
+			}
+			ents, _ := so["entry"].([]any)
+			for _, e := range ents {
+				eo, _ := e.(obj)
+				if r := st.b.resolve(str(eo["reference"])); r != nil {
+					out[r] = true
+				}
+			}
+		}
+		break
+	}
+	return out
+}
+
+func hasProfile(o obj, want []string) bool {
+	meta, _ := o["meta"].(obj)
+	profs, _ := meta["profile"].([]any)
+	for _, p := range profs {
+		ps := str(p)
+		for _, w := range want {
+			if ps == w || strings.HasSuffix(ps, "/"+w) || strings.HasSuffix(ps, "-"+w) || strings.HasSuffix(ps, "/"+w+".html") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// codeMatches checks a CodeableConcept (or a list of them, or an STU3
+// single object, or a plain string) against "system|code" or "code".
+func codeMatches(v any, want []string) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if codeMatches(e, want) {
+				return true
+			}
+		}
+		return false
+	case string:
+		for _, w := range want {
+			if strings.EqualFold(x, w) {
+				return true
+			}
+		}
+		return false
+	case obj:
+		var cs []any
+		switch c := x["coding"].(type) {
+		case []any:
+			cs = c
+		case obj:
+			cs = []any{c}
+		}
+		if cs == nil && x["code"] != nil { // a bare Coding
+			cs = []any{x}
+		}
+		for _, c := range cs {
+			co, _ := c.(obj)
+			sys, code := str(co["system"]), str(co["code"])
+			for _, w := range want {
+				if i := strings.LastIndexByte(w, '|'); i >= 0 {
+					if w[:i] == sys && w[i+1:] == code {
+						return true
+					}
+				} else if w == code {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (st *state) eval(p path) []node {
+	var start []node
+	if p.role == "bundle" {
+		start = []node{{st.b.Data, st.b.Path}}
+	} else {
+		for _, r := range st.role(p.role) {
+			start = append(start, node{r.Data, r.Path})
+		}
+	}
+	return eval(st.b, start, p.segs)
+}
+
+// mapFields runs every field of the spec. sources maps field id -> the
+// expression its value came from.
+func (m *Mapper) mapFields(spec *Spec, st *state, ec *core.EventConfig, now time.Time) (core.Declaration, map[string]string, []Issue) {
+	decl := core.Declaration{}
+	sources := map[string]string{}
+	var issues []Issue
+	for _, id := range spec.order {
+		f := spec.Fields[id]
+		if f.When != "" && decl[f.When] == nil {
+			continue
+		}
+		var nodes []node
+		for _, p := range spec.paths[id] {
+			if nodes = st.eval(p); len(nodes) > 0 {
+				break
+			}
+		}
+		if len(nodes) == 0 {
+			continue
+		}
+		fc := ec.Field(id)
+		if fc == nil {
+			issues = append(issues, info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID)))
+			continue
+		}
+		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
+		v, tis := transforms[f.Transform].forward(c, nodes)
+		issues = append(issues, tis...)
+		if v == nil {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			issues = append(issues, warn("processing", nodes[0].path, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
+			continue
+		}
+		decl[id] = raw
+		sources[id] = nodes[0].path
+	}
+	return decl, sources, issues
+}
+
+// office finds the registration office named by the bundle.
+func (m *Mapper) office(spec *Spec, st *state, issues *[]Issue) string {
+	var facility string
+	for _, p := range spec.office {
+		for _, n := range st.eval(p) {
+			l, key := m.locationFor(st.b, n.v)
+			switch {
+			case l == nil:
+				if key != "" {
+					*issues = append(*issues, warn("not-found", n.path, fmt.Sprintf("office %s is not in the country's location list", key)))
+				}
+			case l.LocationType == core.LocationCRVSOffice:
+				return l.ID
+			case l.LocationType == core.LocationHealthFacility:
+				if facility == "" {
+					facility = l.ID
+				}
+			default:
+				if strings.Contains(p.src, "regLastOffice") {
+					*issues = append(*issues, warn("value", n.path, fmt.Sprintf("office %s is a %s, not a CRVS office", l.Name, l.LocationType)))
+				}
+			}
+		}
+	}
+	return facility
+}
+
+// transactionID derives a stable id for the notification.
+func (m *Mapper) transactionID(outer, target *bundle, body []byte) string {
+	ident := func(v any) string {
+		o, ok := v.(obj)
+		if !ok {
+			return ""
+		}
+		val := strings.TrimSpace(str(o["value"]))
+		if val == "" {
+			return ""
+		}
+		if sys := str(o["system"]); sys != "" {
+			return sys + "|" + val
+		}
+		return val
+	}
+	if id := ident(outer.Data["identifier"]); id != "" {
+		return "fhir:" + id
+	}
+	if h := outer.ofType("MessageHeader"); len(h) > 0 && h[0].ID != "" {
+		return "fhir:MessageHeader/" + h[0].ID
+	}
+	if target != outer {
+		if id := ident(target.Data["identifier"]); id != "" {
+			return "fhir:" + id
+		}
+	}
+	if comp := target.ofType("Composition"); len(comp) > 0 {
+		if id := ident(comp[0].Data["identifier"]); id != "" {
+			return "fhir:" + id
+		}
+	}
+	canon, err := json.Marshal(outer.Data) // map keys sorted: canonical
+	if err != nil {
+		canon = body
+	}
+	sum := sha256.Sum256(canon)
+	return "fhir:sha256:" + hex.EncodeToString(sum[:])
+}
+
+// typedChecks decodes the subject with the typed R4 models; a failure is
+// reported (the tolerant pass already read it), never fatal.
+func typedChecks(st *state, spec *Spec) []Issue {
+	var out []Issue
+	for _, r := range st.role(spec.Subject) {
+		raw, err := json.Marshal(r.Data)
+		if err != nil {
+			continue
+		}
+		switch r.Type {
+		case "Patient":
+			_, err = fhir.UnmarshalPatient(raw)
+		case "RelatedPerson":
+			_, err = fhir.UnmarshalRelatedPerson(raw)
+		default:
+			continue
+		}
+		if err != nil {
+			out = append(out, info("informational", r.Path, fmt.Sprintf("not strict FHIR R4 (%v); read tolerantly", err)))
+		}
+	}
+	return out
+}

@@ -1,0 +1,315 @@
+package mappings
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed specs
+var embeddedSpecs embed.FS
+
+// strs is a list of strings that may be written as one string.
+type strs []string
+
+func (s *strs) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*s = strs{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("expected a string or a list of strings")
+	}
+	*s = many
+	return nil
+}
+
+// Spec is one mapping family as written in a spec file.
+type Spec struct {
+	Family      string `json:"family"`
+	Description string `json:"description,omitempty"`
+	Event       string `json:"event"`              // core event type the family maps to
+	Priority    int    `json:"priority,omitempty"` // higher is tried first
+	Reverse     bool   `json:"reverse,omitempty"`  // ToBundle uses this family for its event type
+	Match       struct {
+		BundleTypes strs `json:"bundleTypes"`       // document, message, transaction, batch, collection
+		Require     strs `json:"require,omitempty"` // roles that must be found
+	} `json:"match"`
+	Subject       string               `json:"subject"`                 // the role whose absence refuses the bundle (422)
+	Expect        strs                 `json:"expect,omitempty"`        // roles whose absence is a warning (a gap)
+	Office        strs                 `json:"office,omitempty"`        // paths to references of the registration office
+	SectionSystem string               `json:"sectionSystem,omitempty"` // Composition section code system (reverse)
+	Roles         map[string]*RoleSpec `json:"roles"`
+	Fields        map[string]FieldSpec `json:"fields"`
+
+	order   []string // field ids: plain fields first, then fields with when
+	paths   map[string][]path
+	office  []path
+	source  string
+	refPath map[string]path
+}
+
+// RoleSpec selects resources of the bundle for a role.
+type RoleSpec struct {
+	Resource     strs        `json:"resource,omitempty"`     // resource types
+	Section      strs        `json:"section,omitempty"`      // Composition section codes
+	Profile      strs        `json:"profile,omitempty"`      // meta.profile (suffix after the last / is enough)
+	Code         strs        `json:"code,omitempty"`         // Observation.code: "system|code" or "code"
+	Type         strs        `json:"type,omitempty"`         // Composition.type / Location.type codes
+	Relationship strs        `json:"relationship,omitempty"` // RelatedPerson.relationship codes (R4 list or STU3 object)
+	Ref          string      `json:"ref,omitempty"`          // role.path whose References name the resources
+	Where        string      `json:"where,omitempty"`        // path=value condition on the resource
+	Exclude      strs        `json:"exclude,omitempty"`      // roles whose resources are not candidates
+	OneOf        []*RoleSpec `json:"oneOf,omitempty"`        // alternatives, first that finds something
+	All          bool        `json:"all,omitempty"`          // keep every match (default: the first)
+
+	ref   path
+	where []seg
+}
+
+// FieldSpec maps one declaration field.
+type FieldSpec struct {
+	From      strs           `json:"from"`           // paths; the first that yields values is used
+	Transform string         `json:"transform"`      // a registered transform (default string)
+	Args      map[string]any `json:"args,omitempty"` // transform arguments
+	When      string         `json:"when,omitempty"` // only when this declaration field was filled
+}
+
+// decodeStrict reads YAML or JSON; unknown keys are errors.
+func decodeStrict(name string, b []byte, v any) error {
+	js := b
+	if ext := strings.ToLower(filepath.Ext(name)); ext != ".json" {
+		var doc any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		var err error
+		if js, err = json.Marshal(doc); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// normaliseArgs turns numbers into json.Number-free values and nested maps
+// into obj, so transforms see one shape.
+func normaliseArgs(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normaliseArgs(e)
+		}
+		return obj(x)
+	case []any:
+		for i, e := range x {
+			x[i] = normaliseArgs(e)
+		}
+	case json.Number:
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+	}
+	return v
+}
+
+func (r *RoleSpec) compile(s *Spec, name string) error {
+	if r.Ref != "" {
+		p, err := compilePath(r.Ref)
+		if err != nil {
+			return fmt.Errorf("role %s: ref: %w", name, err)
+		}
+		if p.role != "bundle" && s.Roles[p.role] == nil {
+			return fmt.Errorf("role %s: ref names unknown role %q", name, p.role)
+		}
+		r.ref = p
+	}
+	if r.Where != "" {
+		w, err := compileSegs("where(" + r.Where + ")")
+		if err != nil {
+			return fmt.Errorf("role %s: where: %w", name, err)
+		}
+		r.where = w
+	}
+	for _, x := range r.Exclude {
+		if s.Roles[x] == nil {
+			return fmt.Errorf("role %s: exclude names unknown role %q", name, x)
+		}
+	}
+	if len(r.Resource) == 0 && r.Ref == "" && len(r.OneOf) == 0 {
+		return fmt.Errorf("role %s: needs resource, ref or oneOf", name)
+	}
+	for _, alt := range r.OneOf {
+		if err := alt.compile(s, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compile checks a spec and prepares its paths.
+func (s *Spec) compile() error {
+	if s.Family == "" {
+		return fmt.Errorf("family is required")
+	}
+	if s.Event == "" {
+		return fmt.Errorf("family %s: event is required", s.Family)
+	}
+	if len(s.Match.BundleTypes) == 0 {
+		return fmt.Errorf("family %s: match.bundleTypes is required", s.Family)
+	}
+	for _, t := range s.Match.BundleTypes {
+		switch t {
+		case "document", "message", "transaction", "batch", "collection":
+		default:
+			return fmt.Errorf("family %s: unknown bundle type %q", s.Family, t)
+		}
+	}
+	if s.Roles == nil {
+		s.Roles = map[string]*RoleSpec{}
+	}
+	for name, r := range s.Roles {
+		if name == "bundle" {
+			return fmt.Errorf("family %s: role name bundle is reserved", s.Family)
+		}
+		if r == nil {
+			return fmt.Errorf("family %s: role %s is empty", s.Family, name)
+		}
+		if err := r.compile(s, name); err != nil {
+			return fmt.Errorf("family %s: %w", s.Family, err)
+		}
+	}
+	for _, list := range []strs{s.Match.Require, s.Expect, {s.Subject}} {
+		for _, r := range list {
+			if r == "" {
+				continue
+			}
+			if s.Roles[r] == nil {
+				return fmt.Errorf("family %s: unknown role %q", s.Family, r)
+			}
+		}
+	}
+	if s.Subject == "" {
+		return fmt.Errorf("family %s: subject (a role) is required", s.Family)
+	}
+	for _, o := range s.Office {
+		p, err := compilePath(o)
+		if err != nil {
+			return fmt.Errorf("family %s: office: %w", s.Family, err)
+		}
+		if p.role != "bundle" && s.Roles[p.role] == nil {
+			return fmt.Errorf("family %s: office names unknown role %q", s.Family, p.role)
+		}
+		s.office = append(s.office, p)
+	}
+	s.paths = map[string][]path{}
+	var plain, cond []string
+	for id, f := range s.Fields {
+		if len(f.From) == 0 {
+			return fmt.Errorf("family %s: field %s: from is required", s.Family, id)
+		}
+		if f.Transform == "" {
+			f.Transform = "string"
+		}
+		t, ok := transforms[f.Transform]
+		if !ok {
+			return fmt.Errorf("family %s: field %s: unknown transform %q (known: %s)", s.Family, id, f.Transform, strings.Join(TransformNames(), ", "))
+		}
+		if f.Args == nil {
+			f.Args = map[string]any{}
+		}
+		f.Args = normaliseArgs(f.Args).(obj)
+		if t.check != nil {
+			if err := t.check(f.Args); err != nil {
+				return fmt.Errorf("family %s: field %s: %w", s.Family, id, err)
+			}
+		}
+		for _, src := range f.From {
+			p, err := compilePath(src)
+			if err != nil {
+				return fmt.Errorf("family %s: field %s: %w", s.Family, id, err)
+			}
+			if p.role != "bundle" && s.Roles[p.role] == nil {
+				return fmt.Errorf("family %s: field %s: unknown role %q", s.Family, id, p.role)
+			}
+			s.paths[id] = append(s.paths[id], p)
+		}
+		if f.When != "" {
+			if _, ok := s.Fields[f.When]; !ok {
+				return fmt.Errorf("family %s: field %s: when names field %q that the spec does not map", s.Family, id, f.When)
+			}
+			cond = append(cond, id)
+		} else {
+			plain = append(plain, id)
+		}
+		s.Fields[id] = f
+	}
+	sort.Strings(plain)
+	sort.Strings(cond)
+	s.order = append(plain, cond...)
+	return nil
+}
+
+// loadSpecs reads the embedded specs overlaid with <configDir>/fhir.
+func loadSpecs(configDir string) (map[string]*Spec, error) {
+	out := map[string]*Spec{}
+	read := func(fsys fs.FS, dir, origin string) error {
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return fmt.Errorf("mapping specs %s: %w", origin, err)
+		}
+		seen := map[string]string{}
+		for _, e := range entries {
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+				continue
+			}
+			b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+			if err != nil {
+				return fmt.Errorf("mapping spec %s: %w", e.Name(), err)
+			}
+			s := &Spec{}
+			if err := decodeStrict(e.Name(), b, s); err != nil {
+				return fmt.Errorf("mapping spec %s/%s: %w", origin, e.Name(), err)
+			}
+			if err := s.compile(); err != nil {
+				return fmt.Errorf("mapping spec %s/%s: %w", origin, e.Name(), err)
+			}
+			if prev, dup := seen[s.Family]; dup {
+				return fmt.Errorf("mapping spec %s/%s: family %s is also defined in %s", origin, e.Name(), s.Family, prev)
+			}
+			seen[s.Family] = e.Name()
+			s.source = origin + "/" + e.Name()
+			out[s.Family] = s
+		}
+		return nil
+	}
+	if err := read(embeddedSpecs, "specs", "embedded"); err != nil {
+		return nil, err
+	}
+	if configDir != "" {
+		if err := read(os.DirFS(configDir), "fhir", filepath.Join(configDir, "fhir")); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
