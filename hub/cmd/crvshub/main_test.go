@@ -141,7 +141,27 @@ func TestReadmeTour(t *testing.T) {
 	if tour == "" {
 		t.Fatal("README has no API tour block")
 	}
+	// The FHIR section's block continues the tour's shell.
+	var fhir string
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		if strings.Contains(m[1], "/fhir/Bundle/") {
+			fhir = m[1]
+		}
+	}
+	if fhir == "" {
+		t.Fatal("README has no FHIR example block")
+	}
 	work := t.TempDir()
+	example, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "examples", "fhir-birth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(work, "docs", "examples"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "docs", "examples", "fhir-birth.json"), example, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	data := filepath.Join(work, "data")
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,14 +196,27 @@ func TestReadmeTour(t *testing.T) {
 	if !strings.Contains(tour, "HUB=http://127.0.0.1:8080") {
 		t.Fatal("the tour should target the default address")
 	}
-	script := strings.ReplaceAll(tour, "HUB=http://127.0.0.1:8080", "HUB=http://"+addr)
+	const fhirMark = "=== FHIR section ==="
+	script := strings.ReplaceAll(tour, "HUB=http://127.0.0.1:8080", "HUB=http://"+addr) + "\necho '" + fhirMark + "'\n" + fhir
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = work // the tour reads data/demo-client.json relative to the current folder
 	res, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tour failed: %v\n%s", err, res)
 	}
-	s := string(res)
+	s, fhirOut, found := strings.Cut(string(res), fhirMark)
+	if !found {
+		t.Fatalf("the FHIR section did not run:\n%s", res)
+	}
+	for _, want := range []string{"HTTP/1.1 201 Created", "Location: /api/events/events/", `{"resourceType":"OperationOutcome"`,
+		"tracking id", `"resourceType":"Bundle"`, `"type":"document"`, `"Tendai"`, `"Phiri"`} {
+		if !strings.Contains(fhirOut, want) {
+			t.Errorf("FHIR section output lacks %s\n%s", want, fhirOut)
+		}
+	}
+	if strings.Contains(fhirOut, `"severity":"error"`) || strings.Contains(fhirOut, `"severity":"fatal"`) || !regexp.MustCompile(`event [0-9a-f-]{36}\n`).MatchString(fhirOut) {
+		t.Errorf("FHIR section hit an error:\n%s", fhirOut)
+	}
 	for _, want := range []string{`"fieldId":"child.name","value":{"firstname":"Ada","surname":"Banda"}`,
 		`"status":"REGISTERED"`, `"registrationNumber":"`, `"locationType":"HEALTH_FACILITY"`, `"total":1`} {
 		if !strings.Contains(s, want) {
