@@ -190,7 +190,7 @@ func (s *Service) CreateEvent(ctx context.Context, p Principal, in CreateInput) 
 		return nil, err
 	}
 	err = s.Store.Write(ctx, func(tx Tx) error {
-		ev, err := s.create(ctx, tx, p, in)
+		ev, err := s.create(ctx, tx, p, in, true)
 		out = ev
 		return err
 	})
@@ -215,7 +215,9 @@ func (s *Service) prepareCreate(p Principal, in *CreateInput) error {
 	return err
 }
 
-func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput) (*EventDocument, error) {
+// create inserts the event; index=false leaves the search row to the
+// caller's next commitActions in the same transaction (create+notify).
+func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput, index bool) (*EventDocument, error) {
 	if ev, err := tx.EventByTransaction(in.TransactionID, in.Type); err == nil {
 		return ev, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -241,8 +243,10 @@ func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput
 	if err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
-	if err := s.reindex(tx, ev); err != nil {
-		return nil, err
+	if index {
+		if err := s.reindex(tx, ev); err != nil {
+			return nil, err
+		}
 	}
 	return ev, s.audit(ctx, tx, p, "event.create", ev.ID, map[string]any{"type": ev.Type, "trackingId": ev.TrackingID, "transactionId": in.TransactionID})
 }
@@ -278,12 +282,13 @@ func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAnd
 	}
 	var out *EventDocument
 	err := s.Store.Write(ctx, func(tx Tx) error {
-		ev, err := s.create(ctx, tx, p, cin)
+		ev, err := s.create(ctx, tx, p, cin, false)
 		if err != nil {
 			return err
 		}
 		ain.EventID = ev.ID
-		out, err = s.act(ctx, tx, p, ev, ain)
+		// a new event always gets its NOTIFY, whose commit indexes it
+		out, err = s.act(ctx, tx, p, ev, ain, true)
 		return err
 	})
 	return out, err
@@ -389,7 +394,7 @@ func (s *Service) Act(ctx context.Context, p Principal, eventID string, in Actio
 		if err != nil {
 			return err
 		}
-		out, err = s.act(ctx, tx, p, ev, in)
+		out, err = s.act(ctx, tx, p, ev, in, false)
 		return err
 	})
 	return out, err
@@ -412,7 +417,8 @@ func (s *Service) loadForWrite(tx Tx, id string) (*EventDocument, error) {
 }
 
 // act runs inside a write transaction.
-func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument, in ActionInput) (*EventDocument, error) {
+// validated says the caller already checked in.Declaration's values.
+func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument, in ActionInput, validated bool) (*EventDocument, error) {
 	st := Derive(ev)
 	if st.Deleted {
 		return nil, notFound(ev.ID)
@@ -440,8 +446,10 @@ func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument
 		return nil, Errorf(KindInternal, "CONFIG", "event type %q is no longer configured", ev.Type)
 	}
 	now := s.now()
-	if errs := ValidateValues(s.Config, ec, in.Declaration, now); len(errs) > 0 {
-		return nil, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+	if !validated {
+		if errs := ValidateValues(s.Config, ec, in.Declaration, now); len(errs) > 0 {
+			return nil, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+		}
 	}
 	// Annotations are free-form action metadata (e.g. "review.comment"),
 	// not form fields: only their size is checked.
@@ -614,11 +622,16 @@ func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *Eve
 		}
 		return nil, fmt.Errorf("append actions: %w", err)
 	}
+	// one audit entry per request: the action and the rows it wrote
+	// (Requested and, when decided at once, Accepted or Rejected)
+	var rows []map[string]any
 	for _, a := range ev.Actions[from:] {
-		detail := map[string]any{"actionId": a.ID, "status": a.Status, "transactionId": a.TransactionID}
-		if err := s.audit(ctx, tx, p, "action."+string(a.Type), ev.ID, detail); err != nil {
-			return nil, err
-		}
+		rows = append(rows, map[string]any{"actionId": a.ID, "status": a.Status})
+	}
+	first := ev.Actions[from]
+	detail := map[string]any{"transactionId": first.TransactionID, "rows": rows}
+	if err := s.audit(ctx, tx, p, "action."+string(first.Type), ev.ID, detail); err != nil {
+		return nil, err
 	}
 	return ev, nil
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"sync"
 	"testing"
@@ -63,8 +64,17 @@ func TestIdempotentCreateAndNotify(t *testing.T) {
 	if n := total(t, h, tok); n != 1 {
 		t.Errorf("search total %d, want 1", n)
 	}
-	if n := len(audits(t, h, ev.ID, "action.NOTIFY")); n != 2 {
-		t.Errorf("%d action.NOTIFY audit entries, want 2 (Requested, Accepted)", n)
+	// one audit entry for the one request, naming both rows it wrote
+	notifies := audits(t, h, ev.ID, "action.NOTIFY")
+	if len(notifies) != 1 {
+		t.Fatalf("%d action.NOTIFY audit entries, want 1", len(notifies))
+	}
+	var detail struct {
+		Rows []struct{ Status string } `json:"rows"`
+	}
+	if err := json.Unmarshal(notifies[0].Detail, &detail); err != nil || len(detail.Rows) != 2 ||
+		detail.Rows[0].Status != "Requested" || detail.Rows[1].Status != "Accepted" {
+		t.Errorf("audit detail %s, want the Requested and Accepted rows", notifies[0].Detail)
 	}
 }
 
