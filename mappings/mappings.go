@@ -67,4 +67,3 @@ type Result struct {
 	MessageHeaderID string           // for message bundles: the MessageHeader id (the HTTP layer answers a response message)
 	IsMessage       bool
 }
-

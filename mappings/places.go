@@ -239,7 +239,7 @@ func rAddress(c *tctx, v any) any {
 	if !ok {
 		return nil
 	}
-	a := obj{"use": "home", "type": "PRIMARY_ADDRESS", "country": str(m["country"])}
+	a := obj{"use": "home", "type": "physical", "country": str(m["country"])}
 	d, _ := m["streetLevelDetails"].(map[string]any)
 	var lines []any
 	for _, k := range []string{"addressLine1", "addressLine2", "addressLine3"} {

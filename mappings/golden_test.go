@@ -1,0 +1,318 @@
+package mappings
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// goldenResult is what a golden file records for a usable bundle.
+type goldenResult struct {
+	Family          string           `json:"family"`
+	EventType       string           `json:"eventType"`
+	TransactionID   string           `json:"transactionId"`
+	Office          string           `json:"office"`
+	IsMessage       bool             `json:"isMessage"`
+	MessageHeaderID string           `json:"messageHeaderId,omitempty"`
+	Declaration     core.Declaration `json:"declaration"`
+	Issues          []Issue          `json:"issues"`
+}
+
+// wantFamily is the family each testdata bundle must match.
+var wantFamily = map[string]string{
+	"opencrvs-v1-birth.json":      "opencrvs-v1-birth",
+	"opencrvs-v1-death.json":      "opencrvs-v1-death",
+	"hl7-bfdr-birth.json":         "hl7-bfdr-birth",
+	"hl7-bfdr-birth-message.json": "hl7-bfdr-birth",
+	"hl7-vrdr-death.json":         "hl7-vrdr-death",
+	"hl7-vrdr-death-message.json": "hl7-vrdr-death",
+	"his-transaction-birth.json":  "his-transaction-birth",
+}
+
+func TestGoldenFamilies(t *testing.T) {
+	m := newMapper(t)
+	for file, fam := range wantFamily {
+		t.Run(file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", "bundles", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Map(body, testNow)
+			if err != nil {
+				t.Fatalf("Map: %v", err)
+			}
+			if res.Family != fam {
+				t.Fatalf("family %s, want %s", res.Family, fam)
+			}
+			if !strings.HasPrefix(res.TransactionID, "fhir:") {
+				t.Errorf("transaction id %q lacks the fhir: prefix", res.TransactionID)
+			}
+			again, err := m.Map(body, testNow)
+			if err != nil || again.TransactionID != res.TransactionID {
+				t.Errorf("a resent bundle must keep its transaction id: %v %q %q", err, again.TransactionID, res.TransactionID)
+			}
+			golden(t, filepath.Join("golden", strings.TrimSuffix(file, ".json")+".declaration.json"), goldenResult{
+				res.Family, res.EventType, res.TransactionID, res.Office, res.IsMessage, res.MessageHeaderID, res.Declaration, res.Issues})
+		})
+	}
+}
+
+// TestGoldenBroken maps each broken variant and records its
+// OperationOutcome: the *Error's for refused bundles, the warnings for
+// usable ones.
+func TestGoldenBroken(t *testing.T) {
+	m := newMapper(t)
+	cases := []struct {
+		file   string
+		status int // 0 = usable, with warnings
+		code   string
+	}{
+		{"missing-subject.json", 422, "required"},
+		{"vrdr-no-decedent.json", 422, "required"},
+		{"bad-date.json", 422, "value"},
+		{"future-date.json", 422, "value"},
+		{"unknown-unit.json", 0, "value"},
+		{"wrong-resource-type.json", 400, "invalid"},
+		{"reference-to-nothing.json", 0, "incomplete"},
+		{"empty-bundle.json", 422, "required"},
+		{"not-fhir.json", 400, "structure"},
+		{"not-json.json", 400, "structure"},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", "broken", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Map(body, testNow)
+			var out OperationOutcome
+			if c.status == 0 {
+				if err != nil {
+					t.Fatalf("want a usable result with warnings, got %v", err)
+				}
+				out = NewOutcome(res.Issues...)
+			} else {
+				var me *Error
+				if !errors.As(err, &me) {
+					t.Fatalf("want *Error %d, got %v (%T)", c.status, err, err)
+				}
+				if me.Status != c.status {
+					t.Fatalf("status %d, want %d: %v", me.Status, c.status, me)
+				}
+				out = me.Outcome()
+			}
+			found := false
+			for _, is := range out.Issue {
+				found = found || is.Code == c.code
+				if is.Diagnostics == "" {
+					t.Errorf("issue without a message: %+v", is)
+				}
+			}
+			if !found {
+				t.Errorf("no issue with code %s in %+v", c.code, out.Issue)
+			}
+			golden(t, filepath.Join("golden", "broken", strings.TrimSuffix(c.file, ".json")+".outcome.json"), out)
+		})
+	}
+}
+
+// TestRoundTrip maps each family's bundle, turns the declaration into an
+// event, back into a bundle with ToBundle and maps that again: every
+// mapped field keeps its value.
+func TestRoundTrip(t *testing.T) {
+	m := newMapper(t)
+	for file := range wantFamily {
+		t.Run(file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", "bundles", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Map(body, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := &core.EventDocument{ID: "0e9f8d7c-6b5a-4493-8281-706f5e4d3c2b", Type: res.EventType,
+				CreatedAt: testNow, UpdatedAt: testNow,
+				Actions: []core.Action{
+					{ID: "a1", Type: core.ActionCreate, Status: core.StatusAccepted, CreatedAt: testNow, CreatedAtLocation: "58325d6c-dc50-4779-aa42-06daa5712756", Declaration: core.Declaration{}},
+					{ID: "a2", Type: core.ActionNotify, Status: core.StatusAccepted, CreatedAt: testNow, Declaration: res.Declaration},
+				}}
+			out, err := m.ToBundle(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if probs := strictCheck(out); len(probs) > 0 {
+				t.Errorf("ToBundle output is not strict R4: %v", probs)
+			}
+			var head struct {
+				Entry []struct {
+					Resource struct{ ResourceType string }
+				}
+			}
+			if err := json.Unmarshal(out, &head); err != nil || len(head.Entry) == 0 || head.Entry[0].Resource.ResourceType != "Composition" {
+				t.Fatalf("ToBundle must start with a Composition: %v %s", err, out)
+			}
+			back, err := m.Map(out, testNow)
+			if err != nil {
+				t.Fatalf("Map(ToBundle): %v\n%s", err, out)
+			}
+			if back.EventType != res.EventType {
+				t.Fatalf("event type %s, want %s", back.EventType, res.EventType)
+			}
+			if back.Office != "58325d6c-dc50-4779-aa42-06daa5712756" {
+				t.Errorf("office %q lost in the round trip", back.Office)
+			}
+			for id, want := range res.Declaration {
+				if got := back.Declaration[id]; string(got) != string(want) {
+					t.Errorf("%s: %s after the round trip, want %s", id, got, want)
+				}
+			}
+			for id := range back.Declaration {
+				if _, ok := res.Declaration[id]; !ok {
+					t.Errorf("%s appeared in the round trip: %s", id, back.Declaration[id])
+				}
+			}
+		})
+	}
+}
+
+// TestNewFamilyFromConfigFolder proves a family is data: a fetal-death
+// event type and a new spec file in a temp config folder make the
+// fetal-death bundle usable, with no Go code.
+func TestNewFamilyFromConfigFolder(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "bundles", "hl7-bfdr-fetal-death.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// without a fetal-death event type: refused
+	var me *Error
+	if _, err := newMapper(t).Map(body, testNow); !errors.As(err, &me) || me.Status != 422 || !strings.Contains(me.Error(), "fetal-death") {
+		t.Fatalf("want a 422 naming fetal-death, got %v", err)
+	}
+	cc := farajaland(t)
+	ec := &core.EventConfig{ID: "fetal-death", Label: "Fetal death", DateOfEvent: "eventDetails.date", Fields: []core.FieldConfig{
+		{ID: "eventDetails.date", Type: core.FieldDate, NotInFuture: true},
+		{ID: "fetus.gender", Type: core.FieldSelect, Options: []string{"male", "female", "unknown"}},
+		{ID: "mother.name", Type: core.FieldName},
+		{ID: "mother.nid", Type: core.FieldID},
+		{ID: "stillbirth.weight", Type: core.FieldNumber},
+	}}
+	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "fhir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := `family: national-stillbirth
+event: fetal-death
+priority: 200
+match: {bundleTypes: [document], require: [composition]}
+subject: fetus
+roles:
+  composition: {resource: Composition, type: [92010-8]}
+  fetus: {resource: Patient, ref: composition.subject}
+  mother: {resource: Patient, profile: [Patient-mother-vr]}
+  weight: {resource: Observation, code: [8339-4]}
+fields:
+  eventDetails.date: {from: [fetus.birthDate], transform: date}
+  fetus.gender: {from: "fetus.extension(us-core-birthsex).valueCode", transform: gender}
+  mother.name: {from: mother.name, transform: name}
+  mother.nid: {from: mother.identifier, transform: identifier, args: {kind: nid}}
+  stillbirth.weight: {from: weight.valueQuantity, transform: quantity, args: {unit: g}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "fhir", "stillbirth.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fams := m.Families(); !strings.Contains(strings.Join(fams, ","), "national-stillbirth") {
+		t.Fatalf("families %v lack the new one", fams)
+	}
+	res, err := m.Map(body, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Family != "national-stillbirth" || res.EventType != "fetal-death" {
+		t.Fatalf("family %s event %s", res.Family, res.EventType)
+	}
+	want := map[string]string{"eventDetails.date": `"2026-02-28"`, "fetus.gender": `"female"`, "mother.nid": `"987654321"`, "stillbirth.weight": `2277`,
+		"mother.name": `{"firstname":"Mercy","surname":"Phiri"}`}
+	for k, v := range want {
+		if string(res.Declaration[k]) != v {
+			t.Errorf("%s = %s, want %s", k, res.Declaration[k], v)
+		}
+	}
+	// a file replacing a default family by name
+	repl := strings.Replace(spec, "family: national-stillbirth", "family: hl7-bfdr-fetal-death", 1)
+	if err := os.WriteFile(filepath.Join(dir, "fhir", "stillbirth.yaml"), []byte(repl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err = New(cc2, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(m.Families()); got != len(newMapper(t).Families()) {
+		t.Errorf("replacing a family changed the count: %d", got)
+	}
+}
+
+func TestBadSpecFilesAreRefused(t *testing.T) {
+	cc := farajaland(t)
+	cases := map[string]string{
+		"unknown key":       "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nbogus: 1\n",
+		"unknown transform": "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {child.name: {from: c.name, transform: nope}}\n",
+		"unknown role":      "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {child.name: {from: d.name}}\n",
+		"bad path":          "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {child.name: {from: \"c.name[x]\"}}\n",
+		"bad unit":          "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {child.weightAtBirth: {from: c.x, transform: quantity, args: {unit: stone}}}\n",
+		"bad bundle type":   "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [searchset]}\nroles: {c: {resource: Patient}}\n",
+	}
+	for name, spec := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			_ = os.MkdirAll(filepath.Join(dir, "fhir"), 0o755)
+			if err := os.WriteFile(filepath.Join(dir, "fhir", "x.yaml"), []byte(spec), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := New(cc, dir); err == nil || !strings.Contains(err.Error(), "x.yaml") {
+				t.Errorf("want an error naming x.yaml, got %v", err)
+			}
+		})
+	}
+}
+
+func TestErrorOutcome(t *testing.T) {
+	e := &Error{Status: 422, Issues: []Issue{errIssue("value", "Bundle.entry[2].resource.birthDate", "bad")}}
+	if got := e.Error(); got != "fhir: Bundle.entry[2].resource.birthDate: bad" {
+		t.Errorf("Error() = %q", got)
+	}
+	b, err := json.Marshal(e.Outcome())
+	if err != nil || !strings.Contains(string(b), `"resourceType":"OperationOutcome"`) {
+		t.Errorf("outcome %s %v", b, err)
+	}
+	if b, _ := json.Marshal(NewOutcome()); string(b) != `{"resourceType":"OperationOutcome","issue":[]}` {
+		t.Errorf("empty outcome %s", b)
+	}
+}
+
+func TestDateCheckUsesNow(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "bundles", "opencrvs-v1-birth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the child was born 2026-02-27: a "today" before that makes it a future date
+	_, err = newMapper(t).Map(body, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
+	var me *Error
+	if !errors.As(err, &me) || me.Status != 422 || !strings.Contains(me.Error(), "child.dob") || !strings.Contains(me.Error(), "birthDate") {
+		t.Fatalf("want 422 naming child.dob and the birthDate expression, got %v", err)
+	}
+}
