@@ -151,7 +151,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 	res.Office = m.office(spec, st, &issues)
 	res.TransactionID = m.transactionID(outer, target, body)
 	issues = append(issues, typedChecks(st, spec)...)
-	res.Issues = issues
+	res.Issues = append(issues, st.issues...)
 	return res, nil
 }
 
@@ -258,8 +258,22 @@ type state struct {
 	m     *Mapper
 	spec  *Spec
 	b     *bundle
-	roles map[string][]*resource
-	busy  map[string]bool
+	roles  map[string][]*resource
+	busy   map[string]bool
+	issues []Issue
+	seen   map[string]bool
+}
+
+// dangling records a reference that names nothing in the bundle.
+func (st *state) dangling(expr, ref string) {
+	if st.seen == nil {
+		st.seen = map[string]bool{}
+	}
+	if st.seen[expr] {
+		return
+	}
+	st.seen[expr] = true
+	st.issues = append(st.issues, warn("not-found", expr, fmt.Sprintf("reference %s names no resource in the bundle; ignored", ref)))
 }
 
 func (m *Mapper) pick(b *bundle) (*Spec, *state) {
@@ -330,8 +344,16 @@ func (st *state) selectRole(r *RoleSpec) []*resource {
 			if !ok {
 				continue
 			}
-			if res := st.b.resolve(str(o["reference"])); res != nil {
+			ref := str(o["reference"])
+			if res := st.b.resolve(ref); res != nil {
 				cands = append(cands, res)
+			} else if k := refKey(ref); strings.HasPrefix(k, "Location/") {
+				// a Location named by id only (OpenCRVS: Location/<uuid>):
+				// the country config may know it
+				cands = append(cands, &resource{Type: "Location", ID: k[len("Location/"):], Path: n.path,
+					Data: obj{"resourceType": "Location", "id": k[len("Location/"):]}})
+			} else if ref != "" {
+				st.dangling(n.path+".reference", ref)
 			}
 		}
 	} else {
@@ -384,16 +406,18 @@ func (st *state) sectionMembers(codesWanted []string) map[*resource]bool {
 	out := map[*resource]bool{}
 	for _, comp := range st.b.ofType("Composition") {
 		secs, _ := comp.Data["section"].([]any)
-		for _, s := range secs {
+		for si, s := range secs {
 			so, _ := s.(obj)
 			if !codeMatches(so["code"], codesWanted) {
 				continue
 			}
 			ents, _ := so["entry"].([]any)
-			for _, e := range ents {
+			for ei, e := range ents {
 				eo, _ := e.(obj)
 				if r := st.b.resolve(str(eo["reference"])); r != nil {
 					out[r] = true
+				} else if ref := str(eo["reference"]); ref != "" {
+					st.dangling(fmt.Sprintf("%s.section[%d].entry[%d].reference", comp.Path, si, ei), ref)
 				}
 			}
 		}
