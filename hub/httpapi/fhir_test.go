@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -1018,5 +1019,143 @@ func TestFHIROpenAPI(t *testing.T) {
 	}
 	if _, ok := doc.Paths["/fhir/Bundle/{eventId}"]["get"].Responses["404"]; !ok {
 		t.Error("GET /fhir/Bundle/{eventId}: no 404 documented")
+	}
+}
+
+// mappingsTestdata is the mappings package's own bundles and goldens.
+const mappingsTestdata = "../../mappings/testdata"
+
+// goldenMapping is a mappings golden declaration file.
+type goldenMapping struct {
+	Family        string          `json:"family"`
+	EventType     string          `json:"eventType"`
+	TransactionID string          `json:"transactionId"`
+	Office        string          `json:"office"`
+	IsMessage     bool            `json:"isMessage"`
+	Declaration   json.RawMessage `json:"declaration"`
+	Issues        json.RawMessage `json:"issues"`
+}
+
+var engineTransactionIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,189}$`)
+
+// TestFHIRMappingsTestdata posts the mappings package's bundles through
+// the real server: each one with a golden declaration becomes an event
+// holding exactly that declaration, of that type, at the golden office,
+// keyed by the golden transaction id, with the mapper's issues after the
+// first one; a message also goes through $process-message (same event);
+// one without a golden (fetal death) and every broken bundle is a 4xx
+// whose OperationOutcome is the mapper's golden outcome, verbatim.
+func TestFHIRMappingsTestdata(t *testing.T) {
+	t.Parallel()
+	bundles, _ := filepath.Glob(filepath.Join(mappingsTestdata, "bundles", "*.json"))
+	broken, _ := filepath.Glob(filepath.Join(mappingsTestdata, "broken", "*.json"))
+	if len(bundles)+len(broken) == 0 {
+		t.Skip("mappings/testdata has no bundles yet")
+	}
+	h := start(t)
+	requireMapper(t, h)
+	tok := adminToken(h)
+	made := 0
+	for _, f := range bundles {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			raw := readFile(t, f)
+			gb, err := os.ReadFile(filepath.Join(mappingsTestdata, "golden", name+".declaration.json"))
+			if err != nil { // no golden: the mapper refuses it
+				res := postFHIR(t, h, pathFHIR, tok, raw, fhirJSON)
+				if res.Status < 400 || res.Status > 499 {
+					t.Fatalf("status %d, want 4xx for a bundle without a golden declaration; %s", res.Status, res.Body)
+				}
+				wantOutcome(t, res, res.Status)
+				return
+			}
+			var g goldenMapping
+			if err := json.Unmarshal(gb, &g); err != nil {
+				t.Fatal(err)
+			}
+			requireFamily(t, h, g.Family)
+			res := postFHIR(t, h, pathFHIR, tok, raw, fhirJSON)
+			id, oo := created(t, res, http.StatusCreated)
+			made++
+			ev := stored(t, h, id)
+			if ev.Type != g.EventType {
+				t.Errorf("event type %s, want %s", ev.Type, g.EventType)
+			}
+			if !jsonEqual(t, mustJSON(t, core.Derive(ev).Declaration), g.Declaration) {
+				t.Errorf("declaration\n%s\nwant (golden)\n%s", mustJSON(t, core.Derive(ev).Declaration), g.Declaration)
+			}
+			office := g.Office
+			if office == "" {
+				office = hubtest.OfficeIbombo // the client's default
+			}
+			if got := notifyAt(ev); got != office {
+				t.Errorf("office %s, want %s", got, office)
+			}
+			if engineTransactionIDRe.MatchString(g.TransactionID) && ev.FindByTransaction(g.TransactionID, core.ActionNotify) == nil {
+				t.Errorf("no NOTIFY with the mapper's transaction id %s", g.TransactionID)
+			}
+			issues := mustJSON(t, oo.Issue[1:])
+			if string(g.Issues) == "null" {
+				g.Issues = []byte("[]")
+			}
+			if !jsonEqual(t, issues, g.Issues) {
+				t.Errorf("issues after the first %s, want the mapper's %s", issues, g.Issues)
+			}
+			if g.IsMessage {
+				var rm responseMessage
+				mres := postFHIR(t, h, pathProcessMessage, tok, raw, fhirJSON)
+				if mres.Status != http.StatusOK || mres.Header.Get("Location") != "/api/events/events/"+id {
+					t.Errorf("$process-message: %d, Location %q, want 200 and the same event; %s", mres.Status, mres.Header.Get("Location"), mres.Body)
+				}
+				mres.JSON(&rm)
+				if rm.Type != "message" {
+					t.Errorf("$process-message answered %s", mres.Body)
+				}
+			}
+		})
+	}
+	for _, f := range broken {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run("broken "+name, func(t *testing.T) {
+			res := postFHIR(t, h, pathFHIR, tok, readFile(t, f), fhirJSON)
+			if res.Status >= 500 {
+				t.Fatalf("status %d for bad input; %s", res.Status, res.Body)
+			}
+			golden, err := os.ReadFile(filepath.Join(mappingsTestdata, "golden", "broken", name+".outcome.json"))
+			if err != nil {
+				if res.Status < 400 {
+					t.Fatalf("status %d and no golden outcome; %s", res.Status, res.Body)
+				}
+				wantOutcome(t, res, res.Status)
+				return
+			}
+			var g fhirOutcome
+			if err := json.Unmarshal(golden, &g); err != nil {
+				t.Fatal(err)
+			}
+			if !g.has("error", "fatal") { // usable with warnings: an event (a resend when it shares its good twin's identifier)
+				if res.Status != http.StatusCreated && res.Status != http.StatusOK {
+					t.Fatalf("status %d for a bundle the mapper only warns about; %s", res.Status, res.Body)
+				}
+				oo := wantOutcome(t, res, res.Status)
+				if !jsonEqual(t, mustJSON(t, oo.Issue[1:]), mustJSON(t, g.Issue)) {
+					t.Errorf("issues after the first\n%s\nwant the mapper's\n%s", mustJSON(t, oo.Issue[1:]), mustJSON(t, g.Issue))
+				}
+				if res.Status == http.StatusCreated {
+					made++
+				}
+				return
+			}
+			if res.Status < 400 || res.Status > 499 {
+				t.Fatalf("status %d, want 4xx; %s", res.Status, res.Body)
+			}
+			wantOutcome(t, res, res.Status)
+			if !jsonEqual(t, res.Body, golden) {
+				t.Errorf("outcome\n%s\nwant the mapper's\n%s", res.Body, golden)
+			}
+		})
+	}
+	if n := total(t, h, tok); n != made {
+		t.Errorf("%d events stored, want %d", n, made)
 	}
 }
