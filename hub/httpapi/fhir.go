@@ -395,9 +395,23 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 			writeFHIR(c, status, s.responseMessage(c, header, code, oo))
 			c.Abort()
 		}
+		// The Event Notification API's own rules come first (as OpenCRVS
+		// validates the shape before reading the record); a body that is
+		// not even a Bundle gets the mapper's precise answer.
+		if mode == fhirNotification && isBundle {
+			if err := s.checkV1Notification(peek, rs); err != nil {
+				fail(err)
+				return
+			}
+		}
 		res, err := m.Map(raw, s.now())
 		if err != nil {
 			fail(err)
+			return
+		}
+		if mode == fhirNotification && !isBundle { // the mapper read what the lenient look could not
+			fail(&mappings.Error{Status: http.StatusBadRequest, Issues: []mappings.Issue{{Severity: "error", Code: "structure",
+				Expression: []string{"Bundle"}, Diagnostics: "Not an OpenCRVS Event Notification: the Bundle's entries could not be read (use POST /fhir)"}}})
 			return
 		}
 		if mode == fhirMessage && !res.IsMessage {
@@ -407,12 +421,6 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 		}
 		if res.MessageHeaderID != "" && header != nil {
 			header.ID = res.MessageHeaderID
-		}
-		if mode == fhirNotification {
-			if err := s.checkV1Notification(peek, rs); err != nil {
-				fail(err)
-				return
-			}
 		}
 		p := principal(c)
 		office, source := res.Office, "the bundle"

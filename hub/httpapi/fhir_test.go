@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -1157,5 +1158,64 @@ func TestFHIRMappingsTestdata(t *testing.T) {
 	}
 	if n := total(t, h, tok); n != made {
 		t.Errorf("%d events stored, want %d", n, made)
+	}
+}
+
+// TestFHIRConcurrentResend: the same bundle posted 16 times at once is one
+// event; every answer is a 201 or 200 naming it, never an error.
+func TestFHIRConcurrentResend(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+	body := fresh(t, readFile(t, v1BirthFile))
+	const n = 16
+	type answer struct {
+		status   int
+		location string
+		body     string
+	}
+	answers := make(chan answer, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := http.NewRequest("POST", h.URL+pathFHIR, bytes.NewReader(body))
+			if err != nil {
+				answers <- answer{body: err.Error()}
+				return
+			}
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.Header.Set("Content-Type", fhirJSON)
+			res, err := h.Client.Do(r)
+			if err != nil {
+				answers <- answer{body: err.Error()}
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			answers <- answer{res.StatusCode, res.Header.Get("Location"), string(b)}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	locations := map[string]bool{}
+	createdN := 0
+	for a := range answers {
+		if a.status != http.StatusCreated && a.status != http.StatusOK {
+			t.Errorf("status %d: %s", a.status, a.body)
+			continue
+		}
+		if a.status == http.StatusCreated {
+			createdN++
+		}
+		locations[a.location] = true
+	}
+	if len(locations) != 1 || createdN == 0 {
+		t.Errorf("locations %v, %d answers 201: want one event, created at least once", locations, createdN)
+	}
+	if got := total(t, h, tok); got != 1 {
+		t.Errorf("%d events stored, want 1", got)
 	}
 }
