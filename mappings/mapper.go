@@ -255,9 +255,9 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 
 // state evaluates roles lazily for one spec over one bundle.
 type state struct {
-	m     *Mapper
-	spec  *Spec
-	b     *bundle
+	m      *Mapper
+	spec   *Spec
+	b      *bundle
 	roles  map[string][]*resource
 	busy   map[string]bool
 	issues []Issue
