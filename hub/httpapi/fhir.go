@@ -419,8 +419,13 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 				Expression: []string{"Bundle"}, Diagnostics: "$process-message takes a message Bundle (type message, MessageHeader first)"}}})
 			return
 		}
-		if res.MessageHeaderID != "" && header != nil {
-			header.ID = res.MessageHeaderID
+		if mode == fhirMessage {
+			if header == nil { // the mapper found the header where the lenient look did not
+				header = &resourcePeek{ResourceType: "MessageHeader"}
+			}
+			if res.MessageHeaderID != "" {
+				header.ID = res.MessageHeaderID
+			}
 		}
 		p := principal(c)
 		office, source := res.Office, "the bundle"

@@ -1219,3 +1219,97 @@ func TestFHIRConcurrentResend(t *testing.T) {
 		t.Errorf("%d events stored, want 1", got)
 	}
 }
+
+// TestFHIRNoServerErrors: every node of the v1 birth bundle (and of the
+// mappings package's bundles, when present) replaced by a value of the
+// wrong kind (null, a number, an object, a string) goes to POST /fhir (and
+// the v1 bundle to POST /notification): each answer is a FHIR answer below
+// 500 (a 4xx OperationOutcome or an event), never a server error.
+func TestFHIRNoServerErrors(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireMapper(t, h)
+	tok := adminToken(h)
+	sources := []string{v1BirthFile}
+	more, _ := filepath.Glob(filepath.Join(mappingsTestdata, "bundles", "*.json"))
+	sources = append(sources, more...)
+	for _, src := range sources {
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			routes := []string{pathFHIR}
+			if src == v1BirthFile {
+				routes = append(routes, pathNotification)
+			}
+			mutate(t, h, tok, readFile(t, src), routes)
+		})
+	}
+}
+
+func mutate(t *testing.T, h *hubtest.Hub, tok string, raw []byte, routes []string) {
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// paths lists every node as a chain of keys and indexes.
+	var paths [][]any
+	var walk func(v any, at []any)
+	walk = func(v any, at []any) {
+		if len(at) > 0 {
+			paths = append(paths, slices.Clone(at))
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for k, c := range x {
+				walk(c, append(at, k))
+			}
+		case []any:
+			for i, c := range x {
+				walk(c, append(at, i))
+			}
+		}
+	}
+	walk(doc, nil)
+	if len(paths) < 50 {
+		t.Fatalf("only %d nodes: the walk is broken", len(paths))
+	}
+	replace := func(v any, at []any, with any) any {
+		var js any
+		_ = json.Unmarshal(mustJSON(t, v), &js) // deep copy
+		node := js
+		for i, k := range at {
+			last := i == len(at)-1
+			switch c := node.(type) {
+			case map[string]any:
+				if last {
+					c[k.(string)] = with
+				} else {
+					node = c[k.(string)]
+				}
+			case []any:
+				if last {
+					c[k.(int)] = with
+				} else {
+					node = c[k.(int)]
+				}
+			}
+		}
+		return js
+	}
+	worst := 0
+	for i, at := range paths {
+		with := []any{nil, 42, map[string]any{}, "x"}[i%4]
+		body := mustJSON(t, replace(doc, at, with))
+		for _, path := range routes {
+			res := postFHIR(t, h, path, tok, body, fhirJSON)
+			worst = max(worst, res.Status)
+			if res.Status >= 500 {
+				t.Errorf("%s with %v at %v: %d %s", path, with, at, res.Status, res.Body)
+				continue
+			}
+			wantFHIRType(t, res)
+			if res.Status >= 400 {
+				wantOutcome(t, res, res.Status)
+			}
+		}
+	}
+	t.Logf("%d mutations, worst status %d", len(paths), worst)
+}
