@@ -554,6 +554,9 @@ func (m *Mapper) office(spec *Spec, st *state, issues *[]Issue) string {
 			case l.LocationType == core.LocationCRVSOffice:
 				return l.ID
 			case l.LocationType == core.LocationHealthFacility:
+				if strings.Contains(p.src, "regLastOffice") {
+					*issues = append(*issues, warn("value", n.path, fmt.Sprintf("regLastOffice %s is a health facility, not a CRVS office", l.Name)))
+				}
 				if facility == "" {
 					facility = l.ID
 				}
