@@ -969,6 +969,22 @@ func TestFHIREngineErrors(t *testing.T) {
 	// The OpenCRVS v1 scope notification-api is enough.
 	v1 := h.ClientToken(hubtest.OfficeIbombo, "notification-api")
 	created(t, postFHIR(t, h, pathNotification, v1, fresh(t, readFile(t, v1BirthFile)), fhirJSON), http.StatusCreated)
+
+	// A death bundle reusing a birth bundle's identifier is the engine's
+	// 409 (the transaction id is taken), as an OperationOutcome.
+	requireFamily(t, h, familyV1Death)
+	ident := map[string]any{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + uuid.NewString()}
+	withIdent := func(raw []byte) []byte {
+		return editJSON(t, raw, func(m map[string]any) { m["identifier"] = ident })
+	}
+	created(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1BirthFile)), fhirJSON), http.StatusCreated)
+	oo := wantOutcome(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1DeathFile)), fhirJSON), http.StatusConflict, "transactionId")
+	if oo.Issue[0].Code != "conflict" {
+		t.Errorf("issue code %s, want conflict", oo.Issue[0].Code)
+	}
+	if n := total(t, h, admin); n != 2 {
+		t.Errorf("%d events, want 2", n)
+	}
 }
 
 // TestFHIROpenAPI: the FHIR routes are documented with FHIR media types
