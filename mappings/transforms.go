@@ -364,7 +364,7 @@ func partialFromExt(o obj) (y, mo, d int, tm string, found bool) {
 	for _, e := range exts {
 		eo, _ := e.(obj)
 		u := str(eo["url"])
-		if !(strings.Contains(u, "partial-date") || strings.HasSuffix(u, "/PartialDate") || strings.HasSuffix(u, "/PartialDateTime")) {
+		if !(strings.Contains(u, "partial-date") || urlMatches(u, "PartialDate") || urlMatches(u, "PartialDateTime")) {
 			continue
 		}
 		found = true
