@@ -26,13 +26,15 @@ type goldenResult struct {
 
 // wantFamily is the family each testdata bundle must match.
 var wantFamily = map[string]string{
-	"opencrvs-v1-birth.json":      "opencrvs-v1-birth",
-	"opencrvs-v1-death.json":      "opencrvs-v1-death",
-	"hl7-bfdr-birth.json":         "hl7-bfdr-birth",
-	"hl7-bfdr-birth-message.json": "hl7-bfdr-birth",
-	"hl7-vrdr-death.json":         "hl7-vrdr-death",
-	"hl7-vrdr-death-message.json": "hl7-vrdr-death",
-	"his-transaction-birth.json":  "his-transaction-birth",
+	"opencrvs-v1-birth.json":                   "opencrvs-v1-birth",
+	"opencrvs-v1-death.json":                   "opencrvs-v1-death",
+	"hl7-bfdr-birth.json":                      "hl7-bfdr-birth",
+	"hl7-bfdr-birth-message.json":              "hl7-bfdr-birth",
+	"hl7-vrdr-death.json":                      "hl7-vrdr-death",
+	"hl7-vrdr-death-message.json":              "hl7-vrdr-death",
+	"his-transaction-birth.json":               "his-transaction-birth",
+	"his-collection-birth-patient-mother.json": "his-transaction-birth",
+	"his-transaction-death.json":               "his-transaction-death",
 }
 
 func TestGoldenFamilies(t *testing.T) {
@@ -83,6 +85,7 @@ func TestGoldenBroken(t *testing.T) {
 		{"empty-bundle.json", 422, "required"},
 		{"not-fhir.json", 400, "structure"},
 		{"not-json.json", 400, "structure"},
+		{"his-no-subject.json", 422, "required"},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -78,7 +79,12 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 	}()
 	doc, jerr := decodeJSON(body)
 	if jerr != nil {
-		return nil, badInput(400, errIssue("structure", "", "the body is not JSON: "+jerr.Error()))
+		msg := "the body is not JSON: " + jerr.Error()
+		var se *json.SyntaxError
+		if errors.As(jerr, &se) {
+			msg += fmt.Sprintf(" (at byte %d)", se.Offset)
+		}
+		return nil, badInput(400, errIssue("structure", "", msg))
 	}
 	top, ok := doc.(obj)
 	if !ok {
@@ -297,6 +303,9 @@ func (m *Mapper) pick(b *bundle) (*Spec, *state) {
 }
 
 func (m *Mapper) noFamily(b *bundle) Issue {
+	if len(b.ofType("Patient")) == 0 && len(b.ofType("Composition")) == 0 {
+		return errIssue("required", b.Path, fmt.Sprintf("no subject: the %s bundle has no Patient (the child or the deceased) and no Composition, so it notifies no birth or death", b.Type))
+	}
 	desc := "bundle type " + b.Type
 	if comp := b.ofType("Composition"); len(comp) > 0 {
 		desc += ", Composition.type " + strings.Join(codes(comp[0].Data["type"]), " / ")
