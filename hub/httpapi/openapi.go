@@ -101,7 +101,8 @@ func (s *Server) OpenAPI() obj {
 			}
 			if r.fhir {
 				schema, errType = ref("OperationOutcome"), FHIRContentType
-				if r.body && r.response == "Bundle" { // $process-message: a response message when the header was readable
+				// $process-message: a response message once the body's header was read
+				if r.body && r.response == "Bundle" && st != http.StatusUnauthorized && st != http.StatusRequestEntityTooLarge && st != http.StatusUnsupportedMediaType {
 					schema = obj{"oneOf": []obj{ref("Bundle"), ref("OperationOutcome")}}
 				}
 			}
