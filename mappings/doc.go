@@ -1,20 +1,57 @@
 // Package mappings turns FHIR R4 bundles into event declarations and back.
 //
-// Map reads a bundle in two passes: a tolerant raw-JSON pass (resource
-// types, bundle type, fullUrl index, references in every common form,
-// primitive extensions such as _birthDate, STU3 shapes, nested bundles in
-// messages) and, where it helps, a typed decode with
-// samply/golang-fhir-models that never fails the bundle. It then picks the
-// mapping spec (a "family": OpenCRVS v1 documents, HL7 BFDR/VRDR, message
-// wrappers, HIS transaction/collection bundles) whose match rule fits, and
-// evaluates the spec's selectors and named transforms to build a
-// core.Declaration, checked with core.ValidateValues.
+// # Parsing
 //
-// Specs are data: YAML or JSON files, embedded from specs/ and overridable
-// or extended from <configDir>/fhir/. A new family is a new file. ToBundle
-// is the reverse mapping, driven by the same specs.
+// Map reads a bundle in two passes. A tolerant raw-JSON pass finds the
+// resource types, the bundle type (document, message, transaction, batch,
+// collection), indexes fullUrls and ids so that every common reference form
+// resolves (urn:uuid:, bare UUIDs, Patient/x, http://host/fhir/Patient/x,
+// /fhir/Patient/x/_history/1), unwraps nested bundles (a message whose
+// MessageHeader.focus is a document; a batch holding one message), reads
+// primitive extensions (_birthDate with patient-birthTime or a partial date,
+// _valueDateTime partial date-times, both the VRCL and the older VRDR
+// extensions) and STU3 shapes (HumanName.family as a list,
+// RelatedPerson.relationship as one object, name.use "en"). Unknown resource
+// types are ignored with an information issue. The typed R4 models of
+// samply/golang-fhir-models then decode the subject (and every resource
+// ToBundle writes); a typed failure is reported, never fatal.
 //
-// Every problem is an OperationOutcome Issue with a FHIRPath-like
-// expression. Bad input yields *Error (HTTP 400 or 422); gaps yield
-// warning issues on the Result. It depends on core only.
+// # Specs
+//
+// A family is one YAML or JSON file: the embedded defaults in specs/, and
+// <configDir>/fhir/*.yaml|yml|json, where a file with the same family name
+// replaces a default and any other adds a family. A family names its event
+// type, the bundle types it accepts, the roles it requires (match), the
+// subject role whose absence refuses the bundle, roles whose absence is a
+// warning (expect), paths to the registration office, and:
+//
+//	roles:   name -> selector: resource types, section (Composition section
+//	         code), profile, code (Observation.code, "system|code" or "code"),
+//	         type (Composition/Location type), relationship, ref (a role path
+//	         whose References name the resources), where (path=value),
+//	         exclude (roles), oneOf (alternatives), all (keep every match)
+//	fields:  declaration field id -> {from: path or [paths], transform, args, when}
+//
+// Paths start with a role (or "bundle") and use a small FHIRPath subset:
+// keys with an optional [index] (lists flatten), extension(url) (url or its
+// last segment), where(sub.path=value) or where(sub.path), resolve().
+// Transforms are named Go functions, each with a reverse for ToBundle:
+// string, text, number, boolean, name, gender, date, datetime, quantity
+// (UCUM unit conversion, e.g. g -> kg), identifier (kind nid/passport/brn,
+// or explicit types/systems), idType, address (to the v2 address shape),
+// location (country-config UUID by id, external id or name), lookup (code
+// map), const and country. Fields the event's form does not define are left
+// out with an information issue, so one spec serves countries whose forms
+// differ.
+//
+// # Results
+//
+// Every problem is an Issue with a FHIRPath-like expression such as
+// Bundle.entry[3].resource.birthDate. A bundle that cannot be used is an
+// *Error (400: not JSON, not FHIR, no Bundle.type; 422: FHIR but unusable:
+// no subject, no matching family, an event type the country lacks, a value
+// core.ValidateValues refuses). Gaps (no mother, an unknown facility, code or
+// unit, a partial date, a dangling reference) are warnings on the Result and
+// the value is left out. ToBundle is the reverse mapping with the family
+// marked reverse for the event type. The package depends on core only.
 package mappings

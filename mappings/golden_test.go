@@ -319,3 +319,72 @@ func TestDateCheckUsesNow(t *testing.T) {
 		t.Fatalf("want 422 naming child.dob and the birthDate expression, got %v", err)
 	}
 }
+
+// TestDefaultFetalDeathFamily: with a fetal-death event type configured,
+// the embedded BFDR fetal death family maps what the form has and reports
+// the rest as information.
+func TestDefaultFetalDeathFamily(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "bundles", "hl7-bfdr-fetal-death.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := farajaland(t)
+	ec := &core.EventConfig{ID: "fetal-death", Label: "Fetal death", Fields: []core.FieldConfig{
+		{ID: "eventDetails.date", Type: core.FieldDate},
+		{ID: "mother.name", Type: core.FieldName},
+	}}
+	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Map(body, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Family != "hl7-bfdr-fetal-death" || string(res.Declaration["eventDetails.date"]) != `"2026-02-28"` || len(res.Declaration) != 2 {
+		t.Fatalf("family %s declaration %s", res.Family, res.Declaration)
+	}
+	left := 0
+	for _, is := range res.Issues {
+		if is.Severity == "information" && strings.Contains(is.Diagnostics, "is not a field of the fetal-death form") {
+			left++
+		}
+	}
+	if left == 0 {
+		t.Errorf("want information issues for fields the form lacks: %+v", res.Issues)
+	}
+}
+
+// TestConcurrentMap: one Mapper serves concurrent requests (run with -race).
+func TestConcurrentMap(t *testing.T) {
+	m := newMapper(t)
+	var bodies [][]byte
+	for f := range wantFamily {
+		b, err := os.ReadFile(filepath.Join("testdata", "bundles", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := 0; i < 20; i++ {
+				if _, err := m.Map(bodies[(g+i)%len(bodies)], testNow); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -18,8 +18,8 @@ import (
 // Mapper holds the loaded mapping specs.
 type Mapper struct {
 	cc     *core.CountryConfig
-	specs  map[string]*Spec
-	order  []*Spec // by priority (high first), then family name
+	specs  map[string]*familySpec
+	order  []*familySpec // by priority (high first), then family name
 	byName map[string]*core.Location
 }
 
@@ -262,7 +262,7 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 // state evaluates roles lazily for one spec over one bundle.
 type state struct {
 	m      *Mapper
-	spec   *Spec
+	spec   *familySpec
 	b      *bundle
 	roles  map[string][]*resource
 	busy   map[string]bool
@@ -282,7 +282,7 @@ func (st *state) dangling(expr, ref string) {
 	st.issues = append(st.issues, warn("not-found", expr, fmt.Sprintf("reference %s names no resource in the bundle; ignored", ref)))
 }
 
-func (m *Mapper) pick(b *bundle) (*Spec, *state) {
+func (m *Mapper) pick(b *bundle) (*familySpec, *state) {
 	for _, s := range m.order {
 		if !containsStr(s.Match.BundleTypes, b.Type) {
 			continue
@@ -337,7 +337,7 @@ func (st *state) role(name string) []*resource {
 	return rs
 }
 
-func (st *state) selectRole(r *RoleSpec) []*resource {
+func (st *state) selectRole(r *roleSpec) []*resource {
 	if len(r.OneOf) > 0 {
 		for _, alt := range r.OneOf {
 			if rs := st.selectRole(alt); len(rs) > 0 {
@@ -509,7 +509,7 @@ func (st *state) eval(p path) []node {
 
 // mapFields runs every field of the spec. sources maps field id -> the
 // expression its value came from.
-func (m *Mapper) mapFields(spec *Spec, st *state, ec *core.EventConfig, now time.Time) (core.Declaration, map[string]string, []Issue) {
+func (m *Mapper) mapFields(spec *familySpec, st *state, ec *core.EventConfig, now time.Time) (core.Declaration, map[string]string, []Issue) {
 	decl := core.Declaration{}
 	sources := map[string]string{}
 	var issues []Issue
@@ -550,7 +550,7 @@ func (m *Mapper) mapFields(spec *Spec, st *state, ec *core.EventConfig, now time
 }
 
 // office finds the registration office named by the bundle.
-func (m *Mapper) office(spec *Spec, st *state, issues *[]Issue) string {
+func (m *Mapper) office(spec *familySpec, st *state, issues *[]Issue) string {
 	var facility string
 	for _, p := range spec.office {
 		for _, n := range st.eval(p) {
@@ -621,7 +621,7 @@ func (m *Mapper) transactionID(outer, target *bundle, body []byte) string {
 
 // typedChecks decodes the subject with the typed R4 models; a failure is
 // reported (the tolerant pass already read it), never fatal.
-func typedChecks(st *state, spec *Spec) []Issue {
+func typedChecks(st *state, spec *familySpec) []Issue {
 	var out []Issue
 	for _, r := range st.role(spec.Subject) {
 		raw, err := json.Marshal(r.Data)

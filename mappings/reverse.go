@@ -17,7 +17,7 @@ import (
 // resource the first time a field writes to it.
 type builder struct {
 	m       *Mapper
-	spec    *Spec
+	spec    *familySpec
 	eventID string
 	res     map[string]obj // role -> resource
 	urls    map[string]string
@@ -209,7 +209,7 @@ func (m *Mapper) ToBundle(ev *core.EventDocument) ([]byte, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("mappings: ToBundle: nil event")
 	}
-	var spec *Spec
+	var spec *familySpec
 	for _, s := range m.order {
 		if s.Reverse && s.Event == ev.Type {
 			spec = s

@@ -35,8 +35,8 @@ func (s *strs) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Spec is one mapping family as written in a spec file.
-type Spec struct {
+// familySpec is one mapping family as written in a spec file.
+type familySpec struct {
 	Family      string `json:"family"`
 	Description string `json:"description,omitempty"`
 	Event       string `json:"event"`              // core event type the family maps to
@@ -50,8 +50,8 @@ type Spec struct {
 	Expect        strs                 `json:"expect,omitempty"`        // roles whose absence is a warning (a gap)
 	Office        strs                 `json:"office,omitempty"`        // paths to references of the registration office
 	SectionSystem string               `json:"sectionSystem,omitempty"` // Composition section code system (reverse)
-	Roles         map[string]*RoleSpec `json:"roles"`
-	Fields        map[string]FieldSpec `json:"fields"`
+	Roles         map[string]*roleSpec `json:"roles"`
+	Fields        map[string]fieldSpec `json:"fields"`
 
 	order   []string // field ids: plain fields first, then fields with when
 	paths   map[string][]path
@@ -60,8 +60,8 @@ type Spec struct {
 	refPath map[string]path
 }
 
-// RoleSpec selects resources of the bundle for a role.
-type RoleSpec struct {
+// roleSpec selects resources of the bundle for a role.
+type roleSpec struct {
 	Resource     strs        `json:"resource,omitempty"`     // resource types
 	Section      strs        `json:"section,omitempty"`      // Composition section codes
 	Profile      strs        `json:"profile,omitempty"`      // meta.profile (suffix after the last / is enough)
@@ -71,15 +71,15 @@ type RoleSpec struct {
 	Ref          string      `json:"ref,omitempty"`          // role.path whose References name the resources
 	Where        string      `json:"where,omitempty"`        // path=value condition on the resource
 	Exclude      strs        `json:"exclude,omitempty"`      // roles whose resources are not candidates
-	OneOf        []*RoleSpec `json:"oneOf,omitempty"`        // alternatives, first that finds something
+	OneOf        []*roleSpec `json:"oneOf,omitempty"`        // alternatives, first that finds something
 	All          bool        `json:"all,omitempty"`          // keep every match (default: the first)
 
 	ref   path
 	where []seg
 }
 
-// FieldSpec maps one declaration field.
-type FieldSpec struct {
+// fieldSpec maps one declaration field.
+type fieldSpec struct {
 	From      strs           `json:"from"`           // paths; the first that yields values is used
 	Transform string         `json:"transform"`      // a registered transform (default string)
 	Args      map[string]any `json:"args,omitempty"` // transform arguments
@@ -129,7 +129,7 @@ func normaliseArgs(v any) any {
 	return v
 }
 
-func (r *RoleSpec) compile(s *Spec, name string) error {
+func (r *roleSpec) compile(s *familySpec, name string) error {
 	if r.Ref != "" {
 		p, err := compilePath(r.Ref)
 		if err != nil {
@@ -164,7 +164,7 @@ func (r *RoleSpec) compile(s *Spec, name string) error {
 }
 
 // compile checks a spec and prepares its paths.
-func (s *Spec) compile() error {
+func (s *familySpec) compile() error {
 	if s.Family == "" {
 		return fmt.Errorf("family is required")
 	}
@@ -182,7 +182,7 @@ func (s *Spec) compile() error {
 		}
 	}
 	if s.Roles == nil {
-		s.Roles = map[string]*RoleSpec{}
+		s.Roles = map[string]*roleSpec{}
 	}
 	for name, r := range s.Roles {
 		if name == "bundle" {
@@ -229,7 +229,7 @@ func (s *Spec) compile() error {
 		}
 		t, ok := transforms[f.Transform]
 		if !ok {
-			return fmt.Errorf("family %s: field %s: unknown transform %q (known: %s)", s.Family, id, f.Transform, strings.Join(TransformNames(), ", "))
+			return fmt.Errorf("family %s: field %s: unknown transform %q (known: %s)", s.Family, id, f.Transform, strings.Join(transformNames(), ", "))
 		}
 		if f.Args == nil {
 			f.Args = map[string]any{}
@@ -267,8 +267,8 @@ func (s *Spec) compile() error {
 }
 
 // loadSpecs reads the embedded specs overlaid with <configDir>/fhir.
-func loadSpecs(configDir string) (map[string]*Spec, error) {
-	out := map[string]*Spec{}
+func loadSpecs(configDir string) (map[string]*familySpec, error) {
+	out := map[string]*familySpec{}
 	read := func(fsys fs.FS, dir, origin string) error {
 		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
@@ -287,7 +287,7 @@ func loadSpecs(configDir string) (map[string]*Spec, error) {
 			if err != nil {
 				return fmt.Errorf("mapping spec %s: %w", e.Name(), err)
 			}
-			s := &Spec{}
+			s := &familySpec{}
 			if err := decodeStrict(e.Name(), b, s); err != nil {
 				return fmt.Errorf("mapping spec %s/%s: %w", origin, e.Name(), err)
 			}

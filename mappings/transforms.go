@@ -53,8 +53,8 @@ var transforms = map[string]transform{
 	"country":    {forward: tCountry, reverse: func(c *tctx, v any) any { return v }},
 }
 
-// TransformNames lists the registered transform names, sorted.
-func TransformNames() []string {
+// transformNames lists the registered transform names, sorted.
+func transformNames() []string {
 	out := make([]string, 0, len(transforms))
 	for k := range transforms {
 		out = append(out, k)
