@@ -1236,8 +1236,8 @@ func TestFHIRConcurrentResend(t *testing.T) {
 	}
 }
 
-// TestFHIRNoServerErrors: every node of the v1 birth bundle (and of the
-// mappings package's bundles, when present) replaced by a value of the
+// TestFHIRNoServerErrors: every node of the v1 birth bundle (and of one
+// mappings package bundle of each other shape, when present) replaced by a value of the
 // wrong kind (null, a number, an object, a string) goes to POST /fhir (and
 // the v1 bundle to POST /notification): each answer is a FHIR answer below
 // 500 (a 4xx OperationOutcome or an event), never a server error.
@@ -1247,10 +1247,14 @@ func TestFHIRNoServerErrors(t *testing.T) {
 	requireMapper(t, h)
 	tok := adminToken(h)
 	sources := []string{v1BirthFile}
-	more, _ := filepath.Glob(filepath.Join(mappingsTestdata, "bundles", "*.json"))
-	sources = append(sources, more...)
+	for _, name := range []string{"his-transaction-birth", "hl7-bfdr-birth", "hl7-vrdr-death-message"} { // one per shape
+		if p := filepath.Join(mappingsTestdata, "bundles", name+".json"); fileExists(p) {
+			sources = append(sources, p)
+		}
+	}
 	for _, src := range sources {
 		t.Run(filepath.Base(src), func(t *testing.T) {
+			t.Parallel()
 			routes := []string{pathFHIR}
 			if src == v1BirthFile {
 				routes = append(routes, pathNotification)
@@ -1259,6 +1263,8 @@ func TestFHIRNoServerErrors(t *testing.T) {
 		})
 	}
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func mutate(t *testing.T, h *hubtest.Hub, tok string, raw []byte, routes []string) {
 	var doc any
