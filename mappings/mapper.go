@@ -557,7 +557,7 @@ func (m *Mapper) office(spec *familySpec, st *state, issues *[]Issue) string {
 			l, key := m.locationFor(st.b, n.v)
 			switch {
 			case l == nil:
-				if key != "" {
+				if key != "" && !hasIssue(*issues, "not-found", n.path) {
 					*issues = append(*issues, warn("not-found", n.path, fmt.Sprintf("office %s is not in the country's location list", key)))
 				}
 			case l.LocationType == core.LocationCRVSOffice:
@@ -577,6 +577,15 @@ func (m *Mapper) office(spec *familySpec, st *state, issues *[]Issue) string {
 		}
 	}
 	return facility
+}
+
+func hasIssue(issues []Issue, code, expr string) bool {
+	for _, is := range issues {
+		if is.Code == code && len(is.Expression) > 0 && is.Expression[0] == expr {
+			return true
+		}
+	}
+	return false
 }
 
 // transactionID derives a stable id for the notification.

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/crvshub/crvshub/core"
@@ -213,8 +214,20 @@ func tAddress(c *tctx, nodes []node) (any, []Issue) {
 	}
 	put("cityOrTown", str(o["city"]))
 	put("postcodeOrZip", str(o["postalCode"]))
+	var issues []Issue
 	if country == home && home != "" {
 		out["addressType"] = "DOMESTIC"
+		if area == nil {
+			var names []string
+			for _, k := range []string{"district", "state"} {
+				if v := strings.TrimSpace(str(o[k])); v != "" {
+					names = append(names, v)
+				}
+			}
+			if len(names) > 0 {
+				issues = []Issue{warn("not-found", best.path, fmt.Sprintf("%s: administrative area %s is not in the country's location list; kept as text", c.fieldID, strings.Join(names, " / ")))}
+			}
+		}
 		if area != nil && m.isLeafArea(area.ID) {
 			out["administrativeArea"] = area.ID
 		} else {
@@ -231,7 +244,7 @@ func tAddress(c *tctx, nodes []node) (any, []Issue) {
 	if len(details) > 0 {
 		out["streetLevelDetails"] = details
 	}
-	return out, nil
+	return out, issues
 }
 
 func rAddress(c *tctx, v any) any {

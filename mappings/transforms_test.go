@@ -186,6 +186,7 @@ func TestTransformAddress(t *testing.T) {
 		{name: "international", field: "mother.address", in: []string{`{"use":"home","line":["999 N College"],"city":"Tempe","district":"Maricopa","state":"AZ","postalCode":"85281","country":"US"}`},
 			want: `{"addressType":"INTERNATIONAL","country":"USA","streetLevelDetails":{"addressLine1":"999 N College","cityOrTown":"Tempe","district2":"Maricopa","postcodeOrZip":"85281","state":"AZ"}}`},
 		{name: "home beats billing", field: "mother.address", in: []string{`{"use":"billing","country":"MX"}`, `{"use":"home","country":"US"}`}, want: `{"addressType":"INTERNATIONAL","country":"USA"}`},
+		{name: "unknown domestic area kept as text", field: "mother.address", in: []string{`{"district":"c443761b-22ba-43a0-8279-586421f57b9d","country":"FAR"}`}, want: `{"addressType":"DOMESTIC","country":"FAR","streetLevelDetails":{"district2":"c443761b-22ba-43a0-8279-586421f57b9d"}}`, issue: "not in the country's location list"},
 		{name: "unknown country", field: "mother.address", in: []string{`{"country":"Atlantis"}`}, want: ``, issue: "unknown country"},
 		{name: "no country, unknown area", field: "mother.address", in: []string{`{"city":"Springfield"}`}, want: ``, issue: "without a country"},
 	})
