@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // sharedFixtures walks up from the working directory to a folder holding
@@ -34,28 +36,40 @@ func sharedFixtures() string {
 
 var placeholderRe = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
 
-// substitute replaces Postman {{...}} placeholders with plausible values
-// from the embedded Farajaland config; uuid_* placeholders keep one random
-// UUID per name so references still match.
-func substitute(b []byte, rng *rand.Rand) []byte {
+// placeholderValues picks plausible values for the Postman variables from
+// the embedded Farajaland config: an office, a health facility, a leaf
+// district and its province, the country code.
+func placeholderValues(cc *core.CountryConfig) map[string]string {
+	v := map[string]string{"countryCode": cc.Settings.CountryCode}
+	for _, l := range cc.Locations {
+		switch {
+		case l.LocationType == core.LocationCRVSOffice && v["officeId"] == "":
+			v["officeId"] = l.ID
+		case l.LocationType == core.LocationHealthFacility && v["facilityId"] == "":
+			v["facilityId"] = l.ID
+			v["location-id"] = l.ID
+		case l.LocationType == core.LocationAdminStructure && l.ParentID != "" && v["districtId"] == "":
+			v["districtId"] = l.ID
+			v["stateId"] = l.ParentID
+		}
+	}
+	return v
+}
+
+// substitute replaces Postman {{...}} placeholders with the values, a
+// first name for {{$random...}}, and one random UUID per other name (so
+// references between entries still match).
+func substitute(b []byte, vals map[string]string, rng *rand.Rand) []byte {
 	uuids := map[string]string{}
 	return placeholderRe.ReplaceAllFunc(b, func(m []byte) []byte {
 		name := string(m[2 : len(m)-2])
-		switch {
-		case name == "officeId":
-			return []byte("58325d6c-dc50-4779-aa42-06daa5712756")
-		case name == "facilityId" || name == "location-id":
-			return []byte("a60080a9-9ddb-4d93-bfac-9f40239b3219")
-		case name == "districtId":
-			return []byte("d71605e6-b20e-4b2e-a6ff-4cd2641fb0cb")
-		case name == "stateId":
-			return []byte("5b607555-e83d-49f5-a681-d9a4776f70c5")
-		case name == "countryCode":
-			return []byte("FAR")
-		case strings.HasPrefix(name, "$random"):
+		if v, ok := vals[name]; ok {
+			return []byte(v)
+		}
+		if strings.HasPrefix(name, "$random") {
 			return []byte("Alex")
 		}
-		if u, ok := uuids[name]; ok {
+		if u, ok := uuids[name]; ok && !strings.HasPrefix(name, "$") {
 			return []byte(u)
 		}
 		u := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", rng.Uint32(), rng.Intn(1<<16), rng.Intn(1<<12), rng.Intn(1<<12), rng.Int63n(1<<48))
@@ -73,6 +87,7 @@ func TestConformanceSharedFixtures(t *testing.T) {
 		t.Skip("no shared/fixtures folder above the working directory; conformance fixtures skipped")
 	}
 	m := newMapper(t)
+	vals := placeholderValues(m.cc)
 	rng := rand.New(rand.NewSource(1))
 	var files []string
 	for _, d := range []string{"opencrvs", "hl7"} {
@@ -88,7 +103,7 @@ func TestConformanceSharedFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := substitute(raw, rng)
+			body := substitute(raw, vals, rng)
 			res, err := m.Map(body, testNow)
 			var me *Error
 			if err != nil {
@@ -111,6 +126,9 @@ func TestConformanceSharedFixtures(t *testing.T) {
 				t.Fatalf("expected a refusal, got family %s", res.Family)
 			}
 			t.Logf("family %s, event %s, tx %s, office %q, %d issues", res.Family, res.EventType, res.TransactionID, res.Office, len(res.Issues))
+			if strings.Contains(string(raw), "regLastOffice") && strings.Contains(string(raw), "{{officeId}}") && res.Office != vals["officeId"] {
+				t.Errorf("office %q, want the regLastOffice %s", res.Office, vals["officeId"])
+			}
 			checkAgainstBundle(t, body, res)
 		})
 	}
