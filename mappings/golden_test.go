@@ -388,3 +388,54 @@ func TestConcurrentMap(t *testing.T) {
 		}
 	}
 }
+
+// TestShapesAroundTheSameContent: the OpenCRVS birth content as a message
+// (MessageHeader.focus -> Composition, entries inline), as a transaction,
+// and inside a batch as a nested document maps to the same declaration.
+func TestShapesAroundTheSameContent(t *testing.T) {
+	m := newMapper(t)
+	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", "opencrvs-v1-birth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := m.Map(raw, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	entries := doc["entry"].([]any)
+	hdr := map[string]any{"fullUrl": "urn:uuid:99999999-0000-4000-8000-000000000001", "resource": map[string]any{
+		"resourceType": "MessageHeader", "id": "hdr-1", "eventCoding": map[string]any{"code": "birth-notification"},
+		"focus": []any{map[string]any{"reference": "urn:uuid:0a3c3b1e-8d0c-4c4e-9d6c-3f1e2a000001"}}}}
+	shapes := map[string]map[string]any{
+		"message":     {"resourceType": "Bundle", "type": "message", "entry": append([]any{hdr}, entries...)},
+		"transaction": {"resourceType": "Bundle", "type": "transaction", "entry": entries},
+		"batch":       {"resourceType": "Bundle", "type": "batch", "entry": []any{map[string]any{"resource": doc}}},
+	}
+	for name, b := range shapes {
+		t.Run(name, func(t *testing.T) {
+			body, _ := json.Marshal(b)
+			res, err := m.Map(body, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Family != base.Family || res.IsMessage != (name == "message") {
+				t.Fatalf("family %s isMessage %v", res.Family, res.IsMessage)
+			}
+			if name == "message" && (res.MessageHeaderID != "hdr-1" || res.TransactionID != "fhir:MessageHeader/hdr-1") {
+				t.Errorf("header %q tx %q", res.MessageHeaderID, res.TransactionID)
+			}
+			for k, v := range base.Declaration {
+				if string(res.Declaration[k]) != string(v) {
+					t.Errorf("%s = %s, want %s", k, res.Declaration[k], v)
+				}
+			}
+			if len(res.Declaration) != len(base.Declaration) {
+				t.Errorf("%d fields, want %d", len(res.Declaration), len(base.Declaration))
+			}
+		})
+	}
+}
