@@ -5,7 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // FuzzMap feeds arbitrary bodies to Map: it must never panic and always
@@ -42,8 +45,16 @@ func FuzzMap(f *testing.F) {
 			}
 			return
 		}
-		if res == nil || res.EventType == "" || res.Family == "" {
+		if res == nil || res.EventType == "" || res.Family == "" || !strings.HasPrefix(res.TransactionID, "fhir:") {
 			t.Fatalf("incomplete result %+v", res)
+		}
+		if errs := core.ValidateValues(m.cc, m.cc.Event(res.EventType), res.Declaration, testNow); len(errs) > 0 {
+			t.Fatalf("a Result whose declaration fails validation: %v", errs)
+		}
+		for _, is := range res.Issues {
+			if is.Severity == "error" || is.Severity == "fatal" {
+				t.Fatalf("a Result carrying an error issue: %+v", is)
+			}
 		}
 		if _, err := json.Marshal(NewOutcome(res.Issues...)); err != nil {
 			t.Fatal(err)

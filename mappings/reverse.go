@@ -135,8 +135,13 @@ func setPath(r obj, segs []seg, v any) {
 				arr, _ := cur[s.key].([]any)
 				var el obj
 				for _, e := range arr {
-					if eo, ok := e.(obj); ok && len(eval(nil, []node{{eo, ""}}, w.sub)) > 0 && strings.EqualFold(str(eval(nil, []node{{eo, ""}}, w.sub)[0].v), w.value) {
+					eo, ok := e.(obj)
+					if !ok {
+						continue
+					}
+					if got := eval(nil, []node{{eo, ""}}, w.sub); len(got) > 0 && strings.EqualFold(str(got[0].v), w.value) {
 						el = eo
+						break
 					}
 				}
 				if el == nil {
@@ -329,6 +334,10 @@ func (m *Mapper) ToBundle(ev *core.EventDocument) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mappings: ToBundle: %w", err)
 	}
+	// what we write must be strict R4: check it with the typed models
+	if probs := strictCheck(out); len(probs) > 0 {
+		return nil, fmt.Errorf("mappings: ToBundle: family %s wrote invalid R4: %s", spec.Family, strings.Join(probs, "; "))
+	}
 	return out, nil
 }
 
@@ -351,7 +360,7 @@ func firstOffice(ev *core.EventDocument) string {
 }
 
 // strictCheck decodes every resource of a bundle with the typed R4 models
-// and lists the failures (used by tests on ToBundle's output).
+// and lists the failures.
 func strictCheck(bundleJSON []byte) []string {
 	var b fhir.Bundle
 	if err := json.Unmarshal(bundleJSON, &b); err != nil {
