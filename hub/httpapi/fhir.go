@@ -452,6 +452,10 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 			fail(err)
 			return
 		}
+		// A resend (same transaction id) returns the event stored by an
+		// earlier request: created before this one started. It answers
+		// 200 with the same Location; two identical bundles racing may
+		// both answer 201, naming the one event.
 		created := !ev.CreatedAt.Before(start)
 		summary := fmt.Sprintf("Event %s (%s) created from the %s bundle; tracking id %s", ev.ID, ev.Type, res.Family, ev.TrackingID)
 		status := http.StatusCreated
