@@ -230,21 +230,36 @@ func readRecord(doc map[string]any) vitalRecord {
 	if rec.kind == "death" {
 		rec.deceasedID = nationalID(subject)
 	}
-	if m := section("mother-details"); m != nil {
-		rec.motherID = nationalID(m)
+	mother := section("mother-details")
+	for _, e := range objs(doc["entry"]) { // HL7 vital records: the mother by profile
+		if r := obj(e["resource"]); mother == nil && str(r["resourceType"]) == "Patient" &&
+			strings.Contains(string(mustJSONAny(obj(r["meta"])["profile"])), "Patient-mother-vr") {
+			mother = r
+		}
+	}
+	if mother != nil {
+		rec.motherID = nationalID(mother)
 	}
 	return rec
 }
 
-// nationalID is a person's identifier typed NATIONAL_ID (OpenCRVS).
+func mustJSONAny(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// nationalID is a person's national identifier: typed NATIONAL_ID
+// (OpenCRVS), or a US social security number (HL7 vital records: type
+// SS or SB, or system us-ssn).
 func nationalID(p map[string]any) string {
 	for _, id := range objs(p["identifier"]) {
-		if slices.Contains(codes(id["type"]), "NATIONAL_ID") {
+		cs := codes(id["type"])
+		if slices.Contains(cs, "NATIONAL_ID") || slices.Contains(cs, "SS") || slices.Contains(cs, "SB") ||
+			str(id["system"]) == "http://hl7.org/fhir/sid/us-ssn" {
 			return str(id["value"])
 		}
 	}
 	return ""
 }
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]`)
 
 // matches compares an event's declaration with a record read from the
 // bundle and returns the differences. Fewer than two facts to compare
@@ -257,6 +272,11 @@ func (rec vitalRecord) matches(eventType string, decl map[string]any) (diffs []s
 		}
 		if want != "" && str(got) != want {
 			diffs = append(diffs, field+"="+str(got)+", bundle says "+want)
+		}
+	}
+	wantID := func(field string, got any, id string) { // punctuation aside (123-45-6789)
+		if id != "" {
+			want(field, nonAlnum.ReplaceAllString(str(got), ""), nonAlnum.ReplaceAllString(id, ""))
 		}
 	}
 	defer func() {
@@ -281,9 +301,9 @@ func (rec vitalRecord) matches(eventType string, decl map[string]any) (diffs []s
 	want(who+".dob", decl[who+".dob"], rec.dob)
 	if rec.kind == "death" {
 		want("eventDetails.date", decl["eventDetails.date"], rec.deathDate)
-		want("deceased.nid", decl["deceased.nid"], rec.deceasedID)
+		wantID("deceased.nid", decl["deceased.nid"], rec.deceasedID)
 	} else {
-		want("mother.nid", decl["mother.nid"], rec.motherID)
+		wantID("mother.nid", decl["mother.nid"], rec.motherID)
 	}
 	return diffs
 }
