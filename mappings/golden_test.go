@@ -439,3 +439,37 @@ func TestShapesAroundTheSameContent(t *testing.T) {
 		})
 	}
 }
+
+// TestToBundleGolden records the document ToBundle writes for the OpenCRVS
+// birth and death test events (ids are derived from the event id, so the
+// output is stable).
+func TestToBundleGolden(t *testing.T) {
+	m := newMapper(t)
+	for _, f := range []string{"opencrvs-v1-birth", "opencrvs-v1-death"} {
+		t.Run(f, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", "bundles", f+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Map(body, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := &core.EventDocument{ID: "0e9f8d7c-6b5a-4493-8281-706f5e4d3c2b", Type: res.EventType, CreatedAt: testNow, UpdatedAt: testNow,
+				Actions: []core.Action{{ID: "a1", Type: core.ActionCreate, Status: core.StatusAccepted, CreatedAt: testNow, CreatedAtLocation: res.Office},
+					{ID: "a2", Type: core.ActionNotify, Status: core.StatusAccepted, CreatedAt: testNow, Declaration: res.Declaration}}}
+			out, err := m.ToBundle(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v any
+			if err := json.Unmarshal(out, &v); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("golden", "tobundle-"+res.EventType+".json"), v)
+		})
+	}
+	if _, err := m.ToBundle(&core.EventDocument{ID: "x", Type: "marriage"}); err == nil {
+		t.Error("ToBundle of an event type without a reverse family must fail")
+	}
+}
