@@ -1352,3 +1352,31 @@ func mutate(t *testing.T, h *hubtest.Hub, tok string, raw []byte, routes []strin
 	}
 	t.Logf("%d mutations, worst status %d", len(paths), worst)
 }
+
+// TestFHIRAudit: an event made from a bundle is in the audit trail like a
+// native one: create and notify, by the client, with the request's
+// correlation id and remote address.
+func TestFHIRAudit(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	id, secret := h.NewClient("Ibombo HIS", hubtest.OfficeIbombo, "type=record.create", "type=record.notify")
+	tok := h.Token(id, secret)
+	r := request(t, h, "POST", pathFHIR, bytes.NewReader(fresh(t, readFile(t, v1BirthFile))),
+		map[string]string{"Authorization": "Bearer " + tok, "Content-Type": fhirJSON, "X-Correlation-ID": "his-batch-42"})
+	res := h.Send(r)
+	eventID, _ := created(t, res, http.StatusCreated)
+	if got := res.Header.Get("X-Correlation-ID"); got != "his-batch-42" {
+		t.Errorf("correlation id echoed %q", got)
+	}
+	for _, op := range []string{"event.create", "action.NOTIFY"} {
+		es := audits(t, h, eventID, op)
+		if len(es) == 0 {
+			t.Errorf("no %s audit entry", op)
+			continue
+		}
+		if e := es[0]; e.ActorID != id || e.ActorType != core.UserTypeSystem || e.CorrelationID != "his-batch-42" || e.RemoteAddr == "" {
+			t.Errorf("%s audit entry %+v", op, e)
+		}
+	}
+}
