@@ -458,6 +458,8 @@ func dateValue(v any) (date, dt, partial string, bad bool) {
 			}
 		}
 		return "", "", strings.Join(parts, "-"), false
+	case json.Number, bool:
+		return "", "", "", true
 	}
 	return "", "", "", false
 }

@@ -110,6 +110,7 @@ func TestTransformDate(t *testing.T) {
 		{name: "partial: day unknown", field: "child.dob", in: []string{`{"extension":[{"url":"Extension-partial-date-time-vr","extension":[{"url":"year","valueUnsignedInt":2021},{"url":"month","valueUnsignedInt":2},{"url":"day","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}]}]}`}, want: ``, issue: "partial date 2021-02-??"},
 		{name: "year-month string", field: "child.dob", in: []string{`"2021-02"`}, want: ``, issue: "partial date 2021-02"},
 		{name: "impossible day", field: "child.dob", in: []string{`"2024-02-30"`}, want: ``, issue: "not a valid date", isError: true},
+		{name: "a number", field: "child.dob", in: []string{`20240202`}, want: ``, issue: "not a valid date", isError: true},
 		{name: "not a date", field: "child.dob", in: []string{`"yesterday"`}, want: ``, issue: "not a valid date", isError: true},
 		{name: "first alternative wins", field: "child.dob", in: []string{`"2020-01-01"`, `"2021-01-01"`}, want: `"2020-01-01"`},
 		{name: "BypassEditFlag only: nothing", field: "child.dob", in: []string{`{"extension":[{"url":"http://x/BypassEditFlag","valueCodeableConcept":{}}]}`}, want: ``},
