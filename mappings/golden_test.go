@@ -86,6 +86,7 @@ func TestGoldenBroken(t *testing.T) {
 		{"not-fhir.json", 400, "structure"},
 		{"not-json.json", 400, "structure"},
 		{"his-no-subject.json", 422, "required"},
+		{"dangling-subject.json", 422, "not-found"},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

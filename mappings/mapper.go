@@ -123,8 +123,9 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		if comp := target.ofType("Composition"); len(comp) > 0 {
 			expr = comp[0].Path + ".subject"
 		}
-		return nil, badInput(422, errIssue("required", expr, fmt.Sprintf(
-			"no subject: the %s bundle has no %s (role %q of family %s)", spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), spec.Subject, spec.Family)))
+		// dangling references often explain a missing subject: keep them
+		return nil, badInput(422, append([]Issue{errIssue("required", expr, fmt.Sprintf(
+			"no subject: the %s bundle has no %s (role %q of family %s)", spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), spec.Subject, spec.Family))}, st.issues...)...)
 	}
 	for _, r := range spec.Expect {
 		if len(st.role(r)) == 0 {
