@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ const fhirBenchClients = 32
 
 // BenchmarkFHIRPost posts new birth notifications through the real server
 // from 32 concurrent clients: the native create+notify body (the baseline,
-// same engine path) and the OpenCRVS v1 birth bundle of the README (about
-// 7 KB) to POST /fhir. Each reports req/s; their ratio is what mapping
+// same engine path), the OpenCRVS v1 birth bundle of the README (about
+// 7 KB) and the same bundle grown to about 250 KB and 60 entries (extra
+// Observations with narrative, as hospital systems send) to POST /fhir. Each reports req/s; their ratio is what mapping
 // FHIR costs on top of the engine.
 func BenchmarkFHIRPost(b *testing.B) {
 	bundle, err := os.ReadFile(v1BirthFile)
@@ -34,6 +36,7 @@ func BenchmarkFHIRPost(b *testing.B) {
 	if !bytes.Contains(bundle, []byte(compID)) {
 		b.Fatal("the example bundle no longer has the Composition id the benchmark replaces")
 	}
+	large := largeBundle(b, bundle)
 	run := rand.Uint32()
 	var seq atomic.Int64
 	cases := []struct {
@@ -49,6 +52,10 @@ func BenchmarkFHIRPost(b *testing.B) {
 		{"fhir-v1-birth-7KB", pathFHIR, func() []byte {
 			id := fmt.Sprintf("%08x-0000-4000-8000-%012x", run, seq.Add(1))
 			return bytes.ReplaceAll(bundle, []byte(compID), []byte(id))
+		}, http.StatusCreated},
+		{fmt.Sprintf("fhir-v1-birth-%dKB", len(large)>>10), pathFHIR, func() []byte {
+			id := fmt.Sprintf("%08x-0000-4000-8000-%012x", run, seq.Add(1))
+			return bytes.ReplaceAll(large, []byte(compID), []byte(id))
 		}, http.StatusCreated},
 	}
 	for _, c := range cases {
@@ -85,4 +92,31 @@ func BenchmarkFHIRPost(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
 	}
+}
+
+// largeBundle adds Observations (vital signs with a narrative, each about
+// 4 KB) to a bundle until it has about 60 entries.
+func largeBundle(b *testing.B, small []byte) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(small, &m); err != nil {
+		b.Fatal(err)
+	}
+	entries := m["entry"].([]any)
+	text := strings.Repeat("Routine observation recorded by the ward nurse during the postnatal round. ", 56)
+	for i := 0; len(entries) < 60; i++ {
+		id := fmt.Sprintf("9c0a0000-0000-4000-8000-%012d", i)
+		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + id, "resource": map[string]any{
+			"resourceType": "Observation", "id": id, "status": "final",
+			"text":          map[string]any{"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + text + "</div>"},
+			"category":      []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}}}},
+			"code":          map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}}},
+			"valueQuantity": map[string]any{"value": 120 + i%30, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+		}})
+	}
+	m["entry"] = entries
+	out, err := json.Marshal(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }
