@@ -30,7 +30,9 @@
 //	         type (Composition/Location type), relationship, ref (a role path
 //	         whose References name the resources), where (path=value),
 //	         exclude (roles), oneOf (alternatives), all (keep every match)
-//	fields:  declaration field id -> {from: path or [paths], transform, args, when}
+//	fields:  declaration field id -> a rule {from: path or [paths], transform,
+//	         args, when: field, unless: field}, or a list of rules (the first
+//	         that yields a value wins)
 //
 // Paths start with a role (or "bundle") and use a small FHIRPath subset:
 // keys with an optional [index] (lists flatten), extension(url) (url or its

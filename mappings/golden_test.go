@@ -35,6 +35,8 @@ var wantFamily = map[string]string{
 	"his-transaction-birth.json":               "his-transaction-birth",
 	"his-collection-birth-patient-mother.json": "his-transaction-birth",
 	"his-transaction-death.json":               "his-transaction-death",
+	"opencrvs-v1-birth-home.json":              "opencrvs-v1-birth",
+	"opencrvs-v1-death-other-place.json":       "opencrvs-v1-death",
 }
 
 func TestGoldenFamilies(t *testing.T) {
@@ -472,5 +474,53 @@ func TestToBundleGolden(t *testing.T) {
 	}
 	if _, err := m.ToBundle(&core.EventDocument{ID: "x", Type: "marriage"}); err == nil {
 		t.Error("ToBundle of an event type without a reverse family must fail")
+	}
+}
+
+// TestFieldRulesWhenUnless: a field may have several rules; when/unless
+// pick one by what else was mapped; dependencies are ordered.
+func TestFieldRulesWhenUnless(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.MkdirAll(filepath.Join(dir, "fhir"), 0o755)
+	spec := `family: test-rules
+event: birth
+priority: 500
+match: {bundleTypes: [document], require: [child]}
+subject: child
+roles:
+  child: {resource: Patient, profile: [Patient-child-vr]}
+fields:
+  child.reason:
+    - {from: child.birthDate, transform: const, args: {value: named}, when: child.name}
+    - {from: child.birthDate, transform: const, args: {value: unnamed}, unless: child.name}
+  child.name: {from: child.name, transform: name}
+`
+	if err := os.WriteFile(filepath.Join(dir, "fhir", "rules.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(farajaland(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", "hl7-bfdr-birth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Map(raw, testNow)
+	if err != nil || res.Family != "test-rules" || string(res.Declaration["child.reason"]) != `"named"` {
+		t.Fatalf("%v %+v", err, res)
+	}
+	unnamed := strings.Replace(string(raw), `"name": [`, `"alias": [`, 1)
+	res, err = m.Map([]byte(unnamed), testNow)
+	if err != nil || string(res.Declaration["child.reason"]) != `"unnamed"` {
+		t.Fatalf("%v %+v", err, res)
+	}
+	// a cycle is refused when the spec loads
+	cyc := strings.Replace(spec, "child.name: {from: child.name, transform: name}", "child.name: {from: child.name, transform: name, when: child.reason}", 1)
+	if err := os.WriteFile(filepath.Join(dir, "fhir", "rules.yaml"), []byte(cyc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(farajaland(t), dir); err == nil || !strings.Contains(err.Error(), "depend on each other") {
+		t.Fatalf("want a cycle error, got %v", err)
 	}
 }

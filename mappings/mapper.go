@@ -515,37 +515,39 @@ func (m *Mapper) mapFields(spec *familySpec, st *state, ec *core.EventConfig, no
 	sources := map[string]string{}
 	var issues []Issue
 	for _, id := range spec.order {
-		f := spec.Fields[id]
-		if f.When != "" && decl[f.When] == nil {
-			continue
-		}
-		var nodes []node
-		for _, p := range spec.paths[id] {
-			if nodes = st.eval(p); len(nodes) > 0 {
+		for _, f := range spec.Fields[id] {
+			if (f.When != "" && decl[f.When] == nil) || (f.Unless != "" && decl[f.Unless] != nil) {
+				continue
+			}
+			var nodes []node
+			for _, p := range f.paths {
+				if nodes = st.eval(p); len(nodes) > 0 {
+					break
+				}
+			}
+			if len(nodes) == 0 {
+				continue
+			}
+			fc := ec.Field(id)
+			if fc == nil {
+				issues = append(issues, info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID)))
 				break
 			}
+			c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
+			v, tis := transforms[f.Transform].forward(c, nodes)
+			issues = append(issues, tis...)
+			if v == nil {
+				continue
+			}
+			raw, err := json.Marshal(v)
+			if err != nil {
+				issues = append(issues, warn("processing", nodes[0].path, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
+				continue
+			}
+			decl[id] = raw
+			sources[id] = nodes[0].path
+			break
 		}
-		if len(nodes) == 0 {
-			continue
-		}
-		fc := ec.Field(id)
-		if fc == nil {
-			issues = append(issues, info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID)))
-			continue
-		}
-		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
-		v, tis := transforms[f.Transform].forward(c, nodes)
-		issues = append(issues, tis...)
-		if v == nil {
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			issues = append(issues, warn("processing", nodes[0].path, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
-			continue
-		}
-		decl[id] = raw
-		sources[id] = nodes[0].path
 	}
 	return decl, sources, issues
 }

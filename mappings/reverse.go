@@ -75,7 +75,11 @@ func (bd *builder) role(name string, root obj) obj {
 		}
 	}
 	if len(rs.Type) > 0 {
-		r["type"] = codeable(rs.Type[0], "http://opencrvs.org/doc-types")
+		if str(r["resourceType"]) == "Composition" {
+			r["type"] = codeable(rs.Type[0], "http://opencrvs.org/doc-types")
+		} else { // Location.type is a list in R4
+			r["type"] = []any{codeable(rs.Type[0], "http://opencrvs.org/specs/location-type")}
+		}
 	}
 	if len(rs.Relationship) > 0 {
 		r["relationship"] = []any{codeable(rs.Relationship[0], "http://hl7.org/fhir/ValueSet/relatedperson-relationshiptype")}
@@ -196,6 +200,43 @@ func setPath(r obj, segs []seg, v any) {
 	}
 }
 
+// write puts a reversed value at the rule's first path.
+func (bd *builder) write(f *fieldSpec, out any) {
+	p := f.paths[0]
+	if len(p.segs) == 0 {
+		if o, ok := out.(obj); ok {
+			if _, exists := bd.res[p.role]; !exists {
+				bd.role(p.role, o)
+			}
+		}
+		return
+	}
+	if o, ok := out.(obj); ok && len(o) == 0 {
+		return // a constant for a role's element: nothing to write
+	}
+	r := bd.role(p.role, nil)
+	if r == nil {
+		return
+	}
+	if sv, ok := out.(string); ok && p.segs[len(p.segs)-1].kind == segKey {
+		switch p.segs[len(p.segs)-1].key {
+		case "valueCodeableConcept", "maritalStatus", "relationship":
+			if f.Transform == "text" {
+				out = obj{"text": sv}
+			} else {
+				out = obj{"coding": []any{obj{"code": sv}}}
+			}
+		}
+	}
+	if last := p.segs[len(p.segs)-1]; last.kind == segKey && last.key == "address" && str(r["resourceType"]) == "Location" {
+		if list, ok := out.([]any); ok && len(list) == 1 && len(p.segs) == 1 {
+			r["address"] = list[0] // Location.address is a single Address
+			return
+		}
+	}
+	setPath(r, p.segs, out)
+}
+
 // isListElement names R4 elements that are lists (written as [ {...} ]).
 func isListElement(k string) bool {
 	switch k {
@@ -250,52 +291,32 @@ func (m *Mapper) ToBundle(ev *core.EventDocument) ([]byte, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		f := spec.Fields[id]
 		raw, ok := decl[id]
-		if !ok || len(spec.paths[id]) == 0 {
+		if !ok {
 			continue
 		}
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil || v == nil {
 			continue
 		}
-		t := transforms[f.Transform]
-		if t.reverse == nil {
-			continue
-		}
 		var fc *core.FieldConfig
 		if ec != nil {
 			fc = ec.Field(id)
 		}
-		c := &tctx{m: m, fieldID: id, field: fc, args: f.Args}
-		out := t.reverse(c, v)
-		if out == nil {
-			continue
-		}
-		p := spec.paths[id][0]
-		if len(p.segs) == 0 {
-			if o, ok := out.(obj); ok {
-				if _, exists := bd.res[p.role]; !exists {
-					bd.role(p.role, o)
-				}
+		// the first rule whose transform can write the value back
+		for _, f := range spec.Fields[id] {
+			t := transforms[f.Transform]
+			if t.reverse == nil || len(f.paths) == 0 {
+				continue
 			}
-			continue
-		}
-		r := bd.role(p.role, nil)
-		if r == nil {
-			continue
-		}
-		if sv, ok := out.(string); ok && p.segs[len(p.segs)-1].kind == segKey {
-			switch p.segs[len(p.segs)-1].key {
-			case "valueCodeableConcept", "maritalStatus", "relationship":
-				if f.Transform == "text" {
-					out = obj{"text": sv}
-				} else {
-					out = obj{"coding": []any{obj{"code": sv}}}
-				}
+			c := &tctx{m: m, fieldID: id, field: fc, args: f.Args}
+			out := t.reverse(c, v)
+			if out == nil {
+				continue
 			}
+			bd.write(f, out)
+			break
 		}
-		setPath(r, p.segs, out)
 	}
 	// the registration office, as OpenCRVS v1 carries it
 	if off := firstOffice(ev); off != "" {

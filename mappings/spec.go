@@ -46,15 +46,14 @@ type familySpec struct {
 		BundleTypes strs `json:"bundleTypes"`       // document, message, transaction, batch, collection
 		Require     strs `json:"require,omitempty"` // roles that must be found
 	} `json:"match"`
-	Subject       string               `json:"subject"`                 // the role whose absence refuses the bundle (422)
-	Expect        strs                 `json:"expect,omitempty"`        // roles whose absence is a warning (a gap)
-	Office        strs                 `json:"office,omitempty"`        // paths to references of the registration office
-	SectionSystem string               `json:"sectionSystem,omitempty"` // Composition section code system (reverse)
-	Roles         map[string]*roleSpec `json:"roles"`
-	Fields        map[string]fieldSpec `json:"fields"`
+	Subject       string                `json:"subject"`                 // the role whose absence refuses the bundle (422)
+	Expect        strs                  `json:"expect,omitempty"`        // roles whose absence is a warning (a gap)
+	Office        strs                  `json:"office,omitempty"`        // paths to references of the registration office
+	SectionSystem string                `json:"sectionSystem,omitempty"` // Composition section code system (reverse)
+	Roles         map[string]*roleSpec  `json:"roles"`
+	Fields        map[string]fieldRules `json:"fields"`
 
 	order   []string // field ids: plain fields first, then fields with when
-	paths   map[string][]path
 	office  []path
 	source  string
 	refPath map[string]path
@@ -78,12 +77,48 @@ type roleSpec struct {
 	where []seg
 }
 
-// fieldSpec maps one declaration field.
+// fieldSpec is one rule filling a declaration field.
 type fieldSpec struct {
-	From      strs           `json:"from"`           // paths; the first that yields values is used
-	Transform string         `json:"transform"`      // a registered transform (default string)
-	Args      map[string]any `json:"args,omitempty"` // transform arguments
-	When      string         `json:"when,omitempty"` // only when this declaration field was filled
+	From      strs           `json:"from"`             // paths; the first that yields values is used
+	Transform string         `json:"transform"`        // a registered transform (default string)
+	Args      map[string]any `json:"args,omitempty"`   // transform arguments
+	When      string         `json:"when,omitempty"`   // only when this declaration field was filled
+	Unless    string         `json:"unless,omitempty"` // only when this declaration field was not filled
+
+	paths []path
+}
+
+// fieldRules are the rules of one field, written as one rule or a list:
+// the first rule that yields a value fills the field.
+type fieldRules []*fieldSpec
+
+func (r *fieldRules) UnmarshalJSON(b []byte) error {
+	var one fieldSpec
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("[")) {
+		var many []*fieldSpec
+		if err := dec.Decode(&many); err != nil {
+			return err
+		}
+		*r = many
+		return nil
+	}
+	if err := dec.Decode(&one); err != nil {
+		return err
+	}
+	*r = fieldRules{&one}
+	return nil
+}
+
+func (r fieldRules) conditional() bool {
+	for _, f := range r {
+		if f.When != "" || f.Unless != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeStrict reads YAML or JSON; unknown keys are errors.
@@ -218,51 +253,101 @@ func (s *familySpec) compile() error {
 		}
 		s.office = append(s.office, p)
 	}
-	s.paths = map[string][]path{}
 	var plain, cond []string
-	for id, f := range s.Fields {
-		if len(f.From) == 0 {
-			return fmt.Errorf("family %s: field %s: from is required", s.Family, id)
+	for id, rules := range s.Fields {
+		if len(rules) == 0 {
+			return fmt.Errorf("family %s: field %s: no rule", s.Family, id)
 		}
-		if f.Transform == "" {
-			f.Transform = "string"
-		}
-		t, ok := transforms[f.Transform]
-		if !ok {
-			return fmt.Errorf("family %s: field %s: unknown transform %q (known: %s)", s.Family, id, f.Transform, strings.Join(transformNames(), ", "))
-		}
-		if f.Args == nil {
-			f.Args = map[string]any{}
-		}
-		f.Args = normaliseArgs(f.Args).(obj)
-		if t.check != nil {
-			if err := t.check(f.Args); err != nil {
+		for i, f := range rules {
+			if err := s.compileField(id, f); err != nil {
+				if len(rules) > 1 {
+					return fmt.Errorf("family %s: field %s rule %d: %w", s.Family, id, i+1, err)
+				}
 				return fmt.Errorf("family %s: field %s: %w", s.Family, id, err)
 			}
 		}
-		for _, src := range f.From {
-			p, err := compilePath(src)
-			if err != nil {
-				return fmt.Errorf("family %s: field %s: %w", s.Family, id, err)
-			}
-			if p.role != "bundle" && s.Roles[p.role] == nil {
-				return fmt.Errorf("family %s: field %s: unknown role %q", s.Family, id, p.role)
-			}
-			s.paths[id] = append(s.paths[id], p)
-		}
-		if f.When != "" {
-			if _, ok := s.Fields[f.When]; !ok {
-				return fmt.Errorf("family %s: field %s: when names field %q that the spec does not map", s.Family, id, f.When)
-			}
+		if rules.conditional() {
 			cond = append(cond, id)
 		} else {
 			plain = append(plain, id)
 		}
-		s.Fields[id] = f
 	}
 	sort.Strings(plain)
 	sort.Strings(cond)
-	s.order = append(plain, cond...)
+	// conditional fields after the fields they name (a small topological
+	// sort; a cycle is an error)
+	done := map[string]bool{}
+	for _, id := range plain {
+		done[id] = true
+	}
+	s.order = plain
+	for len(cond) > 0 {
+		var rest []string
+		for _, id := range cond {
+			ready := true
+			for _, f := range s.Fields[id] {
+				for _, dep := range []string{f.When, f.Unless} {
+					if dep != "" && !done[dep] {
+						ready = false
+					}
+				}
+			}
+			if ready {
+				done[id] = true
+				s.order = append(s.order, id)
+			} else {
+				rest = append(rest, id)
+			}
+		}
+		if len(rest) == len(cond) {
+			return fmt.Errorf("family %s: fields %s depend on each other through when/unless", s.Family, strings.Join(rest, ", "))
+		}
+		cond = rest
+	}
+	return nil
+}
+
+func (s *familySpec) compileField(id string, f *fieldSpec) error {
+	if f == nil || len(f.From) == 0 {
+		return fmt.Errorf("from is required")
+	}
+	if f.Transform == "" {
+		f.Transform = "string"
+	}
+	t, ok := transforms[f.Transform]
+	if !ok {
+		return fmt.Errorf("unknown transform %q (known: %s)", f.Transform, strings.Join(transformNames(), ", "))
+	}
+	if f.Args == nil {
+		f.Args = map[string]any{}
+	}
+	f.Args = normaliseArgs(f.Args).(obj)
+	if t.check != nil {
+		if err := t.check(f.Args); err != nil {
+			return err
+		}
+	}
+	for _, src := range f.From {
+		p, err := compilePath(src)
+		if err != nil {
+			return err
+		}
+		if p.role != "bundle" && s.Roles[p.role] == nil {
+			return fmt.Errorf("unknown role %q", p.role)
+		}
+		f.paths = append(f.paths, p)
+	}
+	for _, dep := range []string{f.When, f.Unless} {
+		if dep == "" {
+			continue
+		}
+		if _, ok := s.Fields[dep]; !ok {
+			return fmt.Errorf("when/unless names field %q that the spec does not map", dep)
+		}
+		if dep == id {
+			return fmt.Errorf("when/unless names the field itself")
+		}
+	}
 	return nil
 }
 

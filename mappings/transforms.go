@@ -49,7 +49,7 @@ var transforms = map[string]transform{
 	"address":    {forward: tAddress, reverse: rAddress},
 	"location":   {forward: tLocation, reverse: rLocation},
 	"lookup":     {forward: tLookup, reverse: rLookup, check: checkLookup},
-	"const":      {forward: tConst, check: checkConst},
+	"const":      {forward: tConst, reverse: rConst, check: checkConst},
 	"country":    {forward: tCountry, reverse: func(c *tctx, v any) any { return v }},
 }
 
@@ -783,6 +783,17 @@ func tConst(c *tctx, nodes []node) (any, []Issue) {
 		return nil, nil
 	}
 	return c.args["value"], nil
+}
+
+// rConst writes an empty object (which creates the role's resource, for a
+// path that is a role) when the value is the constant; else nothing.
+func rConst(c *tctx, v any) any {
+	want, _ := json.Marshal(c.args["value"])
+	got, _ := json.Marshal(v)
+	if string(want) != string(got) {
+		return nil
+	}
+	return obj{}
 }
 
 // iso2to3 covers the countries seen in test data and neighbours; unknown
