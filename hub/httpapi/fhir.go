@@ -237,8 +237,8 @@ type bundlePeek struct {
 	ResourceType string `json:"resourceType"`
 	Type         string `json:"type"`
 	Entry        []struct {
-		FullURL  string          `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
+		FullURL  string       `json:"fullUrl"`
+		Resource resourcePeek `json:"resource"`
 	} `json:"entry"`
 }
 
@@ -261,14 +261,39 @@ type resourcePeek struct {
 	} `json:"extension"`
 }
 
+// peekBundle reads a body's Bundle type and entries in one pass; when an
+// entry has a field of an unexpected kind it reads the entries one by one,
+// leaving a bad one zero (the mapper reports it).
 func peekBundle(b []byte) (bundlePeek, []resourcePeek, bool) {
 	var p bundlePeek
-	if json.Unmarshal(b, &p) != nil || p.ResourceType != "Bundle" {
+	if err := json.Unmarshal(b, &p); err != nil {
+		var q struct {
+			ResourceType string `json:"resourceType"`
+			Type         string `json:"type"`
+			Entry        []struct {
+				FullURL  string          `json:"fullUrl"`
+				Resource json.RawMessage `json:"resource"`
+			} `json:"entry"`
+		}
+		if json.Unmarshal(b, &q) != nil {
+			return p, nil, false
+		}
+		p = bundlePeek{ResourceType: q.ResourceType, Type: q.Type}
+		p.Entry = make([]struct {
+			FullURL  string       `json:"fullUrl"`
+			Resource resourcePeek `json:"resource"`
+		}, len(q.Entry))
+		for i, e := range q.Entry {
+			p.Entry[i].FullURL = e.FullURL
+			_ = json.Unmarshal(e.Resource, &p.Entry[i].Resource)
+		}
+	}
+	if p.ResourceType != "Bundle" {
 		return p, nil, false
 	}
 	rs := make([]resourcePeek, len(p.Entry))
-	for i, e := range p.Entry {
-		_ = json.Unmarshal(e.Resource, &rs[i]) // a bad entry stays zero; the mapper reports it
+	for i := range p.Entry {
+		rs[i] = p.Entry[i].Resource
 	}
 	return p, rs, true
 }
@@ -370,7 +395,12 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 			return
 		}
 		raw := body(c)
-		peek, rs, isBundle := peekBundle(raw)
+		var peek bundlePeek
+		var rs []resourcePeek
+		isBundle := false
+		if mode != fhirAny { // POST /fhir leaves every look at the body to the mapper
+			peek, rs, isBundle = peekBundle(raw)
+		}
 		var header *resourcePeek
 		if mode == fhirMessage && isBundle {
 			if peek.Type != "message" {

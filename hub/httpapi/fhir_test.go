@@ -1380,3 +1380,22 @@ func TestFHIRAudit(t *testing.T) {
 		}
 	}
 }
+
+// TestFHIRNotificationOddEntry: an entry with a field of an unexpected
+// kind (an extension's valueReference as a string) does not hide the
+// Task from the /notification and $process-message checks.
+func TestFHIRNotificationOddEntry(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+	odd := func() []byte {
+		return editJSON(t, fresh(t, readFile(t, v1BirthFile)), func(m map[string]any) {
+			obs := firstOf(m, "Observation")
+			obs["extension"] = []any{map[string]any{"url": "http://example.org/odd", "valueReference": "not an object"}}
+		})
+	}
+	created(t, postFHIR(t, h, pathNotification, tok, odd(), fhirJSON), http.StatusCreated)
+	headerID := uuid.NewString()
+	wantResponse(t, postFHIR(t, h, pathProcessMessage, tok, messageOf(t, odd(), headerID), fhirJSON), http.StatusOK, headerID, "ok")
+}
