@@ -524,3 +524,23 @@ fields:
 		t.Fatalf("want a cycle error, got %v", err)
 	}
 }
+
+// TestMessageHeaderWithoutID: the header's urn:uuid fullUrl stands in for
+// a missing id (response messages and transaction ids need one).
+func TestMessageHeaderWithoutID(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", "hl7-vrdr-death-message.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(raw), `"id": "5f000000-0000-4000-8000-000000000001",`, "", 1)
+	if body == string(raw) {
+		t.Fatal("test bundle changed: header id not found")
+	}
+	res, err := newMapper(t).Map([]byte(body), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MessageHeaderID != "5f000000-0000-4000-8000-000000000001" || res.TransactionID != "fhir:MessageHeader/5f000000-0000-4000-8000-000000000001" || !res.IsMessage {
+		t.Errorf("header %q tx %q message %v", res.MessageHeaderID, res.TransactionID, res.IsMessage)
+	}
+}

@@ -201,7 +201,7 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 		}
 		if depth == 0 {
 			res.IsMessage = true
-			res.MessageHeaderID = h.ID
+			res.MessageHeaderID = h.idOrURL()
 		}
 		ev := str(h.Data["eventUri"])
 		if ev == "" {
@@ -610,8 +610,8 @@ func (m *Mapper) transactionID(outer, target *bundle, body []byte) string {
 	if id := ident(outer.Data["identifier"]); id != "" {
 		return "fhir:" + id
 	}
-	if h := outer.ofType("MessageHeader"); len(h) > 0 && h[0].ID != "" {
-		return "fhir:MessageHeader/" + h[0].ID
+	if h := outer.ofType("MessageHeader"); len(h) > 0 && h[0].idOrURL() != "" {
+		return "fhir:MessageHeader/" + h[0].idOrURL()
 	}
 	if target != outer {
 		if id := ident(target.Data["identifier"]); id != "" {

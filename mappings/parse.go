@@ -14,11 +14,20 @@ type obj = map[string]any
 
 // resource is one resource of a parsed bundle with where it sits.
 type resource struct {
-	Type  string
-	ID    string
-	Path  string // FHIRPath-like, e.g. "Bundle.entry[3].resource"
-	Data  obj
-	Index int // entry index in its bundle
+	Type    string
+	ID      string
+	Path    string // FHIRPath-like, e.g. "Bundle.entry[3].resource"
+	Data    obj
+	Index   int    // entry index in its bundle
+	FullURL string // the entry's fullUrl, if any
+}
+
+// idOrURL is the resource id, else the UUID of a urn:uuid: fullUrl.
+func (r *resource) idOrURL() string {
+	if r.ID != "" {
+		return r.ID
+	}
+	return strings.TrimPrefix(r.FullURL, "urn:uuid:")
 }
 
 // bundle is the tolerant view of a Bundle: entries, and a reference index.
@@ -87,6 +96,7 @@ func parseBundle(data obj, path string, parent *bundle, issues *[]Issue) *bundle
 		}
 		b.Resources = append(b.Resources, r)
 		if fu, _ := eo["fullUrl"].(string); fu != "" {
+			r.FullURL = fu
 			if prev, dup := b.byURL[fu]; dup && prev != r {
 				*issues = append(*issues, warn("structure", ep+".fullUrl", fmt.Sprintf("fullUrl %s is used twice (also %s); the first is kept", fu, prev.Path)))
 			} else {
