@@ -166,6 +166,7 @@ func checkAgainstBundle(t *testing.T, body []byte, res *Result) {
 		t.Fatal(err)
 	}
 	var patients []map[string]any
+	var deathDates []string // Observation 81956-5 valueDateTime
 	var walk func(v any)
 	walk = func(v any) {
 		o, ok := v.(map[string]any)
@@ -174,6 +175,13 @@ func checkAgainstBundle(t *testing.T, body []byte, res *Result) {
 		}
 		if o["resourceType"] == "Patient" {
 			patients = append(patients, o)
+		}
+		if o["resourceType"] == "Observation" {
+			if cb, _ := json.Marshal(o["code"]); strings.Contains(string(cb), `"81956-5"`) {
+				if d, ok := o["valueDateTime"].(string); ok && len(d) >= 10 {
+					deathDates = append(deathDates, d)
+				}
+			}
 		}
 		if es, ok := o["entry"].([]any); ok {
 			for _, e := range es {
@@ -231,6 +239,13 @@ func checkAgainstBundle(t *testing.T, body []byte, res *Result) {
 		_ = json.Unmarshal(res.Declaration[dobField], &got)
 		if got != bd {
 			t.Errorf("%s = %q, bundle birthDate %q", dobField, got, bd)
+		}
+	}
+	if res.EventType == "death" && len(deathDates) > 0 {
+		var got string
+		_ = json.Unmarshal(res.Declaration["eventDetails.date"], &got)
+		if got != deathDates[0][:10] {
+			t.Errorf("eventDetails.date = %q, bundle's date of death Observation says %q", got, deathDates[0])
 		}
 	}
 	if res.EventType == "death" {
