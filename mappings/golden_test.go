@@ -37,6 +37,7 @@ var wantFamily = map[string]string{
 	"his-transaction-death.json":               "his-transaction-death",
 	"opencrvs-v1-birth-home.json":              "opencrvs-v1-birth",
 	"opencrvs-v1-death-other-place.json":       "opencrvs-v1-death",
+	"his-message-birth.json":                   "his-transaction-birth",
 }
 
 func TestGoldenFamilies(t *testing.T) {
