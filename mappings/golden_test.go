@@ -495,6 +495,10 @@ fields:
     - {from: child.birthDate, transform: const, args: {value: named}, when: child.name}
     - {from: child.birthDate, transform: const, args: {value: unnamed}, unless: child.name}
   child.name: {from: child.name, transform: name}
+  child.birthType:
+    from: "child._multipleBirthInteger.extension(patient-multipleBirthTotal).valuePositiveInt"
+    transform: lookup
+    args: {map: {1: SINGLE, 2: TWIN}}
 `
 	if err := os.WriteFile(filepath.Join(dir, "fhir", "rules.yaml"), []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
@@ -508,7 +512,7 @@ fields:
 		t.Fatal(err)
 	}
 	res, err := m.Map(raw, testNow)
-	if err != nil || res.Family != "test-rules" || string(res.Declaration["child.reason"]) != `"named"` {
+	if err != nil || res.Family != "test-rules" || string(res.Declaration["child.reason"]) != `"named"` || string(res.Declaration["child.birthType"]) != `"TWIN"` {
 		t.Fatalf("%v %+v", err, res)
 	}
 	unnamed := strings.Replace(string(raw), `"name": [`, `"alias": [`, 1)

@@ -130,7 +130,7 @@ func decodeStrict(name string, b []byte, v any) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		var err error
-		if js, err = json.Marshal(doc); err != nil {
+		if js, err = json.Marshal(stringKeys(doc)); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -141,6 +141,28 @@ func decodeStrict(name string, b []byte, v any) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// stringKeys turns YAML mappings with non-string keys (map: {1: SINGLE})
+// into string-keyed maps, so they encode as JSON objects.
+func stringKeys(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = stringKeys(e)
+		}
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[fmt.Sprint(k)] = stringKeys(e)
+		}
+		return out
+	case []any:
+		for i, e := range x {
+			x[i] = stringKeys(e)
+		}
+	}
+	return v
 }
 
 // normaliseArgs turns numbers into json.Number-free values and nested maps
