@@ -7,7 +7,7 @@ ADDR      ?= 127.0.0.1:8080
 TESTFLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 5s
 # package:FuzzTarget pairs run briefly by `make test` (longer: make fuzz FUZZTIME=5m)
-FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzParseScope ./core:FuzzParseSearch
+FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzParseScope ./core:FuzzParseSearch ./mappings:FuzzMap
 
 .PHONY: run test unit fuzz bench lint build clean
 
@@ -24,12 +24,12 @@ fuzz:
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		if $(GO) test -list "^$$fn$$" $$pkg | grep -qx "$$fn"; then \
 			echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
 		else echo "fuzz target $$fn not found in $$pkg" >&2; exit 1; fi; \
 	done
 
 bench: ## benchmarks (ratios against bare baselines measured in the same run)
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./core/store/sqlite ./hub/durability
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./core/store/sqlite ./hub/durability ./hub/httpapi ./mappings
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
