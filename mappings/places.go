@@ -96,6 +96,10 @@ func tLocation(c *tctx, nodes []node) (any, []Issue) {
 			issues = c.warn("not-found", &n, "unknown location %q (not in the country's location list)", key)
 			continue
 		}
+		if !c.now.IsZero() && !l.Active(c.now) {
+			issues = c.warn("value", &n, "location %q is no longer in use", l.Name)
+			continue
+		}
 		if len(types) > 0 && !containsStr(types, l.LocationType) {
 			issues = c.warn("value", &n, "location %q is a %s, not a %s", l.Name, l.LocationType, strings.Join(types, " or "))
 			continue

@@ -261,3 +261,26 @@ func TestReverseTransforms(t *testing.T) {
 		t.Errorf("address %s", b)
 	}
 }
+
+func TestLocationNoLongerInUse(t *testing.T) {
+	cc := farajaland(t)
+	locs := append([]core.Location(nil), cc.Locations...)
+	past := testNow.AddDate(-1, 0, 0)
+	for i := range locs {
+		if locs[i].ID == "a60080a9-9ddb-4d93-bfac-9f40239b3219" {
+			locs[i].ValidUntil = &past
+		}
+	}
+	cc2, err := core.NewCountryConfig(cc.Settings, cc.Events, locs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, issues := run(t, m, "birth", "child.birthLocation", "location", nil, `{"reference":"Location/a60080a9-9ddb-4d93-bfac-9f40239b3219"}`)
+	if got != "" || len(issues) != 1 || !strings.Contains(issues[0].Diagnostics, "no longer in use") {
+		t.Errorf("got %s %+v", got, issues)
+	}
+}
