@@ -442,7 +442,9 @@ func hasProfile(o obj, want []string) bool {
 	for _, p := range profs {
 		ps := str(p)
 		for _, w := range want {
-			if ps == w || strings.HasSuffix(ps, "/"+w) || strings.HasSuffix(ps, "-"+w) || strings.HasSuffix(ps, "/"+w+".html") {
+			// the canonical URL, its last segment, or a build.fhir.org page
+			// (".../StructureDefinition-<name>.html", seen in real bundles)
+			if ps == w || strings.HasSuffix(ps, "/"+w) || strings.HasSuffix(ps, "/StructureDefinition-"+w+".html") {
 				return true
 			}
 		}
