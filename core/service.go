@@ -134,7 +134,7 @@ type CreateAndNotifyInput struct {
 }
 
 var (
-	transactionIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$`)
+	transactionIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+=|-]{0,199}$`)
 	regNumberRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/-]{0,63}$`)
 )
 
@@ -142,12 +142,18 @@ func invalid(code, format string, args ...any) *Error {
 	return Errorf(KindInvalid, code, format, args...)
 }
 
+// ValidTransactionID reports whether id is usable as a transactionId by
+// every entry point, create+notify's "<id>:create" key included.
+func ValidTransactionID(id string) bool {
+	return len(id) <= 190 && transactionIDRe.MatchString(id)
+}
+
 func checkTransactionID(id string) error {
 	if id == "" {
 		return invalid("INVALID_INPUT", "transactionId is required")
 	}
 	if !transactionIDRe.MatchString(id) {
-		return invalid("INVALID_INPUT", "transactionId must be 1-200 characters of letters, digits and ._:@/+=-")
+		return invalid("INVALID_INPUT", "transactionId must be 1-200 characters of letters, digits and ._:@/+=|-")
 	}
 	return nil
 }

@@ -609,25 +609,28 @@ func (m *Mapper) transactionID(outer, target *bundle, body []byte) string {
 		}
 		return val
 	}
-	if id := ident(outer.Data["identifier"]); id != "" {
-		return "fhir:" + id
+	// The wrapped document's own identifier comes first, so a document
+	// sent bare and the same document inside a message are one event.
+	id := ""
+	switch {
+	case target != outer && ident(target.Data["identifier"]) != "":
+		id = "fhir:" + ident(target.Data["identifier"])
+	case ident(outer.Data["identifier"]) != "":
+		id = "fhir:" + ident(outer.Data["identifier"])
+	case len(outer.ofType("MessageHeader")) > 0 && outer.ofType("MessageHeader")[0].idOrURL() != "":
+		id = "fhir:MessageHeader/" + outer.ofType("MessageHeader")[0].idOrURL()
+	case len(target.ofType("Composition")) > 0 && ident(target.ofType("Composition")[0].Data["identifier"]) != "":
+		id = "fhir:" + ident(target.ofType("Composition")[0].Data["identifier"])
 	}
-	if h := outer.ofType("MessageHeader"); len(h) > 0 && h[0].idOrURL() != "" {
-		return "fhir:MessageHeader/" + h[0].idOrURL()
+	if id != "" && core.ValidTransactionID(id) {
+		return id
 	}
-	if target != outer {
-		if id := ident(target.Data["identifier"]); id != "" {
-			return "fhir:" + id
+	canon := []byte(id) // an id the engine cannot take: its digest, still stable
+	if id == "" {
+		var err error
+		if canon, err = json.Marshal(outer.Data); err != nil { // map keys sorted: canonical
+			canon = body
 		}
-	}
-	if comp := target.ofType("Composition"); len(comp) > 0 {
-		if id := ident(comp[0].Data["identifier"]); id != "" {
-			return "fhir:" + id
-		}
-	}
-	canon, err := json.Marshal(outer.Data) // map keys sorted: canonical
-	if err != nil {
-		canon = body
 	}
 	sum := sha256.Sum256(canon)
 	return "fhir:sha256:" + hex.EncodeToString(sum[:])

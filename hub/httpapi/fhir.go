@@ -2,15 +2,12 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -372,21 +369,6 @@ func sameReference(ref, fullURL, id string) bool {
 	return id != "" && strings.HasSuffix(ref, "/"+id)
 }
 
-// transactionIDRe is core's transactionId rule, with room for the
-// ":create" suffix CreateAndNotify adds.
-var transactionIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,189}$`)
-
-// safeTransactionID keeps a mapper's transaction id when the engine takes
-// it and otherwise replaces it by a digest of it: still stable for a
-// resent bundle.
-func safeTransactionID(id string) string {
-	if transactionIDRe.MatchString(id) {
-		return id
-	}
-	sum := sha256.Sum256([]byte(id))
-	return "fhir:sha256:" + hex.EncodeToString(sum[:])
-}
-
 // fhirIngest serves the three ingestion routes.
 func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -473,7 +455,7 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 		}
 		start := s.now()
 		ev, err := s.deps.Service.CreateAndNotify(c.Request.Context(), p, core.CreateAndNotifyInput{
-			TransactionID: safeTransactionID(res.TransactionID), EventType: res.EventType,
+			TransactionID: res.TransactionID, EventType: res.EventType,
 			CreatedAtLocation: office, Declaration: res.Declaration})
 		if err != nil {
 			if ce := (*core.Error)(nil); errors.As(err, &ce) && ce.Code == "INVALID_LOCATION" {
