@@ -155,6 +155,12 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		return nil, badInput(422, out...)
 	}
 	res.Declaration = decl
+	// Gaps: what the form requires for a declaration and the bundle did
+	// not give. The notification is still accepted (NOTIFY takes
+	// incomplete data); the sender learns what is missing.
+	for _, fe := range core.MissingRequired(ec, decl) {
+		issues = append(issues, warn("incomplete", "", fmt.Sprintf("%s: not in the bundle; the notification is recorded as incomplete", fe.ID)))
+	}
 	res.Office = m.office(spec, st, &issues)
 	res.TransactionID = m.transactionID(outer, target, body)
 	issues = append(issues, typedChecks(st, spec)...)

@@ -44,7 +44,7 @@ type fhirOutcome struct {
 	Issue        []struct {
 		Severity    string   `json:"severity"`
 		Code        string   `json:"code"`
-		Expression  []string `json:"expression"`
+		Expression  []string `json:"expression,omitempty"`
 		Diagnostics string   `json:"diagnostics"`
 	} `json:"issue"`
 }
