@@ -4,91 +4,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/testharness/fixtures"
 )
-
-// sharedFixtures walks up from the working directory to a folder holding
-// shared/fixtures.
-func sharedFixtures() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "shared", "fixtures")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-var placeholderRe = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
-
-// placeholderValues picks plausible values for the Postman variables from
-// the embedded Farajaland config: an office, a health facility, a leaf
-// district and its province, the country code.
-func placeholderValues(cc *core.CountryConfig) map[string]string {
-	v := map[string]string{"countryCode": cc.Settings.CountryCode}
-	for _, l := range cc.Locations {
-		switch {
-		case l.LocationType == core.LocationCRVSOffice && v["officeId"] == "":
-			v["officeId"] = l.ID
-		case l.LocationType == core.LocationHealthFacility && v["facilityId"] == "":
-			v["facilityId"] = l.ID
-			v["location-id"] = l.ID
-		case l.LocationType == core.LocationAdminStructure && l.ParentID != "" && v["districtId"] == "":
-			v["districtId"] = l.ID
-			v["stateId"] = l.ParentID
-		}
-	}
-	return v
-}
-
-// substitute replaces Postman {{...}} placeholders with the values, a
-// first name for {{$random...}}, and one random UUID per other name (so
-// references between entries still match).
-func substitute(b []byte, vals map[string]string, rng *rand.Rand) []byte {
-	uuids := map[string]string{}
-	return placeholderRe.ReplaceAllFunc(b, func(m []byte) []byte {
-		name := string(m[2 : len(m)-2])
-		if v, ok := vals[name]; ok {
-			return []byte(v)
-		}
-		if strings.HasPrefix(name, "$random") {
-			return []byte("Alex")
-		}
-		if u, ok := uuids[name]; ok && !strings.HasPrefix(name, "$") {
-			return []byte(u)
-		}
-		u := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", rng.Uint32(), rng.Intn(1<<16), rng.Intn(1<<12), rng.Intn(1<<12), rng.Int63n(1<<48))
-		uuids[name] = u
-		return []byte(u)
-	})
-}
 
 // TestConformanceSharedFixtures maps every fixture bundle of the project's
 // shared folder: no panic, no non-*Error error; births and deaths keep the
 // subject's name, sex, dates and the mother's identifier as in the bundle.
 func TestConformanceSharedFixtures(t *testing.T) {
-	root := sharedFixtures()
+	root := fixtures.SharedDir()
 	if root == "" {
 		t.Skip("no shared/fixtures folder above the working directory; conformance fixtures skipped")
 	}
 	m := newMapper(t)
-	vals := placeholderValues(m.cc)
-	rng := rand.New(rand.NewSource(1))
+	vals := fixtures.FarajalandValues(m.cc)
 	var files []string
 	for _, d := range []string{"opencrvs", "hl7"} {
 		fs, _ := filepath.Glob(filepath.Join(root, d, "*.json"))
@@ -103,7 +36,10 @@ func TestConformanceSharedFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := substitute(raw, vals, rng)
+			body, err := fixtures.Substitute(raw, vals)
+			if err != nil {
+				t.Fatal(err)
+			}
 			res, err := m.Map(body, testNow)
 			var me *Error
 			if err != nil {

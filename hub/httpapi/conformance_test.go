@@ -3,18 +3,14 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/testharness/fixtures"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -22,46 +18,20 @@ import (
 // body (placeholders kept), so a fresh clone runs the conformance test.
 const bundledNotifyFixture = "testdata/opencrvs/farajaland-postman-v2-notify-event-max.json"
 
-var placeholderRe = regexp.MustCompile(`\{\{[^{}]*\}\}`)
-
-var (
-	firstNames = []string{"Chanda", "Mutale", "Bwalya", "Natasha", "Kondwani", "Esther"}
-	lastNames  = []string{"Mwale", "Banda", "Phiri", "Zulu", "Tembo", "Lungu"}
-)
-
-// substitute fills the Postman variables of a request body the way
-// Postman does: a fresh value per occurrence for the dynamic ones. An
-// unknown variable is a test failure, never sent to the hub.
-func substitute(t *testing.T, raw []byte, eventID string) []byte {
+// postmanFill fills a fixture's Postman variables with the hub's demo
+// offices and places (plus extra values); an unknown variable fails the
+// test, it is never sent to the hub.
+func postmanFill(t *testing.T, raw []byte, extra map[string]string) []byte {
 	t.Helper()
-	var unknown []string
-	out := placeholderRe.ReplaceAllFunc(raw, func(m []byte) []byte {
-		switch name := string(m[2 : len(m)-2]); {
-		case name == "event-id":
-			return []byte(eventID)
-		case name == "location-id", name == "officeId":
-			return []byte(hubtest.OfficeIbombo)
-		case name == "facilityId":
-			return []byte(hubtest.FacilityIbombo)
-		case name == "districtId":
-			return []byte(hubtest.DistrictIbombo)
-		case name == "stateId":
-			return []byte(hubtest.ProvinceCentral)
-		case name == "countryCode":
-			return []byte("FAR")
-		case name == "$guid", name == "$randomUUID", strings.HasPrefix(name, "uuid_"):
-			return []byte(uuid.NewString())
-		case name == "$randomFirstName":
-			return []byte(firstNames[rand.IntN(len(firstNames))])
-		case name == "$randomLastName":
-			return []byte(lastNames[rand.IntN(len(lastNames))])
-		default:
-			unknown = append(unknown, string(m))
-			return m
-		}
-	})
-	if len(unknown) > 0 {
-		t.Fatalf("unknown Postman variables %v: add them to substitute", unknown)
+	vals := map[string]string{"officeId": hubtest.OfficeIbombo, "location-id": hubtest.OfficeIbombo,
+		"facilityId": hubtest.FacilityIbombo, "districtId": hubtest.DistrictIbombo,
+		"stateId": hubtest.ProvinceCentral, "countryCode": "FAR"}
+	for k, v := range extra {
+		vals[k] = v
+	}
+	out, err := fixtures.Substitute(raw, vals)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -121,7 +91,7 @@ func runNotifyConformance(t *testing.T, h *hubtest.Hub, tok string, raw []byte) 
 	wantOK(t, res)
 	ev := res.Event()
 
-	body := substitute(t, raw, ev.ID)
+	body := postmanFill(t, raw, map[string]string{"event-id": ev.ID})
 	var sent notifyBody
 	if err := json.Unmarshal(body, &sent); err != nil {
 		t.Fatalf("substituted body is not JSON: %v\n%s", err, body)
@@ -183,34 +153,25 @@ func TestConformanceNotifyBundled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !isV2Notify(raw) || !placeholderRe.Match(raw) {
+	if !isV2Notify(raw) || !fixtures.Placeholder.Match(raw) {
 		t.Fatalf("%s is not a v2 notify body with its Postman variables", bundledNotifyFixture)
 	}
 	h, tok := conformanceHub(t)
 	runNotifyConformance(t, h, tok, raw)
 }
 
-// sharedOpenCRVSFixtures finds <dir>/shared/fixtures/opencrvs walking up
-// from the working directory (the package folder under go test).
+// sharedOpenCRVSFixtures finds shared/fixtures/opencrvs above the
+// working directory (the package folder under go test).
 func sharedOpenCRVSFixtures() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
+	root := fixtures.SharedDir()
+	if root == "" {
 		return "", false
 	}
-	for {
-		if fi, err := os.Stat(filepath.Join(dir, "shared", "fixtures")); err == nil && fi.IsDir() {
-			p := filepath.Join(dir, "shared", "fixtures", "opencrvs")
-			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-				return p, true
-			}
-			return "", false
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
+	p := filepath.Join(root, "opencrvs")
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return "", false
 	}
+	return p, true
 }
 
 // TestConformanceNotifyShared runs every v2 notify body of the workspace's

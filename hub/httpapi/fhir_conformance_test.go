@@ -2,82 +2,16 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
+	"github.com/crvshub/crvshub/testharness/fixtures"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
-
-// sharedFixtures finds the team's shared/fixtures folder by walking up
-// from the package folder ("" when there is none).
-func sharedFixtures(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "fixtures")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-// substituteFHIR fills the Postman variables of a FHIR request body: one
-// uuid per {{uuid_name}} (references between entries must keep working),
-// a fresh uuid per {{$guid}}, Farajaland ids for offices and places. An
-// unknown variable is a test failure.
-func substituteFHIR(t *testing.T, raw []byte) []byte {
-	t.Helper()
-	named := map[string]string{}
-	var unknown []string
-	out := placeholderRe.ReplaceAllFunc(raw, func(m []byte) []byte {
-		switch name := string(m[2 : len(m)-2]); {
-		case name == "officeId", name == "location-id":
-			return []byte(hubtest.OfficeIbombo)
-		case name == "facilityId":
-			return []byte(hubtest.FacilityIbombo)
-		case name == "districtId":
-			return []byte(hubtest.DistrictIbombo)
-		case name == "stateId":
-			return []byte(hubtest.ProvinceCentral)
-		case name == "countryCode":
-			return []byte("FAR")
-		case name == "$guid", name == "$randomUUID":
-			return []byte(uuid.NewString())
-		case strings.HasPrefix(name, "uuid_"), name == "event-id":
-			if named[name] == "" {
-				named[name] = uuid.NewString()
-			}
-			return []byte(named[name])
-		case name == "$randomFirstName":
-			return []byte(firstNames[rand.IntN(len(firstNames))])
-		case name == "$randomLastName":
-			return []byte(lastNames[rand.IntN(len(lastNames))])
-		default:
-			unknown = append(unknown, string(m))
-			return m
-		}
-	})
-	if len(unknown) > 0 {
-		t.Fatalf("unknown Postman variables %v: add them to substituteFHIR", unknown)
-	}
-	return out
-}
 
 // vitalRecord is what the test reads from a bundle by itself, to check
 // the event the hub made of it.
@@ -318,7 +252,7 @@ func (rec vitalRecord) matches(eventType string, decl map[string]any) (diffs []s
 // 4xx OperationOutcome that says why, and stores nothing.
 func TestFHIRConformance(t *testing.T) {
 	t.Parallel()
-	root := sharedFixtures(t)
+	root := fixtures.SharedDir()
 	if root == "" {
 		t.Skip("no shared/fixtures folder above the package: the conformance fixtures are not available")
 	}
@@ -333,7 +267,7 @@ func TestFHIRConformance(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			raw := substituteFHIR(t, readFile(t, f))
+			raw := postmanFill(t, readFile(t, f), nil)
 			h := start(t)
 			tok := adminToken(h)
 			var body map[string]any
