@@ -110,6 +110,17 @@ func planCases() []planCase {
 			leafF(core.ColTrackingID, core.OpIn, benchTrackingID(1)),
 		}}, Limit: 10}},
 		{"All", core.SearchFilter{Limit: 10}},
+		// Sparse columns have partial indexes (deleted = 0 AND a value).
+		{"DeclaredLocation", core.SearchFilter{Where: leafF(core.ColDeclaredAtLocation, core.OpIn, "loc-7", "loc-8"), Limit: 10}},
+		{"RegisteredLocation", core.SearchFilter{Where: leafF(core.ColRegisteredAtLocation, core.OpIn, "loc-r"), Limit: 10}},
+		{"AssignedTo", core.SearchFilter{Where: leafF(core.ColAssignedTo, core.OpIn, "user-9"), Limit: 10}},
+		{"RegisteredAtRange", core.SearchFilter{Where: core.Filter{Cond: &core.Cond{Column: core.ColRegisteredAt,
+			Op: core.OpRange, Lo: "2024-01-01", Hi: "2024-01-02"}}, Limit: 10}},
+		{"OrOfSparse", core.SearchFilter{Where: core.Filter{Op: "or", Children: []core.Filter{
+			leafF(core.ColAssignedTo, core.OpIn, "user-9"),
+			leafF(core.ColRegisteredAtLocation, core.OpIn, "loc-r"),
+		}}, Limit: 10}},
+		{"DeclaredLocationPrefix", core.SearchFilter{Where: leafF(core.ColDeclaredAtLocation, core.OpPrefix, "loc-7"), Limit: 10}},
 	}
 }
 

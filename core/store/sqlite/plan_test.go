@@ -106,6 +106,13 @@ func TestQueryPlans(t *testing.T) {
 		"LongLocationList": "events_index_created_at_location (created_at_location=?)",
 		"OrOfFields":       "SEARCH event_fields USING PRIMARY KEY (field_id=? AND kind=? AND text=?)",
 		"All":              "SCAN ei USING COVERING INDEX events_index_created_at",
+		// The partial indexes of sparse columns (migration 0002).
+		"DeclaredLocation":       "events_index_declared_at_location (declared_at_location=?)",
+		"RegisteredLocation":     "events_index_registered_at_location (registered_at_location=?)",
+		"AssignedTo":             "events_index_assigned_to (assigned_to=?)",
+		"RegisteredAtRange":      "events_index_registered_at (registered_at>? AND registered_at<?)",
+		"OrOfSparse":             "events_index_registered_at_location (registered_at_location=?)",
+		"DeclaredLocationPrefix": "events_index_declared_at_location (declared_at_location>? AND declared_at_location<?)",
 	}
 	for _, stats := range []bool{false, true} {
 		if stats {

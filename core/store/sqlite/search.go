@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,28 +23,34 @@ const (
 type column struct {
 	name string
 	kind columnKind
+	// sparse is the condition of the column's partial index besides
+	// deleted = 0 (see migration 0002): "<> ''" for text columns that are
+	// empty when unset, "IS NOT NULL" for NULLable ones. A condition on the
+	// column repeats it, or the planner cannot use that index.
+	sparse string
 }
 
 // columns maps the searchable columns (all but ColFlag and ColField) to
-// events_index columns, each of which has an index.
+// events_index columns, each of which has an index but created_by_user_type
+// (too few distinct values for an index to pay for itself).
 var columns = map[core.Column]column{
-	core.ColID:                   {"ei.event_id", textColumn},
-	core.ColTrackingID:           {"ei.tracking_id", textColumn},
-	core.ColType:                 {"ei.type", textColumn},
-	core.ColStatus:               {"ei.status", textColumn},
-	core.ColCreatedAt:            {"ei.created_at", timeColumn},
-	core.ColUpdatedAt:            {"ei.updated_at", timeColumn},
-	core.ColRegistrationNumber:   {"ei.registration_number", textColumn},
-	core.ColRegisteredAt:         {"ei.registered_at", timeColumn},
-	core.ColCreatedAtLocation:    {"ei.created_at_location", textColumn},
-	core.ColUpdatedAtLocation:    {"ei.updated_at_location", textColumn},
-	core.ColDeclaredAtLocation:   {"ei.declared_at_location", textColumn},
-	core.ColRegisteredAtLocation: {"ei.registered_at_location", textColumn},
-	core.ColAssignedTo:           {"ei.assigned_to", textColumn},
-	core.ColCreatedBy:            {"ei.created_by", textColumn},
-	core.ColUpdatedBy:            {"ei.updated_by", textColumn},
-	core.ColCreatedByUserType:    {"ei.created_by_user_type", textColumn},
-	core.ColDateOfEvent:          {"ei.date_of_event", textColumn},
+	core.ColID:                   {name: "ei.event_id", kind: textColumn},
+	core.ColTrackingID:           {name: "ei.tracking_id", kind: textColumn},
+	core.ColType:                 {name: "ei.type", kind: textColumn},
+	core.ColStatus:               {name: "ei.status", kind: textColumn},
+	core.ColCreatedAt:            {name: "ei.created_at", kind: timeColumn},
+	core.ColUpdatedAt:            {name: "ei.updated_at", kind: timeColumn},
+	core.ColRegistrationNumber:   {name: "ei.registration_number", kind: textColumn},
+	core.ColRegisteredAt:         {name: "ei.registered_at", kind: timeColumn, sparse: "IS NOT NULL"},
+	core.ColCreatedAtLocation:    {name: "ei.created_at_location", kind: textColumn},
+	core.ColUpdatedAtLocation:    {name: "ei.updated_at_location", kind: textColumn},
+	core.ColDeclaredAtLocation:   {name: "ei.declared_at_location", kind: textColumn, sparse: "<> ''"},
+	core.ColRegisteredAtLocation: {name: "ei.registered_at_location", kind: textColumn, sparse: "<> ''"},
+	core.ColAssignedTo:           {name: "ei.assigned_to", kind: textColumn, sparse: "<> ''"},
+	core.ColCreatedBy:            {name: "ei.created_by", kind: textColumn},
+	core.ColUpdatedBy:            {name: "ei.updated_by", kind: textColumn},
+	core.ColCreatedByUserType:    {name: "ei.created_by_user_type", kind: textColumn},
+	core.ColDateOfEvent:          {name: "ei.date_of_event", kind: textColumn},
 }
 
 // maxInlineValues is the longest value list written as "IN (?, ?, ...)";
@@ -283,7 +290,7 @@ func (q *query) cond(c *core.Cond) error {
 			q.w("0")
 			return nil
 		}
-		q.in(col.name, strs(vals))
+		q.sparseIn(col, vals)
 	case core.OpNotIn:
 		if len(vals) == 0 {
 			q.w("1")
@@ -300,7 +307,7 @@ func (q *query) cond(c *core.Cond) error {
 		case 0:
 			q.w("1")
 		case 1:
-			q.in(col.name, strs(vals))
+			q.sparseIn(col, vals)
 		default:
 			q.w("0")
 		}
@@ -328,13 +335,45 @@ func (q *query) cond(c *core.Cond) error {
 				hi = t
 			}
 		}
-		q.textRange(col.name, lo, hi)
+		if col.sparse != "" {
+			// The empty value means "unset": a range never matches it.
+			q.w("(" + col.name + " " + col.sparse + " AND ")
+			q.textRange(col.name, lo, hi)
+			q.w(")")
+		} else {
+			q.textRange(col.name, lo, hi)
+		}
 	case core.OpPrefix:
-		q.prefix(col.name, vals, notDeleted)
+		guard := notDeleted
+		if col.sparse != "" && !slices.Contains(vals, "") {
+			// A non-empty prefix never matches the empty value.
+			guard += " AND " + col.name + " " + col.sparse
+		}
+		if len(vals) == 1 && guard != notDeleted {
+			// prefix repeats the guard only in the branches of several.
+			q.w("(" + col.name + " " + col.sparse + " AND ")
+			q.prefix(col.name, vals, guard)
+			q.w(")")
+		} else {
+			q.prefix(col.name, vals, guard)
+		}
 	default:
 		return invalid("unknown operator %q on %s", c.Op, c.Column)
 	}
 	return nil
+}
+
+// sparseIn writes "col IN (vals)", with the column's partial-index
+// condition when it has one and the values do not include the empty one
+// (which the partial index does not hold, so the term would be wrong).
+func (q *query) sparseIn(col column, vals []string) {
+	if col.sparse == "" || slices.Contains(vals, "") {
+		q.in(col.name, strs(vals))
+		return
+	}
+	q.w("(" + col.name + " " + col.sparse + " AND ")
+	q.in(col.name, strs(vals))
+	q.w(")")
 }
 
 const flagSubquery = "SELECT rid FROM event_flags WHERE "
