@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -26,11 +27,41 @@ type writeStmts struct {
 	insertEvent, insertAction, touchEvent *sql.Stmt
 	eventByID, eventIDByTransaction       *sql.Stmt
 	upsertIndex, upsertDoc                *sql.Stmt
-	indexFields, deleteField, insertField *sql.Stmt
+	indexFields, deleteField              *sql.Stmt
 	indexFlags, deleteFlag, insertFlag    *sql.Stmt
 	putClient, clientByID, insertAudit    *sql.Stmt
 
+	// insertFields[n-1] inserts n event_fields rows, prepared when first
+	// needed (writer goroutine only).
+	insertFields [maxFieldRowsPerInsert]*sql.Stmt
+
 	all []*sql.Stmt
+}
+
+// maxFieldRowsPerInsert caps the rows of one multi-row event_fields INSERT.
+const maxFieldRowsPerInsert = 32
+
+// insertFieldsStmt returns the statement inserting n (1..maxFieldRowsPerInsert)
+// event_fields rows, preparing it on c the first time.
+func (w *writeStmts) insertFieldsStmt(ctx context.Context, c *sql.Conn, n int) (*sql.Stmt, error) {
+	if st := w.insertFields[n-1]; st != nil {
+		return st, nil
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO event_fields (field_id, kind, text, num, rid) VALUES ")
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, ?, ?, ?)")
+	}
+	st, err := c.PrepareContext(ctx, sb.String())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare field insert: %w", err)
+	}
+	w.insertFields[n-1] = st
+	w.all = append(w.all, st)
+	return st, nil
 }
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
@@ -75,7 +106,6 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 			ON CONFLICT (rid) DO UPDATE SET doc = excluded.doc`},
 		{&w.indexFields, `SELECT field_id, kind, text, num FROM event_fields WHERE rid = ?`},
 		{&w.deleteField, `DELETE FROM event_fields WHERE field_id = ? AND kind = ? AND text = ? AND num = ? AND rid = ?`},
-		{&w.insertField, `INSERT INTO event_fields (field_id, kind, text, num, rid) VALUES (?, ?, ?, ?, ?)`},
 		{&w.indexFlags, `SELECT flag FROM event_flags WHERE rid = ?`},
 		{&w.deleteFlag, `DELETE FROM event_flags WHERE flag = ? AND rid = ?`},
 		{&w.insertFlag, `INSERT INTO event_flags (flag, rid) VALUES (?, ?)`},

@@ -216,12 +216,34 @@ func (t *writeTx) syncFields(ctx context.Context, rid int64, want map[fieldRow]b
 			return err
 		}
 	}
+	// New rows go in multi-row INSERTs: a new event has ~20 of them, and
+	// one statement per row cost more in statement calls than in b-tree
+	// work.
+	args := make([]any, 0, 5*min(len(want), maxFieldRowsPerInsert))
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		st, err := w.insertFieldsStmt(ctx, t.s.wconn, n)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("fields: %w", err)
+		}
+		args, n = args[:0], 0
+		return nil
+	}
 	for r := range want {
-		if _, err := w.insertField.ExecContext(ctx, r.fieldID, r.kind, r.text, r.num, rid); err != nil {
-			return fmt.Errorf("field %s: %w", r.fieldID, err)
+		args = append(args, r.fieldID, r.kind, r.text, r.num, rid)
+		if n++; n == maxFieldRowsPerInsert {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return flush()
 }
 
 // syncFlags does for flags what syncFields does for fields.
