@@ -77,6 +77,9 @@ func dsn(path string, o Options, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
 	if !readOnly {
 		q.Add("_pragma", "journal_mode(WAL)")
+		// The checkpointer goroutine checkpoints, not the writer's COMMIT
+		// (see checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	q.Add("_pragma", "synchronous("+o.Synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -104,6 +107,7 @@ type Store struct {
 	rdb   *sql.DB // read-only pool
 	rs    readStmts
 	srch  stmtCache
+	ckpt  *checkpointer // nil until Open succeeds
 
 	// mu guards closed and the send on reqs: Write sends holding the read
 	// lock, Close sets closed and closes reqs holding the write lock, so no
@@ -144,6 +148,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		stopped: make(chan struct{}),
 	}
 	if err := s.open(ctx); err != nil {
+		_ = s.closeDBs()
+		return nil, err
+	}
+	if err := s.startCheckpointer(ctx); err != nil {
 		_ = s.closeDBs()
 		return nil, err
 	}
@@ -242,7 +250,7 @@ func (s *Store) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.stopped
-		s.closeErr = s.closeDBs()
+		s.closeErr = errors.Join(s.stopCheckpointer(), s.closeDBs())
 	})
 	return s.closeErr
 }
