@@ -391,26 +391,33 @@ func strictCheck(bundleJSON []byte) []string {
 	for i, e := range b.Entry {
 		var head struct{ ResourceType string }
 		_ = json.Unmarshal(e.Resource, &head)
-		var err error
-		switch head.ResourceType {
-		case "Composition":
-			_, err = fhir.UnmarshalComposition(e.Resource)
-		case "Patient":
-			_, err = fhir.UnmarshalPatient(e.Resource)
-		case "RelatedPerson":
-			_, err = fhir.UnmarshalRelatedPerson(e.Resource)
-		case "Encounter":
-			_, err = fhir.UnmarshalEncounter(e.Resource)
-		case "Observation":
-			_, err = fhir.UnmarshalObservation(e.Resource)
-		case "Location":
-			_, err = fhir.UnmarshalLocation(e.Resource)
-		case "Task":
-			_, err = fhir.UnmarshalTask(e.Resource)
-		}
+		err := typedDecode(head.ResourceType, e.Resource)
 		if err != nil {
 			out = append(out, fmt.Sprintf("entry[%d] %s: %v", i, head.ResourceType, err))
 		}
 	}
 	return out
+}
+
+// typedDecode decodes a resource with the typed R4 model of its type (the
+// types the mappings read or write); other types are not checked.
+func typedDecode(resourceType string, raw []byte) error {
+	var err error
+	switch resourceType {
+	case "Composition":
+		_, err = fhir.UnmarshalComposition(raw)
+	case "Patient":
+		_, err = fhir.UnmarshalPatient(raw)
+	case "RelatedPerson":
+		_, err = fhir.UnmarshalRelatedPerson(raw)
+	case "Encounter":
+		_, err = fhir.UnmarshalEncounter(raw)
+	case "Observation":
+		_, err = fhir.UnmarshalObservation(raw)
+	case "Location":
+		_, err = fhir.UnmarshalLocation(raw)
+	case "Task":
+		_, err = fhir.UnmarshalTask(raw)
+	}
+	return err
 }
