@@ -1,5 +1,5 @@
-// Package adapters will hold the National ID and outbound adapters
-// (mosip/, esignet/, osia/, webhook/), each behind one core interface and
-// registered by name, selected per deployment by the country config. It
-// depends on core only. See DESIGN.md section 6.
+// Package adapters holds the port between the hub and National ID systems
+// (MOSIP, E-Signet, OSIA) and the registry that selects an adapter by
+// name. Each adapter lives in its own sub-package (adapters/mosip, ...)
+// and depends on core and this package only. See docs/DESIGN.md section 6.
 package adapters
