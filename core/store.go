@@ -67,6 +67,47 @@ type Tx interface {
 	Client(id string) (*Client, error)
 	// Audit appends one audit entry.
 	Audit(e AuditEntry) error
+
+	// Enqueue stores an outbox message in this transaction (Seq and, when
+	// zero, CreatedAt are the store's). An id already in the outbox ->
+	// ErrDuplicate.
+	Enqueue(m OutboxMessage) error
+	// PutCorrelation inserts or replaces the correlation (Partner, Key).
+	PutCorrelation(c Correlation) error
+	// Correlation reads one (ErrNotFound if absent).
+	Correlation(partner, key string) (*Correlation, error)
+	// DeleteCorrelation removes one; absent is not an error.
+	DeleteCorrelation(partner, key string) error
+	// DeadLetter reads one by message id (ErrNotFound if absent).
+	DeadLetter(id string) (*DeadLetter, error)
+	// SetDeadLetterStatus changes a dead letter's status and reason
+	// (ErrNotFound if absent).
+	SetDeadLetterStatus(id, status, reason string, at time.Time) error
+}
+
+// Queues is the store's side of messaging, outside write transactions:
+// the outbox relay, the poison queue and partner correlations.
+type Queues interface {
+	Outbox
+	DeadLetterSink
+	// DeadLetters lists dead letters in arrival order.
+	DeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, error)
+	// Correlation reads one (an error wrapping ErrNotFound if absent).
+	Correlation(ctx context.Context, partner, key string) (*Correlation, error)
+	// PutCorrelation inserts or replaces one, in its own write.
+	PutCorrelation(ctx context.Context, c Correlation) error
+	// DeleteCorrelation removes one, in its own write; absent is fine.
+	DeleteCorrelation(ctx context.Context, partner, key string) error
+	// OutboxLen counts unpublished outbox messages (a metric).
+	OutboxLen(ctx context.Context) (int, error)
+}
+
+// DeadLetterFilter narrows a dead letter listing. Zero values match all.
+type DeadLetterFilter struct {
+	Status  string   // "dead", "replayed", "discarded"
+	IDs     []string // only these message ids
+	Handler string
+	Limit   int // 0 = no limit
 }
 
 // ClientStatus is the state of a system client.

@@ -120,6 +120,9 @@ func (s *fakeStore) setStatus(id string, st core.ClientStatus) {
 }
 
 type fakeTx struct {
+	// core.Tx is nil: the messaging methods (outbox, correlations, dead
+	// letters) are not used by the client service and panic if called.
+	core.Tx
 	s       *fakeStore
 	clients map[string]core.Client
 	audit   []core.AuditEntry

@@ -35,6 +35,10 @@ type writeStmts struct {
 	// needed (writer goroutine only).
 	insertFields [maxFieldRowsPerInsert]*sql.Stmt
 
+	// lazy holds statements prepared when first used (writer goroutine
+	// only): the outbox, correlation and dead letter writes.
+	lazy map[string]*sql.Stmt
+
 	all []*sql.Stmt
 }
 

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 	t.Run("Clients", func(t *testing.T) { testClients(t, fresh) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, fresh) })
 	t.Run("Write", func(t *testing.T) { testWrite(t, fresh, open) })
+	t.Run("Queues", func(t *testing.T) { testQueues(t, fresh) })
 }
 
 // write runs fn in one Write and fails the test on error.
