@@ -127,6 +127,8 @@ type CountryConfig struct {
 	Settings  Settings
 	Events    []*EventConfig
 	Locations []Location
+	// Routing sends confirmable actions to National ID partners.
+	Routing RoutingConfig
 
 	tz        *time.Location
 	events    map[string]*EventConfig

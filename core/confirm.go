@@ -22,6 +22,9 @@ type Confirmation struct {
 	Declaration Declaration
 	// Reason for a rejection.
 	Reason string
+	// Messages to enqueue in the same transaction (e.g. the registration
+	// to send to a National ID partner when the decision is Defer).
+	Messages []OutboxMessage
 }
 
 // Confirmer decides confirmable actions (country rules, National ID

@@ -69,6 +69,15 @@ type Service struct {
 	RegNums   RegistrationNumberGenerator // default RandomRegistrationNumbers from Config
 	Now       func() time.Time            // default time.Now
 	Log       *slog.Logger
+	// Enqueued, when set, is called after a write that enqueued outbox
+	// messages has committed (the outbox relay's wake-up).
+	Enqueued func()
+}
+
+func (s *Service) enqueued() {
+	if s.Enqueued != nil {
+		s.Enqueued()
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -294,7 +303,7 @@ func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAnd
 		}
 		ain.EventID = ev.ID
 		// a new event always gets its NOTIFY, whose commit indexes it
-		out, err = s.act(ctx, tx, p, ev, ain, true)
+		out, _, err = s.act(ctx, tx, p, ev, ain, true) // NOTIFY is not confirmable: nothing is enqueued
 		return err
 	})
 	return out, err
@@ -395,14 +404,18 @@ func (s *Service) Act(ctx context.Context, p Principal, eventID string, in Actio
 		return nil, err
 	}
 	var out *EventDocument
+	queued := false
 	err := s.Store.Write(ctx, func(tx Tx) error {
 		ev, err := s.loadForWrite(tx, eventID)
 		if err != nil {
 			return err
 		}
-		out, err = s.act(ctx, tx, p, ev, in, false)
+		out, queued, err = s.act(ctx, tx, p, ev, in, false)
 		return err
 	})
+	if err == nil && queued {
+		s.enqueued()
+	}
 	return out, err
 }
 
@@ -424,43 +437,58 @@ func (s *Service) loadForWrite(tx Tx, id string) (*EventDocument, error) {
 
 // act runs inside a write transaction.
 // validated says the caller already checked in.Declaration's values.
-func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument, in ActionInput, validated bool) (*EventDocument, error) {
+// It reports whether it enqueued outbox messages.
+func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument, in ActionInput, validated bool) (*EventDocument, bool, error) {
+	out, conf, err := s.act1(ctx, tx, p, ev, in, validated)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, m := range conf.Messages {
+		if err := tx.Enqueue(m); err != nil {
+			return nil, false, fmt.Errorf("enqueue %s: %w", m.Topic, err)
+		}
+	}
+	return out, len(conf.Messages) > 0, nil
+}
+
+func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocument, in ActionInput, validated bool) (*EventDocument, Confirmation, error) {
+	var none Confirmation
 	st := Derive(ev)
 	if st.Deleted {
-		return nil, notFound(ev.ID)
+		return nil, none, notFound(ev.ID)
 	}
 	if err := CheckScope(p, in.Type, ev.Type); err != nil {
 		if in.Type == ActionRead {
-			return nil, notFound(ev.ID) // do not reveal events of types the caller may not read
+			return nil, none, notFound(ev.ID) // do not reveal events of types the caller may not read
 		}
-		return nil, err
+		return nil, none, err
 	}
 	if prev := ev.FindByTransaction(in.TransactionID, in.Type); prev != nil {
-		return ev, nil // idempotent repeat
+		return ev, none, nil // idempotent repeat
 	}
 	if st.AssignedTo != "" && st.AssignedTo != p.ID && in.Type != ActionRead && in.Type != ActionAssign && in.Type != ActionUnassign {
 		if p.Type == UserTypeSystem {
-			return nil, Errorf(KindConflict, "ASSIGNED", "System user can not perform action on assigned event")
+			return nil, none, Errorf(KindConflict, "ASSIGNED", "System user can not perform action on assigned event")
 		}
-		return nil, Errorf(KindConflict, "ASSIGNED", "Event is assigned to another user")
+		return nil, none, Errorf(KindConflict, "ASSIGNED", "Event is assigned to another user")
 	}
 	if err := CheckAllowed(st, in.Type); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	ec := s.Config.Event(ev.Type)
 	if ec == nil {
-		return nil, Errorf(KindInternal, "CONFIG", "event type %q is no longer configured", ev.Type)
+		return nil, none, Errorf(KindInternal, "CONFIG", "event type %q is no longer configured", ev.Type)
 	}
 	now := s.now()
 	if !validated {
 		if errs := ValidateValues(s.Config, ec, in.Declaration, now); len(errs) > 0 {
-			return nil, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+			return nil, none, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
 		}
 	}
 	// Annotations are free-form action metadata (e.g. "review.comment"),
 	// not form fields: only their size is checked.
 	if len(in.Annotation) > MaxDeclarationFields {
-		return nil, invalid("INVALID_INPUT", "annotation has too many fields")
+		return nil, none, invalid("INVALID_INPUT", "annotation has too many fields")
 	}
 	switch in.Type {
 	case ActionEdit:
@@ -470,7 +498,7 @@ func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument
 		fallthrough
 	case ActionDeclare, ActionValidate, ActionRegister, ActionRequestCorrection:
 		if missing := MissingRequired(ec, MergeDeclaration(st.Declaration, in.Declaration)); len(missing) > 0 {
-			return nil, fieldErrors("INCOMPLETE_DECLARATION", "Declaration is incomplete: ", missing)
+			return nil, none, fieldErrors("INCOMPLETE_DECLARATION", "Declaration is incomplete: ", missing)
 		}
 	}
 	a := Action{
@@ -483,27 +511,34 @@ func (s *Service) act(ctx context.Context, tx Tx, p Principal, ev *EventDocument
 		a.Declaration = Declaration{}
 	}
 	if err := s.actionSpecifics(p, st, &a, in); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	next := ev.Clone()
 	next.UpdatedAt = now
 	if !in.Type.Confirmable() {
 		next.Actions = append(next.Actions, a)
-		return s.commitActions(ctx, tx, p, next, len(ev.Actions))
+		out, err := s.commitActions(ctx, tx, p, next, len(ev.Actions))
+		return out, none, err
 	}
 	a.Status = StatusRequested
+	if a.Type == ActionRegister && a.RegistrationNumber == "" {
+		// reserved now, so that a partner deciding later (a National ID
+		// system) receives the number the record will be registered under
+		a.RegistrationNumber = s.regNums().Next(next)
+	}
 	next.Actions = append(next.Actions, a)
 	conf, err := s.confirmer().Confirm(ctx, next, &next.Actions[len(next.Actions)-1])
 	if err != nil {
-		return nil, fmt.Errorf("confirm %s: %w", in.Type, err)
+		return nil, none, fmt.Errorf("confirm %s: %w", in.Type, err)
 	}
 	if err := s.checkConfirmation(ec, conf, now); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if res := s.resolution(next, &a, conf, now); res != nil {
 		next.Actions = append(next.Actions, *res)
 	}
-	return s.commitActions(ctx, tx, p, next, len(ev.Actions))
+	out, err := s.commitActions(ctx, tx, p, next, len(ev.Actions))
+	return out, conf, err
 }
 
 // actionSpecifics checks and fills the fields particular to one action type.

@@ -20,6 +20,7 @@ type memStore struct {
 	mu         sync.Mutex
 	events     map[string]*core.EventDocument
 	index      map[string]*core.IndexRow
+	outbox     []core.OutboxMessage
 	lastSearch *core.SearchFilter
 }
 
@@ -32,6 +33,7 @@ type memTx struct {
 	s      *memStore
 	events map[string]*core.EventDocument
 	index  map[string]*core.IndexRow
+	outbox []core.OutboxMessage
 }
 
 func (s *memStore) Write(_ context.Context, fn func(core.Tx) error) error {
@@ -47,8 +49,11 @@ func (s *memStore) Write(_ context.Context, fn func(core.Tx) error) error {
 	for k, v := range tx.index {
 		s.index[k] = v
 	}
+	s.outbox = append(s.outbox, tx.outbox...)
 	return nil
 }
+
+func (tx *memTx) Enqueue(m core.OutboxMessage) error { tx.outbox = append(tx.outbox, m); return nil }
 
 func (s *memStore) Event(_ context.Context, id string) (*core.EventDocument, error) {
 	s.mu.Lock()

@@ -137,6 +137,15 @@ func LoadFS(base, over fs.FS) (*core.CountryConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("country config: %w", err)
 	}
+	if fsys, name, err = pick("routing"); err != nil {
+		return nil, err
+	}
+	if err := decodeFile(fsys, name, &cc.Routing); err != nil {
+		return nil, err
+	}
+	if err := cc.Routing.Check(cc); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	return cc, nil
 }
 
