@@ -12,6 +12,17 @@ type Principal struct {
 	// UUID), used for location-limited scopes and as a default
 	// createdAtLocation where an interface allows one. May be empty.
 	Office string
+	// Record, when set, limits the principal to one Requested action: it
+	// holds a record-scoped confirmation token (scopes
+	// record.confirm-registration / record.reject-registration) and may
+	// only accept or reject that action.
+	Record *RecordGrant
+}
+
+// RecordGrant is the event and action a record-scoped token is for.
+type RecordGrant struct {
+	EventID  string
+	ActionID string
 }
 
 // RequestMeta carries where a request came from, for the audit trail and

@@ -186,3 +186,37 @@ func TestRoutingConfirmer(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveWithRecordScopedPrincipal: a record-scoped principal may
+// resolve its own action only.
+func TestResolveWithRecordScopedPrincipal(t *testing.T) {
+	conf := core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
+		if a.Type == core.ActionNotify {
+			return core.Confirmation{Decision: core.Defer}, nil
+		}
+		return core.Confirmation{Decision: core.Accept}, nil
+	})
+	svc, _ := newService(t, conf)
+	ctx := context.Background()
+	p := systemClient(t, allRecordScopes...)
+	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+		Declaration: decl(t, `{"child.gender":"female"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := core.Derive(ev).Pending
+	rp := core.Principal{ID: "crvshub", Type: core.UserTypeSystem, Scopes: mustScopes(t, "record.confirm-registration", "record.reject-registration")}
+	for _, g := range []core.RecordGrant{{EventID: ev.ID, ActionID: core.NewID()}, {EventID: core.NewID(), ActionID: pending.ID}} {
+		rp.Record = &g
+		if _, err := svc.Resolve(ctx, rp, ev.ID, pending.ID, core.Confirmation{Decision: core.Accept}); core.KindOf(err) != core.KindForbidden {
+			t.Fatalf("grant %+v resolving another action: %v, want 403", g, err)
+		}
+	}
+	rp.Record = &core.RecordGrant{EventID: strings.ToUpper(ev.ID), ActionID: pending.ID}
+	if _, err := svc.Resolve(ctx, rp, ev.ID, pending.ID, core.Confirmation{Decision: core.Accept}); err != nil {
+		t.Fatalf("own action: %v", err)
+	}
+	if _, err := svc.Act(ctx, rp, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "x"}); core.KindOf(err) != core.KindForbidden {
+		t.Fatalf("a record-scoped principal declared: %v", err)
+	}
+}

@@ -710,6 +710,9 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 	if err := RequireScope(p, []string{scope}, ""); err != nil {
 		return nil, err
 	}
+	if p.Record != nil && (!strings.EqualFold(p.Record.EventID, eventID) || p.Record.ActionID != actionID) {
+		return nil, Errorf(KindForbidden, "RECORD_SCOPE", "This confirmation token is for another record or action")
+	}
 	var out *EventDocument
 	err := s.Store.Write(ctx, func(tx Tx) error {
 		ev, err := s.loadForWrite(tx, eventID)

@@ -38,15 +38,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.P
 	}
 	switch claims.UserType {
 	case core.UserTypeSystem:
-		cl, err := a.Store.Client(ctx, claims.Subject)
-		if err != nil {
-			if errors.Is(err, core.ErrNotFound) {
-				return core.Principal{}, unauthenticated("client not found", nil)
-			}
-			return core.Principal{}, core.Wrap(err, core.KindUnavailable, "STORE_UNAVAILABLE", "read client")
+		if p, ok, err := a.recordPrincipal(ctx, claims, scopes); ok {
+			return p, err
 		}
-		if cl.Status != core.ClientActive {
-			return core.Principal{}, unauthenticated("client disabled", nil)
+		cl, err := a.client(ctx, claims.Subject)
+		if err != nil {
+			return core.Principal{}, err
 		}
 		return core.Principal{
 			ID:     claims.Subject,
@@ -62,6 +59,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.P
 	default:
 		return core.Principal{}, unauthenticated("token userType not accepted", nil)
 	}
+}
+
+// client reads an active client, or fails with KindUnauthenticated.
+func (a *Authenticator) client(ctx context.Context, id string) (*core.Client, error) {
+	cl, err := a.Store.Client(ctx, id)
+	if err != nil {
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, unauthenticated("client not found", nil)
+		}
+		return nil, core.Wrap(err, core.KindUnavailable, "STORE_UNAVAILABLE", "read client")
+	}
+	if cl.Status != core.ClientActive {
+		return nil, unauthenticated("client disabled", nil)
+	}
+	return cl, nil
 }
 
 // bearerToken strips an optional "Bearer " prefix (any case).
