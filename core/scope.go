@@ -36,6 +36,9 @@ const (
 	ScopeRecordDelete            = "record.delete"
 	ScopeConfirmRegistration     = "record.confirm-registration"
 	ScopeRejectRegistration      = "record.reject-registration"
+	// ScopeOpsManage (hub-specific) lets an operator see and replay failed
+	// deliveries and resend pending records to their partner.
+	ScopeOpsManage = "ops.manage"
 )
 
 // Scope option names with a meaning to the engine.

@@ -175,6 +175,9 @@ func (s *Server) action(t core.ActionType) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
+		if s.deps.AfterAction != nil {
+			ev = s.deps.AfterAction(c.Request.Context(), ev)
+		}
 		c.JSON(http.StatusOK, ev)
 	}
 }

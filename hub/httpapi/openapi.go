@@ -206,6 +206,15 @@ func schemas() obj {
 		"CapabilityStatement": object(obj{"resourceType": obj{"type": "string", "enum": []string{"CapabilityStatement"}},
 			"status": str(), "kind": str(), "fhirVersion": str(), "format": obj{"type": "array", "items": str()},
 			"rest": obj{"type": "array", "items": obj{"type": "object"}}}, "resourceType", "status", "kind", "fhirVersion", "format"),
+		"ResolveInput": object(obj{"transactionId": str(), "eventId": strf("uuid"), "actionId": strf("uuid"), "registrationNumber": str(),
+			"declaration": decl, "reason": obj{"type": "string", "description": "rejections only"}}),
+		"ReplayInput":       object(obj{"ids": obj{"type": "array", "items": str(), "description": "dead letter ids; leave out to replay every dead letter"}}),
+		"DiscardInput":      object(obj{"reason": str()}, "reason"),
+		"ConfirmationToken": object(obj{"token": str(), "expiresIn": obj{"type": "integer"}}, "token", "expiresIn"),
+		"DeadLetter": object(obj{"seq": obj{"type": "integer"}, "id": str(), "topic": str(), "handler": str(), "payload": obj{"type": "object"},
+			"metadata": obj{"type": "object", "additionalProperties": str()}, "error": str(), "attempts": obj{"type": "integer"},
+			"status": obj{"type": "string", "enum": []string{"dead", "replayed", "discarded"}}, "reason": str(),
+			"failedAt": strf("date-time"), "updatedAt": strf("date-time")}, "seq", "id", "topic", "handler", "error", "attempts", "status"),
 		"FieldValue": object(obj{"eventId": strf("uuid"), "trackingId": str(), "fieldId": str(), "value": obj{"nullable": true}}, "eventId", "trackingId", "fieldId", "value"),
 	}
 }

@@ -87,6 +87,7 @@ func (s *Server) routeTable() []route {
 			handler: s.action(a.action),
 		})
 	}
+	rs = append(rs, s.opsRoutes()...)
 	return append(rs, s.fhirRoutes()...)
 }
 

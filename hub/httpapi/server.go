@@ -31,6 +31,16 @@ type Deps struct {
 	// FHIR maps FHIR bundles to declarations and back (the /fhir and
 	// /notification routes); nil answers 503 on them.
 	FHIR *mappings.Mapper
+
+	// AfterAction, when set, sees every action's answer before it is sent:
+	// sync-mode National ID routes wait there for the partner's outcome.
+	AfterAction func(ctx context.Context, ev *core.EventDocument) *core.EventDocument
+	// Ops serves the operator endpoints under /api/events/ops; nil answers 503.
+	Ops Ops
+	// ConfirmationToken issues record-scoped confirmation tokens.
+	ConfirmationToken func(eventID, actionID string) (token string, expiresIn int, err error)
+	// PartnerRoutes are endpoints partner adapters serve (callbacks).
+	PartnerRoutes []PartnerRoute
 }
 
 // Server holds the Gin engine and the route table.

@@ -1,0 +1,277 @@
+package nationalid
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/crvshub/crvshub/adapters"
+	"github.com/crvshub/crvshub/core"
+)
+
+// Breaker runs partner calls behind one circuit breaker per partner.
+type Breaker interface {
+	// Execute runs fn unless the partner's breaker is open; then it
+	// returns an error wrapping ErrUnavailable without calling fn.
+	Execute(partner string, fn func() error) error
+	// Open reports whether the partner's breaker is open (calls refused).
+	Open(partner string) bool
+}
+
+// ErrUnavailable is returned (wrapped) for a partner whose breaker is
+// open: the message must stay queued, not be dead-lettered.
+var ErrUnavailable = errors.New("partner unavailable")
+
+// Dispatcher sends routed registrations to partners and resolves them.
+type Dispatcher struct {
+	Service  *core.Service
+	Partners map[string]adapters.NationalID
+	Breaker  Breaker // nil: partner calls are not guarded
+	Log      *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[string][]chan struct{} // action id -> sync-mode requests waiting
+}
+
+// principal is the identity a partner's outcome is recorded under.
+func principal(partner string) core.Principal {
+	sc, _ := core.ParseScopes([]string{core.ScopeConfirmRegistration, core.ScopeRejectRegistration})
+	return core.Principal{ID: "partner:" + partner, Type: core.UserTypeSystem, Scopes: sc}
+}
+
+func (d *Dispatcher) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.Default()
+	}
+	return d.Log
+}
+
+// permanent marks an error that no retry can fix.
+func permanent(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", adapters.ErrPermanent, fmt.Sprintf(format, args...))
+}
+
+// Handle processes one route message (the payload of a
+// core.TopicNationalID message). It is idempotent: an action that is no
+// longer waiting is skipped, and the adapter's Register is idempotent for
+// the same event and action. A returned error wrapping
+// adapters.ErrPermanent must not be retried; one wrapping ErrUnavailable
+// must be retried later without counting against the retry budget.
+func (d *Dispatcher) Handle(ctx context.Context, payload []byte) error {
+	var m core.RouteMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return permanent("route message: %v", err)
+	}
+	ad := d.Partners[m.Partner]
+	if ad == nil {
+		return permanent("no adapter is configured for partner %q", m.Partner)
+	}
+	ev, err := d.Service.Store.Event(ctx, m.EventID)
+	if errors.Is(err, core.ErrNotFound) {
+		return permanent("event %s not found", m.EventID)
+	}
+	if err != nil {
+		return fmt.Errorf("read event %s: %w", m.EventID, err)
+	}
+	req := ev.FindAction(m.ActionID)
+	if req == nil || req.Status != core.StatusRequested {
+		return permanent("event %s has no requested action %s", m.EventID, m.ActionID)
+	}
+	st := core.Derive(ev)
+	if st.Deleted || resolved(ev, req.ID) {
+		d.log().DebugContext(ctx, "route message for an action already resolved", "eventId", ev.ID, "actionId", req.ID)
+		d.wake(req.ID)
+		return nil
+	}
+	regNum := m.RegistrationNumber
+	if regNum == "" {
+		regNum = req.RegistrationNumber
+	}
+	reg := adapters.Registration{
+		EventID: ev.ID, EventType: ev.Type, TrackingID: ev.TrackingID, ActionID: req.ID, ActionType: req.Type,
+		RegistrationNumber: regNum, Declaration: core.MergeDeclaration(st.Declaration, req.Declaration),
+		CreatedAtLocation: req.CreatedAtLocation, CorrelationID: core.RequestMetaFrom(ctx).CorrelationID, RequestedAt: req.CreatedAt,
+	}
+	var out adapters.Outcome
+	call := func() error {
+		var err error
+		out, err = ad.Register(ctx, reg)
+		return err
+	}
+	if d.Breaker != nil {
+		err = d.Breaker.Execute(m.Partner, call)
+	} else {
+		err = call()
+	}
+	if err != nil {
+		d.log().WarnContext(ctx, "partner registration failed", "partner", m.Partner, "eventId", ev.ID, "actionId", req.ID,
+			"permanent", adapters.IsPermanent(err), "error", err)
+		return fmt.Errorf("%s register %s: %w", m.Partner, ev.ID, err)
+	}
+	d.log().InfoContext(ctx, "sent to partner", "partner", m.Partner, "eventId", ev.ID, "actionId", req.ID, "reference", out.Reference, "outcome", out.Kind)
+	if out.Kind == adapters.Pending {
+		return nil
+	}
+	return d.resolve(ctx, m.Partner, ev.ID, req.ID, out)
+}
+
+// resolved reports whether the Requested action has its Accepted or
+// Rejected row.
+func resolved(ev *core.EventDocument, actionID string) bool {
+	for _, a := range ev.Actions {
+		if a.OriginalActionID == actionID {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolver returns the adapters.Resolver a partner's callback uses.
+func (d *Dispatcher) Resolver(partner string) adapters.Resolver {
+	return resolverFunc(func(ctx context.Context, eventID, actionID string, out adapters.Outcome) error {
+		return d.resolve(ctx, partner, eventID, actionID, out)
+	})
+}
+
+type resolverFunc func(ctx context.Context, eventID, actionID string, out adapters.Outcome) error
+
+func (f resolverFunc) Resolve(ctx context.Context, eventID, actionID string, out adapters.Outcome) error {
+	return f(ctx, eventID, actionID, out)
+}
+
+// resolve records a partner's outcome. Accepting an accepted action again
+// changes nothing; an outcome that contradicts the recorded one (accept
+// after an operator's reject) is logged and dropped: retrying cannot
+// change it.
+func (d *Dispatcher) resolve(ctx context.Context, partner, eventID, actionID string, out adapters.Outcome) error {
+	conf := core.Confirmation{Decision: core.Accept, RegistrationNumber: out.RegistrationNumber, Declaration: out.Declaration}
+	switch out.Kind {
+	case adapters.Accepted:
+	case adapters.Rejected:
+		conf = core.Confirmation{Decision: core.Reject, Reason: out.Reason}
+		if conf.Reason == "" {
+			conf.Reason = "rejected by " + partner
+		}
+	default:
+		return fmt.Errorf("resolve %s: outcome %d is neither accepted nor rejected", actionID, out.Kind)
+	}
+	_, err := d.Service.Resolve(ctx, principal(partner), eventID, actionID, conf)
+	switch {
+	case err == nil:
+		d.log().InfoContext(ctx, "partner outcome recorded", "partner", partner, "eventId", eventID, "actionId", actionID, "accepted", conf.Decision == core.Accept)
+	case core.KindOf(err) == core.KindConflict:
+		d.log().WarnContext(ctx, "partner outcome contradicts the recorded one; dropped", "partner", partner, "eventId", eventID, "actionId", actionID, "error", err)
+		err = nil
+	default:
+		return err
+	}
+	d.wake(actionID)
+	return nil
+}
+
+// wake releases the requests waiting for an action.
+func (d *Dispatcher) wake(actionID string) {
+	d.mu.Lock()
+	ws := d.waiters[actionID]
+	delete(d.waiters, actionID)
+	d.mu.Unlock()
+	for _, w := range ws {
+		close(w)
+	}
+}
+
+// Await waits until the action is resolved in this process, the partner's
+// breaker is open, ctx ends or timeout passes, and reports whether it was
+// resolved. Sync-mode requests use it; on false they answer with the
+// action still Requested (the deferred fallback).
+func (d *Dispatcher) Await(ctx context.Context, partner, eventID, actionID string, timeout time.Duration) bool {
+	if d.Breaker != nil && d.Breaker.Open(partner) {
+		return false
+	}
+	ch := make(chan struct{})
+	d.mu.Lock()
+	if d.waiters == nil {
+		d.waiters = map[string][]chan struct{}{}
+	}
+	d.waiters[actionID] = append(d.waiters[actionID], ch)
+	d.mu.Unlock()
+	// it may have been resolved before we started waiting
+	if ev, err := d.Service.Store.Event(ctx, eventID); err == nil && resolved(ev, actionID) {
+		d.drop(actionID, ch)
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-tick.C:
+			if d.Breaker != nil && d.Breaker.Open(partner) {
+				d.drop(actionID, ch)
+				return false
+			}
+		case <-t.C:
+			d.drop(actionID, ch)
+			return false
+		case <-ctx.Done():
+			d.drop(actionID, ch)
+			return false
+		}
+	}
+}
+
+func (d *Dispatcher) drop(actionID string, ch chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ws := d.waiters[actionID]
+	for i, w := range ws {
+		if w == ch {
+			d.waiters[actionID] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(d.waiters[actionID]) == 0 {
+		delete(d.waiters, actionID)
+	}
+}
+
+// AfterAction makes a sync-mode route wait: when doc's newest action is a
+// Requested action that a sync route sent to a configured partner, it
+// waits up to the route's timeout for the outcome and returns the event as
+// it then is. Otherwise (async, not routed, timeout, open breaker) it
+// returns doc unchanged: the action stays Requested and completes later.
+func (d *Dispatcher) AfterAction(ctx context.Context, doc *core.EventDocument) *core.EventDocument {
+	if doc == nil || len(doc.Actions) == 0 {
+		return doc
+	}
+	last := doc.Actions[len(doc.Actions)-1]
+	if last.Status != core.StatusRequested {
+		return doc
+	}
+	st := core.Derive(doc)
+	cc := d.Service.Config
+	now := time.Now()
+	if d.Service.Now != nil {
+		now = d.Service.Now()
+	}
+	rt := cc.Routing.RouteFor(doc.Type, last.Type, core.MergeDeclaration(st.Declaration, last.Declaration), cc.Today(now))
+	if rt == nil || rt.Mode != core.ModeSync || d.Partners[rt.Partner] == nil {
+		return doc
+	}
+	if !d.Await(ctx, rt.Partner, doc.ID, last.ID, rt.SyncTimeout()) {
+		d.log().InfoContext(ctx, "sync route fell back to deferred", "partner", rt.Partner, "eventId", doc.ID, "actionId", last.ID)
+		return doc
+	}
+	ev, err := d.Service.Store.Event(ctx, doc.ID)
+	if err != nil {
+		return doc
+	}
+	return ev
+}

@@ -1,0 +1,209 @@
+package nationalid
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+// Ops is what an operator does with failed and waiting deliveries. Every
+// change is audited.
+type Ops struct {
+	Service *core.Service
+	Queues  core.Queues
+	Now     func() time.Time
+	// Enqueued is called after a replay enqueued messages (the relay's
+	// wake-up).
+	Enqueued func()
+}
+
+func (o *Ops) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func requireOps(p core.Principal) error {
+	return core.RequireScope(p, []string{core.ScopeOpsManage}, "")
+}
+
+// DeadLetters lists dead letters in arrival order ("" status = all).
+func (o *Ops) DeadLetters(ctx context.Context, p core.Principal, status string, limit int) ([]core.DeadLetter, error) {
+	if err := requireOps(p); err != nil {
+		return nil, err
+	}
+	switch status {
+	case "", core.DeadLetterDead, core.DeadLetterReplayed, core.DeadLetterDiscarded:
+	default:
+		return nil, core.Errorf(core.KindInvalid, "INVALID_INPUT", "status must be dead, replayed or discarded")
+	}
+	ds, err := o.Queues.DeadLetters(ctx, core.DeadLetterFilter{Status: status, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	if ds == nil {
+		ds = []core.DeadLetter{}
+	}
+	return ds, nil
+}
+
+// Replay sends dead letters again, in arrival order: each gets a new
+// message (new id, same topic and payload, metadata replay_of) and is
+// marked replayed, in one transaction. ids nil = every dead letter.
+func (o *Ops) Replay(ctx context.Context, p core.Principal, ids []string) ([]core.DeadLetter, error) {
+	if err := requireOps(p); err != nil {
+		return nil, err
+	}
+	f := core.DeadLetterFilter{Status: core.DeadLetterDead}
+	if ids != nil {
+		if len(ids) == 0 {
+			return nil, core.Errorf(core.KindInvalid, "INVALID_INPUT", "ids is empty; leave it out to replay every dead letter")
+		}
+		f = core.DeadLetterFilter{IDs: ids}
+	}
+	ds, err := o.Queues.DeadLetters(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if ids != nil {
+		found := map[string]bool{}
+		for _, d := range ds {
+			found[d.ID] = true
+		}
+		for _, id := range ids {
+			if !found[id] {
+				return nil, core.Errorf(core.KindNotFound, "NOT_FOUND", "Dead letter not found with ID: %s", id)
+			}
+		}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Seq < ds[j].Seq })
+	now := o.now()
+	meta := core.RequestMetaFrom(ctx)
+	err = o.Service.Store.Write(ctx, func(tx core.Tx) error {
+		for i := range ds {
+			d := &ds[i]
+			cur, err := tx.DeadLetter(d.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status != core.DeadLetterDead {
+				return core.Errorf(core.KindConflict, "NOT_DEAD", "Dead letter %s is %s, not dead", d.ID, cur.Status)
+			}
+			md := map[string]string{}
+			for k, v := range cur.Metadata {
+				md[k] = v
+			}
+			md["replay_of"] = cur.ID
+			newID := core.NewID()
+			if err := tx.Enqueue(core.OutboxMessage{ID: newID, Topic: cur.Topic, Payload: cur.Payload, Metadata: md, CreatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.SetDeadLetterStatus(cur.ID, core.DeadLetterReplayed, "", now); err != nil {
+				return err
+			}
+			detail, _ := json.Marshal(map[string]any{"topic": cur.Topic, "handler": cur.Handler, "newMessageId": newID})
+			if err := tx.Audit(core.AuditEntry{At: now, ActorID: p.ID, ActorType: p.Type, Operation: "deadletter.replay",
+				ObjectType: "deadletter", ObjectID: cur.ID, RemoteAddr: meta.RemoteAddr, CorrelationID: meta.CorrelationID, Detail: detail}); err != nil {
+				return err
+			}
+			d.Status, d.UpdatedAt = core.DeadLetterReplayed, now
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) > 0 && o.Enqueued != nil {
+		o.Enqueued()
+	}
+	if ds == nil {
+		ds = []core.DeadLetter{}
+	}
+	return ds, nil
+}
+
+// Discard drops a dead letter for good, with a reason.
+func (o *Ops) Discard(ctx context.Context, p core.Principal, id, reason string) (*core.DeadLetter, error) {
+	if err := requireOps(p); err != nil {
+		return nil, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, core.Errorf(core.KindInvalid, "INVALID_INPUT", "reason is required to discard a dead letter")
+	}
+	if len(reason) > 1000 {
+		return nil, core.Errorf(core.KindInvalid, "INVALID_INPUT", "reason is longer than 1000 characters")
+	}
+	now := o.now()
+	meta := core.RequestMetaFrom(ctx)
+	var out *core.DeadLetter
+	err := o.Service.Store.Write(ctx, func(tx core.Tx) error {
+		cur, err := tx.DeadLetter(id)
+		if errors.Is(err, core.ErrNotFound) {
+			return core.Errorf(core.KindNotFound, "NOT_FOUND", "Dead letter not found with ID: %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Status != core.DeadLetterDead {
+			return core.Errorf(core.KindConflict, "NOT_DEAD", "Dead letter %s is %s, not dead", id, cur.Status)
+		}
+		if err := tx.SetDeadLetterStatus(id, core.DeadLetterDiscarded, reason, now); err != nil {
+			return err
+		}
+		detail, _ := json.Marshal(map[string]any{"reason": reason, "topic": cur.Topic, "handler": cur.Handler})
+		cur.Status, cur.Reason, cur.UpdatedAt = core.DeadLetterDiscarded, reason, now
+		out = cur
+		return tx.Audit(core.AuditEntry{At: now, ActorID: p.ID, ActorType: p.Type, Operation: "deadletter.discard",
+			ObjectType: "deadletter", ObjectID: id, RemoteAddr: meta.RemoteAddr, CorrelationID: meta.CorrelationID, Detail: detail})
+	})
+	return out, err
+}
+
+// Pending lists records whose routed action has waited longer than the
+// routing's pendingAfter (or olderThan when > 0), oldest first, within
+// what the caller may search.
+func (o *Ops) Pending(ctx context.Context, p core.Principal, olderThan time.Duration, limit int) (*core.SearchResult, error) {
+	if err := requireOps(p); err != nil {
+		return nil, err
+	}
+	if olderThan <= 0 {
+		olderThan = o.Service.Config.Routing.Pending()
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var flags []string
+	seen := map[string]bool{}
+	for _, r := range o.Service.Config.Routing.Routes {
+		for _, a := range r.Actions {
+			if f := core.ActionFlag(a, core.StatusRequested); !seen[f] {
+				seen[f] = true
+				flags = append(flags, f)
+			}
+		}
+	}
+	if len(flags) == 0 {
+		return &core.SearchResult{Results: []json.RawMessage{}}, nil
+	}
+	q := map[string]any{
+		"query": map[string]any{"type": "and", "clauses": []any{map[string]any{
+			"flags":     map[string]any{"anyOf": flags},
+			"updatedAt": map[string]any{"type": "range", "lte": o.now().Add(-olderThan).Format(time.RFC3339Nano)},
+		}}},
+		"sort":  []any{map[string]any{"field": "updatedAt", "direction": "asc"}},
+		"limit": limit,
+	}
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, fmt.Errorf("pending query: %w", err)
+	}
+	return o.Service.Search(ctx, p, body)
+}
