@@ -1,0 +1,306 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// group is the durable consumer name and queue group of every topic.
+const group = "crvshub"
+
+// Options configures Open.
+type Options struct {
+	DataDir          string        // embedded JetStream file storage in <DataDir>/nats (created 0700)
+	URL              string        // external NATS; "" starts the embedded server on 127.0.0.1, random port
+	Log              *slog.Logger  // nil: slog.Default()
+	AckWait          time.Duration // default 30 s: redelivery when neither acked nor nacked
+	NakDelay         time.Duration // default 1 s: redelivery delay after a Nack
+	SubscribersCount int           // default 4 per topic
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.NakDelay <= 0 {
+		o.NakDelay = time.Second
+	}
+	if o.SubscribersCount <= 0 {
+		o.SubscribersCount = 4
+	}
+}
+
+// Bus is a connection to JetStream (and, when embedded, the server itself)
+// with one Watermill publisher and one subscriber.
+type Bus struct {
+	o    Options
+	log  *slog.Logger
+	ns   *server.Server // nil when external
+	url  string
+	nc   *nats.Conn // management connection (streams, consumers)
+	js   nats.JetStreamContext
+	pub  *publisher
+	sub  *subscriber
+	mu   sync.Mutex
+	done bool
+
+	streams sync.Map // topic -> struct{}: stream ensured
+}
+
+// Open starts (or connects to) NATS JetStream and builds the publisher and
+// subscriber.
+func Open(ctx context.Context, o Options) (*Bus, error) {
+	o.defaults()
+	b := &Bus{o: o, log: o.Log, url: o.URL}
+	if b.url == "" {
+		if o.DataDir == "" {
+			return nil, errors.New("bus: DataDir is required for the embedded server")
+		}
+		if err := b.startServer(filepath.Join(o.DataDir, "nats")); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.connect(ctx); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bus) startServer(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("bus: data dir: %w", err)
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "crvshub",
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return fmt.Errorf("bus: nats server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return errors.New("bus: embedded nats server not ready")
+	}
+	b.ns = ns
+	b.url = ns.ClientURL()
+	b.log.Info("bus: embedded nats started", "url", b.url, "store", dir)
+	return nil
+}
+
+func (b *Bus) connect(ctx context.Context) error {
+	natsOpts := []nats.Option{nats.Name("crvshub"), nats.MaxReconnects(-1)}
+	if dl, ok := ctx.Deadline(); ok {
+		natsOpts = append(natsOpts, nats.Timeout(time.Until(dl)))
+	}
+	nc, err := nats.Connect(b.url, natsOpts...)
+	if err != nil {
+		return fmt.Errorf("bus: connect %s: %w", b.url, err)
+	}
+	b.nc = nc
+	if b.js, err = nc.JetStream(); err != nil {
+		return fmt.Errorf("bus: jetstream: %w", err)
+	}
+	logger := watermill.NewSlogLogger(b.log)
+	js := wmnats.JetStreamConfig{
+		AutoProvision: true, // streams already exist (ensureStream); kept as a safety net
+		TrackMsgId:    true,
+		AckAsync:      false,
+		DurablePrefix: group,
+		// Only client-side options: the consumer itself is created by
+		// ensureConsumer, so the library binds to it and never deletes it.
+		SubscribeOptions: []nats.SubOpt{nats.ManualAck()},
+	}
+	p, err := wmnats.NewPublisher(wmnats.PublisherConfig{
+		URL:         b.url,
+		NatsOptions: natsOpts,
+		Marshaler:   &wmnats.NATSMarshaler{},
+		JetStream:   js,
+	}, logger)
+	if err != nil {
+		return fmt.Errorf("bus: publisher: %w", err)
+	}
+	b.pub = &publisher{Publisher: p, b: b}
+	s, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+		URL:              b.url,
+		QueueGroupPrefix: group,
+		SubscribersCount: b.o.SubscribersCount,
+		CloseTimeout:     10 * time.Second,
+		AckWaitTimeout:   b.o.AckWait,
+		NatsOptions:      natsOpts,
+		Unmarshaler:      &wmnats.NATSMarshaler{},
+		NakDelay:         wmnats.NewStaticDelay(b.o.NakDelay),
+		JetStream:        js,
+	}, logger)
+	if err != nil {
+		return fmt.Errorf("bus: subscriber: %w", err)
+	}
+	b.sub = &subscriber{Subscriber: s, b: b}
+	return nil
+}
+
+// Publisher returns the JetStream publisher: the message UUID is the
+// Nats-Msg-Id (server de-duplication), publishes wait for the server's ack.
+func (b *Bus) Publisher() message.Publisher { return b.pub }
+
+// Subscriber returns the JetStream subscriber: durable queue consumers,
+// explicit synchronous acks, NakDelay after a Nack, AckWait otherwise.
+func (b *Bus) Subscriber() message.Subscriber { return b.sub }
+
+// URL is the NATS client URL (the embedded server's when embedded).
+func (b *Bus) URL() string { return b.url }
+
+// Close closes the subscriber, the publisher, then the embedded server
+// (waiting for its shutdown). It may be called more than once.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil
+	}
+	b.done = true
+	var errs []error
+	if b.sub != nil {
+		if err := b.sub.Subscriber.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bus: close subscriber: %w", err))
+		}
+	}
+	if b.pub != nil {
+		if err := b.pub.Publisher.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bus: close publisher: %w", err))
+		}
+	}
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.ns != nil {
+		b.ns.Shutdown()
+		b.ns.WaitForShutdown()
+		b.log.Info("bus: embedded nats stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// validTopic reports whether topic can be a stream name and subject.
+func validTopic(topic string) error {
+	if topic == "" || len(topic) > 255 || strings.ContainsAny(topic, ".*> \t\r\n/\\") {
+		return fmt.Errorf("bus: invalid topic %q (a stream name: no '.', '*', '>', '/', '\\' or spaces)", topic)
+	}
+	return nil
+}
+
+// ensureStream creates the topic's file-backed work-queue stream once.
+func (b *Bus) ensureStream(topic string) error {
+	if _, ok := b.streams.Load(topic); ok {
+		return nil
+	}
+	if err := validTopic(topic); err != nil {
+		return err
+	}
+	if _, err := b.js.StreamInfo(topic); err != nil {
+		if !errors.Is(err, nats.ErrStreamNotFound) {
+			return fmt.Errorf("bus: stream %s: %w", topic, err)
+		}
+		_, err = b.js.AddStream(&nats.StreamConfig{
+			Name:       topic,
+			Subjects:   []string{topic},
+			Storage:    nats.FileStorage,
+			Retention:  nats.WorkQueuePolicy, // kept until acked, removed then
+			Duplicates: 2 * time.Minute,
+		})
+		if err != nil && !errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("bus: add stream %s: %w", topic, err)
+		}
+	}
+	b.streams.Store(topic, struct{}{})
+	return nil
+}
+
+// ensureConsumer creates (or updates) the topic's durable push consumer.
+func (b *Bus) ensureConsumer(topic string) error {
+	if err := b.ensureStream(topic); err != nil {
+		return err
+	}
+	info, err := b.js.ConsumerInfo(topic, group)
+	switch {
+	case errors.Is(err, nats.ErrConsumerNotFound):
+		_, err = b.js.AddConsumer(topic, &nats.ConsumerConfig{
+			Durable:        group,
+			DeliverSubject: "_crvshub.deliver." + topic,
+			DeliverGroup:   group,
+			DeliverPolicy:  nats.DeliverAllPolicy,
+			AckPolicy:      nats.AckExplicitPolicy,
+			AckWait:        b.o.AckWait,
+			MaxDeliver:     -1,
+		})
+		if err != nil {
+			return fmt.Errorf("bus: add consumer %s: %w", topic, err)
+		}
+	case err != nil:
+		return fmt.Errorf("bus: consumer %s: %w", topic, err)
+	case info.Config.AckWait != b.o.AckWait:
+		cfg := info.Config
+		cfg.AckWait = b.o.AckWait
+		if _, err := b.js.UpdateConsumer(topic, &cfg); err != nil {
+			return fmt.Errorf("bus: update consumer %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+type publisher struct {
+	*wmnats.Publisher
+	b *Bus
+}
+
+func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
+	if err := p.b.ensureStream(topic); err != nil {
+		return err
+	}
+	if err := p.Publisher.Publish(topic, msgs...); err != nil {
+		return fmt.Errorf("bus: publish %s: %w", topic, err)
+	}
+	return nil
+}
+
+type subscriber struct {
+	*wmnats.Subscriber
+	b *Bus
+}
+
+func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if err := s.b.ensureConsumer(topic); err != nil {
+		return nil, err
+	}
+	ch, err := s.Subscriber.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("bus: subscribe %s: %w", topic, err)
+	}
+	return ch, nil
+}
+
+// SubscribeInitialize provisions the topic's stream and consumer.
+func (s *subscriber) SubscribeInitialize(topic string) error { return s.b.ensureConsumer(topic) }
