@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -83,6 +85,9 @@ func TestRoundTripAndDedup(t *testing.T) {
 func TestDurableAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	b := openBus(t, dir, Options{})
+	if fi, err := os.Stat(filepath.Join(dir, "nats")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("store dir: %v %v, want 0700", fi, err)
+	}
 	// A consumed message must not come back after the restart; an
 	// unconsumed one must.
 	ch := subscribe(t, b, "deaths")
