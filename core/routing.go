@@ -20,8 +20,8 @@ const (
 )
 
 // TopicNationalID is the bus topic of registrations routed to a partner:
-// "nationalid.<partner>".
-func TopicNationalID(partner string) string { return "nationalid." + partner }
+// "nationalid-<partner>" (bus topics may not contain dots).
+func TopicNationalID(partner string) string { return "nationalid-" + partner }
 
 // RoutingConfig says which confirmable actions go to which National ID
 // partner, on what conditions and how (country config routing.yaml).

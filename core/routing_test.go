@@ -169,8 +169,8 @@ func TestRoutingConfirmer(t *testing.T) {
 			}
 			want := core.RouteMessage{Route: "birth-to-mosip", Partner: "mosip", Mode: core.ModeAsync, EventID: ev.ID, EventType: "birth",
 				ActionID: s.Pending.ID, ActionType: core.ActionRegister, RegistrationNumber: "REG000000042", RequestedAt: testNow}
-			if m.Topic != "nationalid.mosip" || rm != want || m.Metadata["correlation_id"] != "corr-1" || !core.IsUUID(m.ID) {
-				t.Fatalf("message %s %+v %v, want topic nationalid.mosip, %+v", m.Topic, rm, m.Metadata, want)
+			if m.Topic != "nationalid-mosip" || rm != want || m.Metadata["correlation_id"] != "corr-1" || !core.IsUUID(m.ID) {
+				t.Fatalf("message %s %+v %v, want topic nationalid-mosip, %+v", m.Topic, rm, m.Metadata, want)
 			}
 			if strings.Contains(string(m.Payload), `"A"`) {
 				t.Errorf("the message carries declaration data: %s", m.Payload)

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
 )
 
@@ -36,7 +38,7 @@ type RouterOptions struct {
 
 // NewRouter builds a Watermill router with one consumer handler per
 // Handler. Middleware order, outermost first: Recoverer, Correlation,
-// DeadLetter, Retry, Timeout, Breaker(partner), handler.
+// DeadLetter, panic-as-permanent, Retry, Timeout, Breaker(partner), handler.
 func NewRouter(sub message.Subscriber, o RouterOptions, hs ...Handler) (*message.Router, error) {
 	if sub == nil {
 		return nil, errors.New("bus: router: nil subscriber")
@@ -73,6 +75,9 @@ func NewRouter(sub message.Subscriber, o RouterOptions, hs ...Handler) (*message
 		log := o.Log.With("handler", h.Name, "topic", h.Topic)
 		mw := []message.HandlerMiddleware{
 			deadLetter(o.Sink, h.Topic, h.Name, log, o.Metrics),
+			// a panic is a bug that a retry will not fix: dead-letter it
+			// (the router's Recoverer would nack it forever)
+			panicAsPermanent(log),
 			Retry(o.Retry, log),
 		}
 		if h.Timeout > 0 {
@@ -84,4 +89,21 @@ func NewRouter(sub message.Subscriber, o RouterOptions, hs ...Handler) (*message
 		wh.AddMiddleware(mw...)
 	}
 	return r, nil
+}
+
+// panicAsPermanent turns a handler panic into an error wrapping
+// adapters.ErrPermanent, so the message is dead-lettered at once instead
+// of being redelivered forever.
+func panicAsPermanent(log *slog.Logger) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) (out []*message.Message, err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("handler panicked", "messageId", msg.UUID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					out, err = nil, fmt.Errorf("%w: handler panicked: %v", adapters.ErrPermanent, p)
+				}
+			}()
+			return h(msg)
+		}
+	}
 }

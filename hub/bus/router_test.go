@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,11 +115,13 @@ func TestRouterCorrelationAndPanic(t *testing.T) {
 	b := openBus(t, t.TempDir(), Options{NakDelay: 100 * time.Millisecond})
 	var mu sync.Mutex
 	seen := map[string]string{}
-	var panicked atomic.Bool
-	runRouter(t, b, RouterOptions{Sink: &memSink{}}, Handler{
+	var panicked atomic.Int32
+	sink := &memSink{}
+	runRouter(t, b, RouterOptions{Sink: sink}, Handler{
 		Name: "corr", Topic: "corr", Timeout: time.Second,
 		Func: func(msg *message.Message) error {
-			if msg.UUID == "boom" && !panicked.Swap(true) {
+			if msg.UUID == "boom" {
+				panicked.Add(1)
 				panic("handler bug")
 			}
 			if _, ok := msg.Context().Deadline(); !ok {
@@ -137,7 +140,9 @@ func TestRouterCorrelationAndPanic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "three messages handled", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 3 })
+	eventually(t, "two messages handled", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 })
+	// a panic is a bug: dead-lettered at once, not retried nor redelivered
+	eventually(t, "the panicking message dead-lettered", func() bool { return len(sink.letters()) == 1 })
 	mu.Lock()
 	defer mu.Unlock()
 	if seen["given"] != "corr-from-http" {
@@ -146,8 +151,12 @@ func TestRouterCorrelationAndPanic(t *testing.T) {
 	if seen["missing"] == "" || seen["missing"] == "corr-from-http" {
 		t.Fatalf("generated correlation id %q", seen["missing"])
 	}
-	if !panicked.Load() {
-		t.Fatal("the panicking message was not retried after recovery")
+	if d := sink.letters()[0]; d.ID != "boom" || !strings.Contains(d.Error, "handler panicked: handler bug") || d.Attempts != 1 {
+		t.Fatalf("dead letter = %+v", d)
+	}
+	time.Sleep(300 * time.Millisecond) // > NakDelay: a nacked message would be back
+	if n := panicked.Load(); n != 1 {
+		t.Fatalf("the panicking message ran %d times, want 1", n)
 	}
 }
 
