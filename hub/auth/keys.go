@@ -249,3 +249,15 @@ func syncDir(dir string) {
 	_ = d.Sync()
 	_ = d.Close()
 }
+
+// LoadOrCreateRSAKey reads an RSA private key PEM file, creating it
+// (mode 0600, folder 0700, written atomically) with a new key when it does
+// not exist. Partner keys (e.g. the key MOSIP encrypts credentials to) use
+// it.
+func LoadOrCreateRSAKey(path string) (*rsa.PrivateKey, error) {
+	priv, err := readKeyFile(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return priv, err
+	}
+	return createKeyFile(path)
+}

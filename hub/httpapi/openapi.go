@@ -206,6 +206,7 @@ func schemas() obj {
 		"CapabilityStatement": object(obj{"resourceType": obj{"type": "string", "enum": []string{"CapabilityStatement"}},
 			"status": str(), "kind": str(), "fhirVersion": str(), "format": obj{"type": "array", "items": str()},
 			"rest": obj{"type": "array", "items": obj{"type": "object"}}}, "resourceType", "status", "kind", "fhirVersion", "format"),
+		"Metrics": obj{"type": "string", "description": "Prometheus text exposition format"},
 		"ResolveInput": object(obj{"transactionId": str(), "eventId": strf("uuid"), "actionId": strf("uuid"), "registrationNumber": str(),
 			"declaration": decl, "reason": obj{"type": "string", "description": "rejections only"}}),
 		"ReplayInput":       object(obj{"ids": obj{"type": "array", "items": str(), "description": "dead letter ids; leave out to replay every dead letter"}}),

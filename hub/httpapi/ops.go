@@ -79,6 +79,10 @@ func (s *Server) opsRoutes() []route {
 		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/token", summary: "Issue a record-scoped confirmation token (7 days) for a Requested action, for an external integration",
 			tag: "ops", auth: true, scopes: ops, response: "ConfirmationToken", handler: s.confirmationToken, statuses: []int{401, 403, 404, 503}},
 	}
+	if s.deps.Metrics != nil {
+		rs = append(rs, route{method: "GET", path: "/metrics", summary: "Prometheus metrics (breaker states, outbox, dead letters, Go runtime)",
+			tag: "ops", handler: gin.WrapH(s.deps.Metrics), response: "Metrics"})
+	}
 	for _, pr := range s.deps.PartnerRoutes {
 		rs = append(rs, route{method: pr.Method, path: pr.Path, summary: pr.Summary, tag: "partners",
 			handler: gin.WrapH(pr.Handler), statuses: []int{400}})

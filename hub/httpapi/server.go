@@ -41,6 +41,8 @@ type Deps struct {
 	ConfirmationToken func(eventID, actionID string) (token string, expiresIn int, err error)
 	// PartnerRoutes are endpoints partner adapters serve (callbacks).
 	PartnerRoutes []PartnerRoute
+	// Metrics serves GET /metrics (Prometheus text format); nil = 404.
+	Metrics http.Handler
 }
 
 // Server holds the Gin engine and the route table.

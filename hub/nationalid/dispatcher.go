@@ -9,28 +9,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/bus"
 )
-
-// Breaker runs partner calls behind one circuit breaker per partner.
-type Breaker interface {
-	// Execute runs fn unless the partner's breaker is open; then it
-	// returns an error wrapping ErrUnavailable without calling fn.
-	Execute(partner string, fn func() error) error
-	// Open reports whether the partner's breaker is open (calls refused).
-	Open(partner string) bool
-}
-
-// ErrUnavailable is returned (wrapped) for a partner whose breaker is
-// open: the message must stay queued, not be dead-lettered.
-var ErrUnavailable = errors.New("partner unavailable")
 
 // Dispatcher sends routed registrations to partners and resolves them.
 type Dispatcher struct {
 	Service  *core.Service
 	Partners map[string]adapters.NationalID
-	Breaker  Breaker // nil: partner calls are not guarded
+	// Breakers guard partner calls, one per partner; an open breaker
+	// refuses the call with bus.ErrUnavailable, so the message stays
+	// queued instead of being dead-lettered. nil: calls are not guarded.
+	Breakers *bus.Breakers
 	Log      *slog.Logger
 
 	mu      sync.Mutex
@@ -102,8 +95,8 @@ func (d *Dispatcher) Handle(ctx context.Context, payload []byte) error {
 		out, err = ad.Register(ctx, reg)
 		return err
 	}
-	if d.Breaker != nil {
-		err = d.Breaker.Execute(m.Partner, call)
+	if d.Breakers != nil {
+		err = d.Breakers.Execute(m.Partner, call)
 	} else {
 		err = call()
 	}
@@ -189,7 +182,7 @@ func (d *Dispatcher) wake(actionID string) {
 // resolved. Sync-mode requests use it; on false they answer with the
 // action still Requested (the deferred fallback).
 func (d *Dispatcher) Await(ctx context.Context, partner, eventID, actionID string, timeout time.Duration) bool {
-	if d.Breaker != nil && d.Breaker.Open(partner) {
+	if d.open(partner) {
 		return false
 	}
 	ch := make(chan struct{})
@@ -213,7 +206,7 @@ func (d *Dispatcher) Await(ctx context.Context, partner, eventID, actionID strin
 		case <-ch:
 			return true
 		case <-tick.C:
-			if d.Breaker != nil && d.Breaker.Open(partner) {
+			if d.open(partner) {
 				d.drop(actionID, ch)
 				return false
 			}
@@ -225,6 +218,11 @@ func (d *Dispatcher) Await(ctx context.Context, partner, eventID, actionID strin
 			return false
 		}
 	}
+}
+
+// open reports whether the partner's breaker refuses calls.
+func (d *Dispatcher) open(partner string) bool {
+	return d.Breakers != nil && d.Breakers.State(partner) == gobreaker.StateOpen
 }
 
 func (d *Dispatcher) drop(actionID string, ch chan struct{}) {
