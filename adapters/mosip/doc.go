@@ -1,0 +1,15 @@
+// Package mosip is the MOSIP National ID adapter: it registers births and
+// deaths as MOSIP packets (authmanager + packetmanager createPacket +
+// registration-processor workflowinstance), receives the CREDENTIAL_ISSUED
+// WebSub delivery that completes them (decrypts and verifies the
+// credential, then resolves the Requested action), keeps its WebSub
+// subscription alive, and verifies identities with MOSIP IDA demographic
+// authentication.
+//
+// Unlike OpenCRVS's mosip-api mediator it derives the packet id from the
+// event and action ids (a retry never makes a second MOSIP registration),
+// stores the correlation before calling MOSIP, deletes it only after the
+// action has been resolved, checks the WebSub signature and the
+// credential's proof, and tells transient from permanent MOSIP errors.
+// See /work/shared/research/mosip-esignet.md (sections 1, 2, 3c, 6).
+package mosip

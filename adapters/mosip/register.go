@@ -1,0 +1,161 @@
+package mosip
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/crvshub/crvshub/adapters"
+	"github.com/crvshub/crvshub/core"
+)
+
+// MOSIP process names (research §1 item 7, §2).
+const (
+	processBirth = "CRVS_NEW"
+	processDeath = "CRVS_DEATH"
+	packetSource = "OPENCRVS" // MOSIP picks the camel workflow from source+process
+)
+
+// correlationData is what the adapter keeps in core.Correlation.Data.
+type correlationData struct {
+	EventType string `json:"eventType"`
+}
+
+// Register sends a birth (process CRVS_NEW) or death (CRVS_DEATH) to MOSIP
+// as a packet whose AID is PacketID(...), after storing the correlation,
+// and answers Pending: the outcome arrives by the CREDENTIAL_ISSUED
+// callback. Calling it again for the same action re-sends the same AID
+// (MOSIP overwrites the packet) and never makes a second registration.
+func (a *Adapter) Register(ctx context.Context, r adapters.Registration) (adapters.Outcome, error) {
+	var process string
+	var fields map[string]string
+	var err error
+	switch r.EventType {
+	case "birth":
+		process = processBirth
+		fields, err = birthFields(r, a.cfg.Language)
+	case "death":
+		process = processDeath
+		fields, err = deathFields(r, a.cfg.Language)
+	default:
+		return adapters.Outcome{}, fmt.Errorf("mosip: register: %w: event type %q is not birth or death", adapters.ErrPermanent, r.EventType)
+	}
+	if err != nil {
+		return adapters.Outcome{}, fmt.Errorf("mosip: register: %w", err)
+	}
+	if r.EventID == "" || r.ActionID == "" {
+		return adapters.Outcome{}, fmt.Errorf("mosip: register: %w: event and action ids are required", adapters.ErrPermanent)
+	}
+	aid := PacketID(a.cfg.CenterID, a.cfg.MachineID, r.EventID, r.ActionID)
+
+	data, _ := json.Marshal(correlationData{EventType: r.EventType})
+	if err := a.corr.PutCorrelation(ctx, core.Correlation{
+		Partner: partnerName, Key: aid, EventID: r.EventID, ActionID: r.ActionID, ActionType: r.ActionType,
+		RegistrationNumber: r.RegistrationNumber, CorrelationID: r.CorrelationID, CreatedAt: a.cfg.Now().UTC(), Data: data,
+	}); err != nil {
+		return adapters.Outcome{}, fmt.Errorf("mosip: register: store correlation: %w", err)
+	}
+
+	packet, err := json.Marshal(a.createPacketBody(r, aid, process, fields))
+	if err != nil {
+		return adapters.Outcome{}, fmt.Errorf("mosip: register: %w", err)
+	}
+	if _, err := a.send(ctx, call{name: "createPacket", method: http.MethodPut, url: a.cfg.CreatePacketURL,
+		body: packet, corrID: r.CorrelationID, tokens: a.packetTokens}); err != nil {
+		return adapters.Outcome{}, err
+	}
+	wf, err := json.Marshal(a.workflowBody(r, aid, process))
+	if err != nil {
+		return adapters.Outcome{}, fmt.Errorf("mosip: register: %w", err)
+	}
+	if _, err := a.send(ctx, call{name: "workflowinstance", method: http.MethodPost, url: a.cfg.ProcessPacketURL,
+		body: wf, corrID: r.CorrelationID, tokens: a.packetTokens}); err != nil {
+		return adapters.Outcome{}, err
+	}
+	a.cfg.Log.InfoContext(ctx, "mosip packet created", "packetId", aid, "process", process,
+		"eventId", r.EventID, "actionId", r.ActionID, "correlationId", r.CorrelationID)
+	return adapters.Outcome{Kind: adapters.Pending, Reference: aid}, nil
+}
+
+// labelValue is one entry of metaInfo's stringified label lists.
+type labelValue struct {
+	Label string  `json:"label"`
+	Value *string `json:"value"`
+}
+
+func lv(label, value string) labelValue { return labelValue{Label: label, Value: &value} }
+
+func stringify(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// createPacketBody is the packetmanager createPacket request (research §1
+// item 7 and the v2 reference metaInfo/audit, with this hub's values).
+func (a *Adapter) createPacketBody(r adapters.Registration, aid, process string, fields map[string]string) map[string]any {
+	now := a.cfg.Now().UTC()
+	officer := a.cfg.PacketClient.ID
+	metaInfo := map[string]string{
+		"metaData": stringify([]labelValue{
+			lv("registrationType", process), lv("machineId", a.cfg.MachineID), lv("centerId", a.cfg.CenterID),
+		}),
+		"registrationId":            aid,
+		"operationsData":            stringify([]labelValue{lv("officerId", officer), {Label: "supervisorId"}}),
+		"capturedRegisteredDevices": "[]",
+		"creationDate":              now.Format("20060102150405"),
+	}
+	ts := now.Format("2006-01-02T15:04:05.000Z")
+	audit := map[string]string{
+		"uuid":            uuid.NewSHA1(uuid.NameSpaceURL, []byte("crvshub:mosip:"+aid)).String(),
+		"createdAt":       ts,
+		"eventId":         "REG-EVT-066",
+		"eventName":       "PACKET_CREATION_SUCCESS",
+		"eventType":       "USER",
+		"hostName":        a.host.name,
+		"hostIp":          a.host.ip,
+		"applicationId":   "REG",
+		"applicationName": "crvshub",
+		"sessionUserId":   officer,
+		"sessionUserName": officer,
+		"id":              aid,
+		"idType":          "REGISTRATION_ID",
+		"createdBy":       officer,
+		"moduleName":      "Packet Handler",
+		"moduleId":        "REG-MOD-117",
+		"description":     fmt.Sprintf("Packet created by crvshub for %s event %s action %s (%s)", r.EventType, r.EventID, r.ActionID, r.ActionType),
+		"actionTimeStamp": ts,
+	}
+	return map[string]any{
+		"id": "mosip.registration.packet.writer", "version": "v1", "requesttime": a.requestTime(),
+		"request": map[string]any{
+			"id": aid, "refId": a.cfg.CenterID + "_" + a.cfg.MachineID, "offlineMode": false,
+			"process": process, "source": packetSource, "schemaVersion": a.cfg.SchemaVersion,
+			"fields": fields, "metaInfo": metaInfo, "audits": []map[string]string{audit},
+			"schemaJson": a.cfg.SchemaJSON,
+		},
+	}
+}
+
+// workflowBody is the registration-processor workflowinstance request
+// (research §1 item 8); notificationInfo names the registrant and the
+// informant's contact when the declaration has them.
+func (a *Adapter) workflowBody(r adapters.Registration, aid, process string) map[string]any {
+	d := decl(r.Declaration)
+	subject := "child.name"
+	if r.EventType == "death" {
+		subject = "deceased.name"
+	}
+	n, _, _ := d.name(subject)
+	phone, _, _ := d.str("informant.phoneNo")
+	email, _, _ := d.str("informant.email")
+	return map[string]any{
+		"id": "mosip.registration.processor.workflow.instance", "version": "v1", "requesttime": a.requestTime(),
+		"request": map[string]any{
+			"registrationId": aid, "process": process, "source": packetSource, "additionalInfoReqId": "",
+			"notificationInfo": map[string]string{"name": n.full(), "phone": phone, "email": email},
+		},
+	}
+}
