@@ -14,11 +14,19 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/core/store/sqlite"
 	"github.com/crvshub/crvshub/hub/auth"
+	"github.com/crvshub/crvshub/hub/bus"
 	"github.com/crvshub/crvshub/hub/httpapi"
+	"github.com/crvshub/crvshub/hub/nationalid"
 	"github.com/crvshub/crvshub/mappings"
 )
 
@@ -32,6 +40,15 @@ type Options struct {
 	// SecretCost is the bcrypt cost for client secrets (0 = default);
 	// tests lower it.
 	SecretCost int
+
+	// Partners configures the National ID adapters (nil = none: routing
+	// is off and the bus is not started).
+	Partners *PartnersConfig
+	// PublicURL is how partners reach this hub (callback URLs), e.g.
+	// https://crvs-hub.example.gov; serve sets it from the listen address
+	// when not configured.
+	PublicURL string
+	Messaging MessagingOptions
 }
 
 // DBFile is the SQLite database file name inside the data folder.
@@ -50,6 +67,17 @@ type App struct {
 	FHIR    *mappings.Mapper
 	HTTP    *httpapi.Server
 	Log     *slog.Logger
+	Metrics *prometheus.Registry
+
+	// National ID routing (nil when no partner is configured, except
+	// Dispatcher and Ops, which always exist).
+	Dispatcher *nationalid.Dispatcher
+	Ops        *nationalid.Ops
+	MOSIP      *mosip.Adapter
+	Bus        *bus.Bus
+	Relay      *bus.Relay
+	Router     *message.Router
+	Breakers   *bus.Breakers
 }
 
 // Open builds the hub: data folder, store (migrations run here), country
@@ -81,20 +109,30 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log}
+	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: prometheus.NewRegistry()}
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Issuer = &auth.Issuer{Key: kp}
 	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost}
 	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
 	a.Service = &core.Service{Store: st, Config: cc, Log: o.Log}
+	if err := a.openPartners(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.HTTP = httpapi.New(httpapi.Deps{
-		Service:      a.Service,
-		Auth:         a.Auth,
-		Token:        auth.TokenHandler(a.Clients, a.Issuer),
-		WellKnownPEM: auth.WellKnownPEM(kp),
-		JWKS:         auth.JWKS(kp),
-		Ready:        a.ready,
-		Log:          o.Log,
-		FHIR:         fm,
+		AfterAction:       a.Dispatcher.AfterAction,
+		Ops:               a.Ops,
+		ConfirmationToken: a.Issuer.IssueConfirmationToken,
+		PartnerRoutes:     a.partnerRoutes(),
+		Metrics:           promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}),
+		Service:           a.Service,
+		Auth:              a.Auth,
+		Token:             auth.TokenHandler(a.Clients, a.Issuer),
+		WellKnownPEM:      auth.WellKnownPEM(kp),
+		JWKS:              auth.JWKS(kp),
+		Ready:             a.ready,
+		Log:               o.Log,
+		FHIR:              fm,
 	})
 	return a, nil
 }
@@ -139,18 +177,34 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	pctx, stopPartners := context.WithCancel(ctx)
+	defer stopPartners()
+	waitPartners := a.startPartners(pctx)
+	var err error
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = fmt.Errorf("shutdown: %w", serr)
 	}
-	return nil
+	// after the HTTP server, so that nothing enqueues while the relay stops
+	stopPartners()
+	waitPartners()
+	return err
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the bus and the store.
+func (a *App) Close() error {
+	var errs []error
+	if a.Router != nil {
+		errs = append(errs, a.Router.Close())
+	}
+	if a.Bus != nil {
+		errs = append(errs, a.Bus.Close())
+	}
+	errs = append(errs, a.Store.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	_ "embed"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/crvshub/crvshub/adapters"
+	"github.com/crvshub/crvshub/adapters/mosip"
+	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/bus"
+	"github.com/crvshub/crvshub/hub/httpapi"
+	"github.com/crvshub/crvshub/hub/nationalid"
+)
+
+//go:embed mosip-idschema.json
+var defaultMOSIPSchema string
+
+// MOSIPCallbackPath is where the hub receives MOSIP's WebSub deliveries.
+const MOSIPCallbackPath = "/api/mosip/websub/callback"
+
+// Default partner key files inside the data folder.
+const (
+	DefaultPartnerKeyFile  = "keys/mosip-partner.pem"
+	DefaultPartnerCertFile = "keys/mosip-partner.crt"
+)
+
+// MessagingOptions tune the bus and the partner pipeline; zero values take
+// the defaults.
+type MessagingOptions struct {
+	NATSURL  string        // external NATS JetStream; "" = embedded server in <data>/nats
+	AckWait  time.Duration // bus redelivery when a handler neither acks nor nacks (default 30 s)
+	NakDelay time.Duration // redelivery delay after a nack, e.g. while a breaker is open (default 1 s)
+	Retry    bus.RetryPolicy
+	Breaker  bus.BreakerSettings
+	// HandlerTimeout bounds one partner attempt (default 30 s).
+	HandlerTimeout time.Duration
+}
+
+func (m MessagingOptions) withDefaults() MessagingOptions {
+	if m.Retry.MaxRetries == 0 {
+		m.Retry = bus.RetryPolicy{MaxRetries: 5, InitialInterval: 200 * time.Millisecond, MaxInterval: 5 * time.Second,
+			Multiplier: 2, RandomizationFactor: 0.5}
+	}
+	if m.HandlerTimeout == 0 {
+		m.HandlerTimeout = 30 * time.Second
+	}
+	return m
+}
+
+// openPartners builds the configured National ID adapters and, when there
+// is at least one, the bus, relay, router, dispatcher and ops. With no
+// partner configured routing is off: routes are skipped and logged.
+func (a *App) openPartners(ctx context.Context) error {
+	o := a.Opts
+	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Partners: map[string]adapters.NationalID{}, Log: a.Log}
+	a.Ops = &nationalid.Ops{Service: a.Service, Queues: a.Store}
+	if o.Partners != nil && o.Partners.MOSIP != nil {
+		ad, err := a.openMOSIP(o.Partners.MOSIP)
+		if err != nil {
+			return err
+		}
+		a.MOSIP = ad
+		a.Dispatcher.Partners[ad.Name()] = ad
+	}
+	partners := map[string]bool{}
+	for name := range a.Dispatcher.Partners {
+		partners[name] = true
+	}
+	for _, r := range a.Config.Routing.Routes {
+		if !partners[r.Partner] {
+			a.Log.Warn("route skipped: its partner is not configured on this hub", "route", r.Name, "partner", r.Partner)
+		}
+	}
+	a.Service.Confirmer = &core.RoutingConfirmer{Config: a.Config, Partners: partners, Next: a.Service.Confirmer, Now: a.Service.Now}
+	if len(partners) == 0 {
+		return nil
+	}
+	m := o.Messaging.withDefaults()
+	b, err := bus.Open(ctx, bus.Options{DataDir: o.DataDir, URL: m.NATSURL, Log: a.Log, AckWait: m.AckWait, NakDelay: m.NakDelay})
+	if err != nil {
+		return fmt.Errorf("message bus: %w", err)
+	}
+	a.Bus = b
+	metrics := bus.NewMetrics(a.Metrics)
+	a.Relay = &bus.Relay{Outbox: a.Store, Publisher: b.Publisher(), Log: a.Log, Metrics: metrics}
+	a.Service.Enqueued = a.Relay.Poke
+	a.Ops.Enqueued = a.Relay.Poke
+	a.Breakers = bus.NewBreakers(m.Breaker, a.Log, a.Metrics)
+	a.Dispatcher.Breakers = a.Breakers
+	var hs []bus.Handler
+	for name := range a.Dispatcher.Partners {
+		hs = append(hs, bus.Handler{Name: "nationalid-" + name, Topic: core.TopicNationalID(name), Timeout: m.HandlerTimeout,
+			Func: func(msg *message.Message) error { return a.Dispatcher.Handle(msg.Context(), msg.Payload) }})
+	}
+	// the dispatcher calls partners through the breakers itself (Execute),
+	// so that store reads do not count as partner failures
+	r, err := bus.NewRouter(b.Subscriber(), bus.RouterOptions{Retry: m.Retry, Sink: a.Store, Log: a.Log, Metrics: metrics}, hs...)
+	if err != nil {
+		return fmt.Errorf("message router: %w", err)
+	}
+	a.Router = r
+	return nil
+}
+
+func (a *App) openMOSIP(s *MOSIPSettings) (*mosip.Adapter, error) {
+	o := a.Opts
+	keyFile, certFile := s.PartnerKeyFile, s.PartnerCertFile
+	if keyFile == "" {
+		keyFile = filepath.Join(o.DataDir, filepath.FromSlash(DefaultPartnerKeyFile))
+	}
+	if certFile == "" {
+		certFile = filepath.Join(o.DataDir, filepath.FromSlash(DefaultPartnerCertFile))
+	}
+	key, cert, err := PartnerKey(keyFile, certFile)
+	if err != nil {
+		return nil, err
+	}
+	url := func(set, path string) string {
+		if set != "" || s.BaseURL == "" {
+			return set
+		}
+		return strings.TrimRight(s.BaseURL, "/") + path
+	}
+	cfg := mosip.Config{
+		AuthURL:          url(s.AuthURL, "/v1/authmanager/authenticate/clientidsecretkey"),
+		CreatePacketURL:  url(s.CreatePacketURL, "/commons/v1/packetmanager/createPacket"),
+		ProcessPacketURL: url(s.ProcessPacketURL, "/registrationprocessor/v1/workflowmanager/workflowinstance"),
+		WebSubHubURL:     url(s.WebSubHubURL, "/websub/hub"),
+		CallbackURL:      s.CallbackURL,
+		Topic:            s.Topic, LeaseSeconds: s.LeaseSeconds, CenterID: s.CenterID, MachineID: s.MachineID,
+		Language: s.Language, CredentialAllowList: s.CredentialAllowList, DecryptKey: key,
+		SchemaJSON: defaultMOSIPSchema, Log: a.Log,
+	}
+	if cfg.CallbackURL == "" {
+		if o.PublicURL == "" {
+			return nil, errors.New("mosip: callbackUrl is not set and the hub's public URL is unknown")
+		}
+		cfg.CallbackURL = strings.TrimRight(o.PublicURL, "/") + MOSIPCallbackPath
+	}
+	if s.SchemaJSONFile != "" {
+		b, err := os.ReadFile(s.SchemaJSONFile)
+		if err != nil {
+			return nil, fmt.Errorf("mosip: schemaJsonFile: %w", err)
+		}
+		cfg.SchemaJSON = string(b)
+	}
+	if s.TimeoutSeconds > 0 {
+		cfg.Timeout = time.Duration(s.TimeoutSeconds) * time.Second
+	}
+	if cfg.PacketClient.Secret, err = secret("packetClientSecret", s.PacketClientSecret); err != nil {
+		return nil, err
+	}
+	cfg.PacketClient.ID, cfg.PacketClient.AppID = s.PacketClientID, s.AppID
+	cfg.WebSubClient = cfg.PacketClient
+	if s.WebSubClientID != "" {
+		cfg.WebSubClient.ID = s.WebSubClientID
+		if cfg.WebSubClient.Secret, err = secret("websubClientSecret", s.WebSubClientSecret); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.WebSubSecret, err = secret("websubSecret", s.WebSubSecret); err != nil {
+		return nil, err
+	}
+	if s.IDACertFile != "" || s.IDAAuthURL != "" {
+		cfg.IDAAuthURL = url(s.IDAAuthURL, "/idauthentication/v1/auth")
+		if cfg.APIKey, err = secret("apiKey", s.APIKey); err != nil {
+			return nil, err
+		}
+		cfg.MispLK, cfg.PartnerID, cfg.DomainURI = s.MispLK, s.PartnerID, s.DomainURI
+		if cfg.MispLK, err = secret("mispLicenseKey", cfg.MispLK); err != nil {
+			return nil, err
+		}
+		if s.IDACertFile != "" {
+			b, err := os.ReadFile(s.IDACertFile)
+			if err != nil {
+				return nil, fmt.Errorf("mosip: idaCertFile: %w", err)
+			}
+			blk, _ := pem.Decode(b)
+			if blk == nil {
+				return nil, fmt.Errorf("mosip: idaCertFile %s: not PEM", s.IDACertFile)
+			}
+			if cfg.IDACert, err = x509.ParseCertificate(blk.Bytes); err != nil {
+				return nil, fmt.Errorf("mosip: idaCertFile: %w", err)
+			}
+		}
+		cfg.SignKey, cfg.SignCert = key, cert
+	}
+	ad, err := mosip.New(cfg, a.Store, a.Dispatcher.Resolver("mosip"))
+	if err != nil {
+		return nil, err
+	}
+	return ad, nil
+}
+
+// partnerRoutes are the HTTP endpoints the adapters serve.
+func (a *App) partnerRoutes() []httpapi.PartnerRoute {
+	if a.MOSIP == nil {
+		return nil
+	}
+	h := a.MOSIP.CallbackHandler()
+	return []httpapi.PartnerRoute{
+		{Method: http.MethodGet, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub intent verification (hub.challenge)", Handler: h},
+		{Method: http.MethodPost, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub CREDENTIAL_ISSUED delivery (VER_R2-encrypted credential with a PS256 proof)", Handler: h},
+	}
+}
+
+// startPartners runs the relay, the router and the adapters' background
+// work (WebSub subscription) until ctx ends; the HTTP server must be up,
+// since subscribing makes MOSIP call back.
+func (a *App) startPartners(ctx context.Context) (wait func()) {
+	if a.Router == nil {
+		return func() {}
+	}
+	done := make(chan struct{}, 3)
+	go func() {
+		if err := a.Relay.Run(ctx); err != nil {
+			a.Log.Error("outbox relay stopped", "error", err)
+		}
+		done <- struct{}{}
+	}()
+	go func() {
+		if err := a.Router.Run(ctx); err != nil {
+			a.Log.Error("message router stopped", "error", err)
+		}
+		done <- struct{}{}
+	}()
+	n := 2
+	if a.MOSIP != nil {
+		n++
+		go func() {
+			if err := a.MOSIP.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.Log.Error("mosip subscription stopped", "error", err)
+			}
+			done <- struct{}{}
+		}()
+	}
+	<-a.Router.Running()
+	return func() {
+		for range n {
+			<-done
+		}
+	}
+}
