@@ -49,6 +49,9 @@ func (a *Adapter) Register(ctx context.Context, r adapters.Registration) (adapte
 	if r.EventID == "" || r.ActionID == "" {
 		return adapters.Outcome{}, fmt.Errorf("mosip: register: %w: event and action ids are required", adapters.ErrPermanent)
 	}
+	if r.CorrelationID == "" {
+		r.CorrelationID = core.RequestMetaFrom(ctx).CorrelationID
+	}
 	aid := PacketID(a.cfg.CenterID, a.cfg.MachineID, r.EventID, r.ActionID)
 
 	data, _ := json.Marshal(correlationData{EventType: r.EventType})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/adapters/mosip/mosipcrypto"
+	"github.com/crvshub/crvshub/core"
 )
 
 // ErrIDANotConfigured: Verify was called but the IDA fields are not set.
@@ -89,7 +90,7 @@ func (a *Adapter) Verify(ctx context.Context, c adapters.IdentityClaim) (adapter
 	if err != nil {
 		return adapters.Verification{}, fmt.Errorf("mosip: verify: sign: %w", err)
 	}
-	status, rb, err := a.postIDA(ctx, body, sig)
+	status, rb, err := a.postIDA(ctx, body, sig, core.RequestMetaFrom(ctx).CorrelationID)
 	if err != nil {
 		return adapters.Verification{}, fmt.Errorf("mosip: verify: %w", err)
 	}
@@ -143,7 +144,7 @@ func mapIDA(ans idaAnswer) adapters.Verification {
 }
 
 // postIDA sends the signed request to {IDAAuthURL}/{MispLK}/{PartnerID}/{APIKey}.
-func (a *Adapter) postIDA(ctx context.Context, body []byte, sig string) (int, []byte, error) {
+func (a *Adapter) postIDA(ctx context.Context, body []byte, sig, corrID string) (int, []byte, error) {
 	u := strings.TrimRight(a.cfg.IDAAuthURL, "/") + "/" + url.PathEscape(a.cfg.MispLK) + "/" +
 		url.PathEscape(a.cfg.PartnerID) + "/" + url.PathEscape(a.cfg.APIKey)
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
@@ -155,6 +156,7 @@ func (a *Adapter) postIDA(ctx context.Context, body []byte, sig string) (int, []
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Authorization")
 	req.Header.Set("Signature", sig)
+	setCorrelation(req, corrID)
 	res, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
 		// the URL carries the API key: keep it out of errors and logs

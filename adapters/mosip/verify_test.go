@@ -16,6 +16,7 @@ import (
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/adapters/mosip/mosipcrypto"
+	"github.com/crvshub/crvshub/core"
 )
 
 // idaKeys: IDA's partner key/cert and the hub's signing key/cert.
@@ -62,6 +63,7 @@ type fakeIDA struct {
 	mu      sync.Mutex
 	bodies  []map[string]any
 	demos   []map[string]any
+	corrIDs []string
 	refusal string
 }
 
@@ -114,6 +116,7 @@ func (f *fakeIDA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.bodies = append(f.bodies, req)
+	f.corrIDs = append(f.corrIDs, r.Header.Get("X-Correlation-ID"))
 	f.demos = append(f.demos, auth.Demographics)
 	f.mu.Unlock()
 	answer := func(ok bool, errs ...[2]string) {
@@ -187,7 +190,8 @@ func TestVerify(t *testing.T) {
 	a, ida := newIDAAdapter(t, testIDAKeys().signCert)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := a.Verify(context.Background(), tc.claim)
+			ctx := core.WithRequestMeta(context.Background(), core.RequestMeta{CorrelationID: "verify-7"})
+			got, err := a.Verify(ctx, tc.claim)
 			if err != nil {
 				t.Fatalf("Verify: %v (IDA refusal: %s)", err, ida.refusal)
 			}
@@ -205,6 +209,9 @@ func TestVerify(t *testing.T) {
 	if b["id"] != "mosip.identity.auth" || b["individualIdType"] != "UIN" || b["domainUri"] != "https://crvshub.example" ||
 		b["consentObtained"] != true || len(b["transactionID"].(string)) != 10 {
 		t.Errorf("request body %v", b)
+	}
+	if ida.corrIDs[0] != "verify-7" {
+		t.Errorf("X-Correlation-ID %q, want the request's", ida.corrIDs[0])
 	}
 	if d := ida.demos[0]; d["dob"] != "2008/02/29" {
 		t.Errorf("demographics %v", d)

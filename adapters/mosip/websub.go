@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // Start subscribes the callback to the topic at the WebSub hub and keeps
@@ -83,7 +85,7 @@ func (a *Adapter) subscribe(ctx context.Context) error {
 	}
 	_, err := a.send(ctx, call{name: "websub subscribe", method: http.MethodPost, url: a.cfg.WebSubHubURL,
 		body: []byte(form.Encode()), ctype: "application/x-www-form-urlencoded", tokens: a.websubTokens,
-		authHeader: true, textOK: true})
+		authHeader: true, textOK: true, corrID: core.RequestMetaFrom(ctx).CorrelationID})
 	return err
 }
 
