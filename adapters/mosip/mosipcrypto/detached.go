@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	jwxcert "github.com/lestrrat-go/jwx/v2/cert"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -22,8 +23,11 @@ func SignDetached(priv *rsa.PrivateKey, cert *x509.Certificate, payload []byte) 
 		return "", errors.New("mosipcrypto: nil signing key or certificate")
 	}
 	hdr := jws.NewHeaders()
-	x5c := []string{base64.URLEncoding.EncodeToString(EncodeCertificatePEM(cert))}
-	if err := hdr.Set("x5c", x5c); err != nil {
+	var x5c jwxcert.Chain
+	if err := x5c.AddString(base64.URLEncoding.EncodeToString(EncodeCertificatePEM(cert))); err != nil {
+		return "", fmt.Errorf("mosipcrypto: x5c: %w", err)
+	}
+	if err := hdr.Set(jws.X509CertChainKey, &x5c); err != nil {
 		return "", fmt.Errorf("mosipcrypto: JWS header x5c: %w", err)
 	}
 	sig, err := jws.Sign(nil, jws.WithKey(jwa.RS256, priv, jws.WithProtectedHeaders(hdr)), jws.WithDetachedPayload(payload))
