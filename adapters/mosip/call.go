@@ -18,8 +18,9 @@ const maxResponse = 1 << 20
 
 // mosipError is one entry of a MOSIP answer's errors array.
 type mosipError struct {
-	ErrorCode string `json:"errorCode"`
-	Message   string `json:"message"`
+	ErrorCode    string `json:"errorCode"`
+	Message      string `json:"message"`
+	ErrorMessage string `json:"errorMessage"` // IDA's name for it
 }
 
 // envelopeErrors reads the errors array of a MOSIP answer (nil if none or
@@ -37,6 +38,9 @@ func envelopeErrors(body []byte) []mosipError {
 	}
 	var out []mosipError
 	for _, e := range errs {
+		if e.Message == "" {
+			e.Message = e.ErrorMessage
+		}
 		if e.ErrorCode != "" || e.Message != "" {
 			out = append(out, e)
 		}
@@ -118,6 +122,21 @@ func (a *Adapter) send(ctx context.Context, c call) ([]byte, error) {
 // classify turns an HTTP status and MOSIP envelope into nil, a transient
 // error or a permanent one.
 func classify(name string, status int, body []byte, wantJSON bool) error {
+	if err := classifyStatus(name, status, body); err != nil {
+		return err
+	}
+	if errs := envelopeErrors(body); len(errs) > 0 {
+		return fmt.Errorf("mosip: %s: %w: %s %s", name, adapters.ErrPermanent, errs[0].ErrorCode, truncate(errs[0].Message, 200))
+	}
+	if wantJSON && !json.Valid(body) {
+		return fmt.Errorf("mosip: %s: the answer is not JSON", name)
+	}
+	return nil
+}
+
+// classifyStatus classifies by HTTP status only: 429 and 5xx transient,
+// other 4xx permanent, other non-2xx transient.
+func classifyStatus(name string, status int, body []byte) error {
 	switch {
 	case status == http.StatusTooManyRequests || status >= 500:
 		return fmt.Errorf("mosip: %s: HTTP %d%s", name, status, errorSuffix(body))
@@ -125,12 +144,6 @@ func classify(name string, status int, body []byte, wantJSON bool) error {
 		return fmt.Errorf("mosip: %s: %w: HTTP %d%s", name, adapters.ErrPermanent, status, errorSuffix(body))
 	case status < 200 || status > 299:
 		return fmt.Errorf("mosip: %s: unexpected HTTP %d", name, status)
-	}
-	if errs := envelopeErrors(body); len(errs) > 0 {
-		return fmt.Errorf("mosip: %s: %w: %s %s", name, adapters.ErrPermanent, errs[0].ErrorCode, truncate(errs[0].Message, 200))
-	}
-	if wantJSON && !json.Valid(body) {
-		return fmt.Errorf("mosip: %s: the answer is not JSON", name)
 	}
 	return nil
 }

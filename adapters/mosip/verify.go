@@ -94,24 +94,16 @@ func (a *Adapter) Verify(ctx context.Context, c adapters.IdentityClaim) (adapter
 	if err != nil {
 		return adapters.Verification{}, fmt.Errorf("mosip: verify: %w", err)
 	}
-	if err := classify("IDA auth", status, rb, true); err != nil {
-		return adapters.Verification{}, idaErr(err, rb)
+	// IDA answers a mismatch as HTTP 200 with an errors array: only the
+	// status decides whether the call failed.
+	if err := classifyStatus("IDA auth", status, rb); err != nil {
+		return adapters.Verification{}, err
 	}
 	var ans idaAnswer
 	if err := json.Unmarshal(rb, &ans); err != nil {
 		return adapters.Verification{}, fmt.Errorf("mosip: verify: IDA answer: %w", err)
 	}
 	return mapIDA(ans), nil
-}
-
-// idaErr keeps classify's transient/permanent verdict but names IDA's
-// errorMessage (IDA uses errorMessage, not message).
-func idaErr(err error, body []byte) error {
-	var ans idaAnswer
-	if json.Unmarshal(body, &ans) == nil && len(ans.Errors) > 0 {
-		return fmt.Errorf("%w: %s %s", err, ans.Errors[0].ErrorCode, truncate(ans.Errors[0].ErrorMessage, 200))
-	}
-	return err
 }
 
 // mapIDA turns IDA's answer into a Verification.
