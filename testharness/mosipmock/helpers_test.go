@@ -200,6 +200,8 @@ type subscriber struct {
 	srv        *httptest.Server
 	secret     string
 	badEcho    bool
+	failNext   int // answer this many deliveries 503 (not recorded)
+	failed     int
 	mu         sync.Mutex
 	intents    []url.Values
 	deliveries []received
@@ -231,11 +233,23 @@ func (s *subscriber) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, q.Get("hub.challenge"))
 		return
 	}
+	s.mu.Lock()
+	if s.failNext > 0 {
+		s.failNext--
+		s.failed++
+		s.mu.Unlock()
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	s.mu.Unlock()
 	body, _ := io.ReadAll(r.Body)
 	rec := received{body: body}
 	rec.sigValid = hmac.Equal([]byte(r.Header.Get("X-Hub-Signature")), []byte(HubSignature(s.secret, body)))
 	status := "RECEIVED"
-	if err := s.open(&rec); err != nil || !rec.sigValid {
+	s.mu.Lock()
+	allowed := s.allowed
+	s.mu.Unlock()
+	if err := s.open(&rec, allowed); err != nil || !rec.sigValid {
 		rec.err = errors.Join(err, map[bool]error{false: errors.New("bad X-Hub-Signature")}[rec.sigValid])
 		status = "ERROR"
 	}
@@ -250,7 +264,7 @@ func (s *subscriber) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // open decodes, decrypts and verifies a delivery.
-func (s *subscriber) open(rec *received) error {
+func (s *subscriber) open(rec *received, allowed string) error {
 	if err := json.Unmarshal(rec.body, &rec.event); err != nil {
 		return err
 	}
@@ -262,7 +276,7 @@ func (s *subscriber) open(rec *received) error {
 		return err
 	}
 	vc, err := mosipcrypto.VerifyCredential(plain, func(method string) (*rsa.PublicKey, error) {
-		if method != s.allowed {
+		if method != allowed {
 			return nil, fmt.Errorf("verification method %q not allowed", method)
 		}
 		res, err := http.Get(method)
@@ -285,6 +299,12 @@ func (s *subscriber) open(rec *received) error {
 	return nil
 }
 
+func (s *subscriber) intentsSeen() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.intents...)
+}
+
 func (s *subscriber) received() []received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -294,7 +314,9 @@ func (s *subscriber) received() []received {
 // subscribe subscribes s at m with the hub secret.
 func (s *subscriber) subscribe(t *testing.T, m *Mock, tok string) {
 	t.Helper()
+	s.mu.Lock()
 	s.allowed = m.PublicKeyURL()
+	s.mu.Unlock()
 	form := url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.callback": {s.url()},
 		"hub.secret": {s.secret}, "hub.lease_seconds": {"3600"}}
 	st, b, _ := call(t, "POST", m.URL()+"/websub/hub", tok, "application/x-www-form-urlencoded", []byte(form.Encode()))
