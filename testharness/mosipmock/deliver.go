@@ -16,9 +16,16 @@ import (
 	"github.com/crvshub/crvshub/adapters/mosip/mosipcrypto"
 )
 
-// deliveryAttempts: a delivery answered by a network error or a non-2xx
-// status is retried this many times in all.
-const deliveryAttempts = 3
+// Delivery retries: a delivery answered by a network error or a non-2xx
+// status is retried (MOSIP's Kafka-backed hub resumes delivery when a
+// subscriber becomes available again) with a backoff from 200 ms doubling
+// up to 2 s, deliveryAttempts times in all (about a minute).
+const (
+	deliveryAttempts   = 30
+	deliveryBackoffMin = 200 * time.Millisecond
+	deliveryBackoffMax = 2 * time.Second
+	maxPending         = 10000
+)
 
 // scheduleCredential issues the VID (births) now and delivers the
 // credential after CallbackDelay, unless the profile says never.
@@ -35,15 +42,7 @@ func (m *Mock) scheduleCredential(packetID string, p *packet) {
 		m.log.Info("mosip mock: credential withheld (NeverCallBack)", "packetId", packetID)
 		return
 	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return
-	}
-	m.wg.Add(1)
-	m.mu.Unlock()
-	go func() {
-		defer m.wg.Done()
+	m.background(func() {
 		if prof.CallbackDelay > 0 {
 			t := time.NewTimer(prof.CallbackDelay)
 			defer t.Stop()
@@ -65,6 +64,20 @@ func (m *Mock) scheduleCredential(packetID string, p *packet) {
 		for range times {
 			m.publish(body)
 		}
+	})
+}
+
+// background runs f in a goroutine that Close waits for (not after Close).
+func (m *Mock) background(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
 	}()
 }
 
@@ -137,7 +150,9 @@ func corruptSignature(jws string) string {
 	return jws[:i] + string(c) + jws[i+1:]
 }
 
-// publish POSTs body to every live subscriber of the topic.
+// publish POSTs body to every live subscriber of the topic; with none, the
+// event is kept and delivered to the next subscriber (the hub persists
+// events in Kafka).
 func (m *Mock) publish(body []byte) {
 	now := time.Now()
 	var subs []subscription
@@ -147,13 +162,35 @@ func (m *Mock) publish(body []byte) {
 			subs = append(subs, *s)
 		}
 	}
-	m.mu.Unlock()
 	if len(subs) == 0 {
-		m.log.Warn("mosip mock: credential issued but nobody is subscribed", "topic", m.cfg.Topic)
+		if len(m.pending) < maxPending {
+			m.pending = append(m.pending, body)
+		}
+		m.mu.Unlock()
+		m.log.Warn("mosip mock: credential issued while nobody is subscribed; kept for the next subscriber", "topic", m.cfg.Topic)
+		return
 	}
+	m.mu.Unlock()
 	for _, s := range subs {
 		m.deliverTo(s, body)
 	}
+}
+
+// flushPending delivers the events kept while nobody was subscribed to the
+// new subscriber s.
+func (m *Mock) flushPending(s subscription) {
+	m.mu.Lock()
+	pending := m.pending
+	m.pending = nil
+	m.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	m.background(func() {
+		for _, body := range pending {
+			m.deliverTo(s, body)
+		}
+	})
 }
 
 // deliverTo sends one delivery (with retries on transport errors and
@@ -177,7 +214,12 @@ func (m *Mock) deliverTo(s subscription, body []byte) {
 			return
 		}
 		m.log.Warn("mosip mock: delivery failed", "callback", s.callback, "attempt", attempt, "status", status, "error", err)
-		t := time.NewTimer(time.Duration(attempt) * 200 * time.Millisecond)
+		if attempt == deliveryAttempts {
+			m.log.Error("mosip mock: delivery abandoned", "callback", s.callback, "attempts", attempt)
+			return
+		}
+		wait := min(deliveryBackoffMin<<(attempt-1), deliveryBackoffMax)
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-m.ctx.Done():

@@ -50,12 +50,17 @@ type Config struct {
 
 // Stats are the mock's counters (copies; safe to keep).
 type Stats struct {
-	Requests                                                                             int // every HTTP request, 503s included
+	// Requests counts every HTTP request, 503s of Down/Flapping included;
+	// the per-endpoint counters count requests that reached the endpoint.
+	Requests int
+
 	AuthCalls, CreatePacketCalls, WorkflowCalls, IDACalls, CallbacksSent, CallbacksAcked int
-	PacketsByRegistrationID                                                              map[string]int    // successful createPacket calls per packet id (AID)
-	PacketsByCertificate                                                                 map[string]int    // distinct packet ids per birth/death certificate number
-	VIDs                                                                                 map[string]string // packet id -> VID issued
-	Subscriptions                                                                        []string          // callback URLs currently subscribed
+
+	PacketsByRegistrationID map[string]int    // successful createPacket calls per packet id (AID)
+	PacketsByCertificate    map[string]int    // distinct packet ids per birth/death certificate number
+	VIDs                    map[string]string // packet id -> VID issued (births)
+	Subscriptions           []string          // callback URLs currently subscribed
+	Pending                 int               // events kept because nobody was subscribed
 }
 
 // packet is what createPacket stored.
@@ -96,6 +101,7 @@ type Mock struct {
 	certPackets map[string]map[string]bool
 	vids        map[string]string
 	subs        map[string]*subscription
+	pending     [][]byte // events published while nobody was subscribed
 	stats       Stats
 }
 
@@ -285,6 +291,7 @@ func (m *Mock) Stats() Stats {
 		}
 	}
 	slices.Sort(s.Subscriptions)
+	s.Pending = len(m.pending)
 	return s
 }
 

@@ -51,13 +51,17 @@ func (m *Mock) hub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := topic + " " + callback
+	sub := subscription{topic: topic, callback: callback, secret: r.PostForm.Get("hub.secret"), expires: time.Now().Add(lease)}
 	m.mu.Lock()
 	if mode == "subscribe" {
-		m.subs[key] = &subscription{topic: topic, callback: callback, secret: r.PostForm.Get("hub.secret"), expires: time.Now().Add(lease)}
+		m.subs[key] = &sub
 	} else {
 		delete(m.subs, key)
 	}
 	m.mu.Unlock()
+	if mode == "subscribe" {
+		m.flushPending(sub)
+	}
 	m.log.Info("mosip mock: websub "+mode, "topic", topic, "callback", callback, "lease", lease.String())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusAccepted)

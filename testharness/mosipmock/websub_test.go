@@ -145,8 +145,34 @@ func TestHubSubscriptionRules(t *testing.T) {
 	}
 	register(t, m, tok, aid1, "CRVS_NEW")
 	time.Sleep(200 * time.Millisecond)
-	if n := len(good.received()); n != 0 || m.Stats().CallbacksSent != 0 {
-		t.Fatalf("%d deliveries after unsubscribe", n)
+	if n := len(good.received()); n != 0 || m.Stats().CallbacksSent != 0 || m.Stats().Pending != 1 {
+		t.Fatalf("%d deliveries after unsubscribe, stats %+v", n, m.Stats())
+	}
+}
+
+// TestEventsKeptUntilSomeoneSubscribes: a credential issued while nobody is
+// subscribed is delivered to the next subscriber.
+func TestEventsKeptUntilSomeoneSubscribes(t *testing.T) {
+	m := startMock(t, Profile{})
+	tok := login(t, m)
+	register(t, m, tok, aid1, "CRVS_NEW")
+	register(t, m, tok, aid2, "CRVS_DEATH")
+	eventually(t, 2*time.Second, "two kept events", func() bool { return m.Stats().Pending == 2 })
+	sub := newSubscriber(t, hubSecret)
+	sub.subscribe(t, m, tok)
+	got := sub.waitDeliveries(t, 2, 5*time.Second)
+	ids := map[any]bool{}
+	for _, d := range got {
+		if d.err != nil {
+			t.Fatal(d.err)
+		}
+		ids[subjectOf(d.vc)["id"]] = true
+	}
+	if !ids["http://credential.idrepo/credentials/"+aid1] || !ids["http://credential.idrepo/credentials/"+aid2] {
+		t.Fatalf("delivered %v", ids)
+	}
+	if s := m.Stats(); s.Pending != 0 {
+		t.Fatalf("Pending %d after delivery", s.Pending)
 	}
 }
 
