@@ -39,21 +39,26 @@ const (
 // the defaults.
 type MessagingOptions struct {
 	NATSURL  string        // external NATS JetStream; "" = embedded server in <data>/nats
-	AckWait  time.Duration // bus redelivery when a handler neither acks nor nacks (default 30 s)
+	AckWait  time.Duration // bus redelivery when a handler neither acks nor nacks, e.g. after a crash (default 5 min)
 	NakDelay time.Duration // redelivery delay after a nack, e.g. while a breaker is open (default 1 s)
 	Retry    bus.RetryPolicy
 	Breaker  bus.BreakerSettings
-	// HandlerTimeout bounds one partner attempt (default 30 s).
+	// HandlerTimeout bounds one partner attempt (default 60 s).
 	HandlerTimeout time.Duration
 }
 
 func (m MessagingOptions) withDefaults() MessagingOptions {
 	if m.Retry.MaxRetries == 0 {
-		m.Retry = bus.RetryPolicy{MaxRetries: 5, InitialInterval: 200 * time.Millisecond, MaxInterval: 5 * time.Second,
+		m.Retry = bus.RetryPolicy{MaxRetries: 3, InitialInterval: 500 * time.Millisecond, MaxInterval: 5 * time.Second,
 			Multiplier: 2, RandomizationFactor: 0.5}
 	}
 	if m.HandlerTimeout == 0 {
-		m.HandlerTimeout = 30 * time.Second
+		m.HandlerTimeout = 60 * time.Second // a MOSIP registration is up to three calls of 15 s
+	}
+	if m.AckWait == 0 {
+		// longer than a message's whole retry budget, or JetStream would
+		// redeliver it while it is still being retried
+		m.AckWait = 5 * time.Minute
 	}
 	return m
 }

@@ -100,15 +100,25 @@ var procSeq atomic.Int32
 // /readyz. The process is killed at test end if still running.
 func startServe(t *testing.T, ctx context.Context, bin, dataDir string) *hubProc {
 	t.Helper()
+	return startServeAt(t, ctx, bin, dataDir, "")
+}
+
+// startServeAt is startServe on a given address ("" = a free one), with
+// extra serve flags.
+func startServeAt(t *testing.T, ctx context.Context, bin, dataDir, fixedAddr string, extra ...string) *hubProc {
+	t.Helper()
 	logDir := t.TempDir()
 	for attempt := 1; ; attempt++ {
-		addr := freeLoopbackAddr(t)
+		addr := fixedAddr
+		if addr == "" {
+			addr = freeLoopbackAddr(t)
+		}
 		logPath := filepath.Join(logDir, fmt.Sprintf("serve-%d.log", procSeq.Add(1)))
 		logf, err := os.Create(logPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "serve", "--data", dataDir, "--addr", addr, "--log-level", "warn")
+		cmd := exec.Command(bin, append([]string{"serve", "--data", dataDir, "--addr", addr, "--log-level", "warn"}, extra...)...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			logf.Close()
@@ -126,7 +136,7 @@ func startServe(t *testing.T, ctx context.Context, bin, dataDir string) *hubProc
 			return p
 		}
 		p.kill()
-		if attempt < 3 && strings.Contains(p.log(), "address already in use") {
+		if attempt < 3 && fixedAddr == "" && strings.Contains(p.log(), "address already in use") {
 			continue // someone took the port between our probe and the hub's listen
 		}
 		t.Fatalf("crvshub serve did not become ready: %v\n%s", err, p.log())

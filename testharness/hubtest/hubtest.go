@@ -7,17 +7,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
 // Farajaland ids from the embedded demo config.
@@ -48,8 +52,10 @@ type Hub struct {
 	URL     string // http://127.0.0.1:port
 	DataDir string
 	Client  *http.Client
-	cancel  context.CancelFunc
-	done    chan error
+	// MOSIP is the MOSIP mock the hub routes to (Options.MOSIP), or nil.
+	MOSIP  *mosipmock.Mock
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // Options tune Start.
@@ -57,6 +63,49 @@ type Options struct {
 	DataDir   string // reuse a data folder (restart tests); "" = t.TempDir()
 	ConfigDir string
 	Log       io.Writer // nil = discard
+	// MOSIP starts a MOSIP mock (real HTTP, real crypto) with this fault
+	// profile and points the hub's mosip partner at it.
+	MOSIP *mosipmock.Profile
+	// Messaging tunes the bus (short redelivery delays in tests).
+	Messaging app.MessagingOptions
+}
+
+// Mock credentials of the hubtest MOSIP mock.
+const (
+	MockClientID     = "hubtest-client"
+	MockClientSecret = "hubtest-secret"
+	MockWebSubSecret = "hubtest-websub-secret"
+)
+
+// startMOSIP starts a mock trusting the hub's partner certificate (created
+// in the data folder) and returns the partner settings pointing at it.
+func startMOSIP(t testing.TB, dataDir string, p mosipmock.Profile, log *slog.Logger) (*mosipmock.Mock, *app.PartnersConfig) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dataDir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, cert, err := app.PartnerKey(filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerKeyFile)),
+		filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerCertFile)))
+	if err != nil {
+		t.Fatalf("hubtest: partner key: %v", err)
+	}
+	m, err := mosipmock.New(mosipmock.Config{PartnerCert: cert, Clients: map[string]string{MockClientID: MockClientSecret}, Profile: p, Log: log})
+	if err != nil {
+		t.Fatalf("hubtest: mosip mock: %v", err)
+	}
+	if _, err := m.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("hubtest: mosip mock: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	idaCert := filepath.Join(dataDir, "keys", "mosip-mock-ida.crt")
+	if err := os.WriteFile(idaCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.Cert().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m, &app.PartnersConfig{MOSIP: &app.MOSIPSettings{
+		BaseURL: m.URL(), PacketClientID: MockClientID, PacketClientSecret: MockClientSecret, WebSubSecret: MockWebSubSecret,
+		CredentialAllowList: []string{m.PublicKeyURL()}, IDACertFile: idaCert, MispLK: "hubtest-misp", PartnerID: "hubtest-partner",
+		APIKey: "hubtest-api-key", DomainURI: m.URL(), TimeoutSeconds: 5,
+	}}
 }
 
 // Start opens a hub on a fresh loopback port; it is stopped at test end.
@@ -69,18 +118,24 @@ func Start(t testing.TB, o Options) *Hub {
 	if o.Log != nil {
 		w = o.Log
 	}
-	a, err := app.Open(context.Background(), app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir,
-		Log: slog.New(slog.NewJSONHandler(w, nil)), SecretCost: 4})
-	if err != nil {
-		t.Fatalf("hubtest: open: %v", err)
-	}
+	log := slog.New(slog.NewJSONHandler(w, nil))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		a.Close()
 		t.Fatalf("hubtest: listen: %v", err)
 	}
+	url := "http://" + ln.Addr().String()
+	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging}
+	var mock *mosipmock.Mock
+	if o.MOSIP != nil {
+		mock, opts.Partners = startMOSIP(t, o.DataDir, *o.MOSIP, log.With("component", "mosip-mock"))
+	}
+	a, err := app.Open(context.Background(), opts)
+	if err != nil {
+		ln.Close()
+		t.Fatalf("hubtest: open: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hub{T: t, App: a, URL: "http://" + ln.Addr().String(), DataDir: o.DataDir,
+	h := &Hub{T: t, App: a, URL: url, DataDir: o.DataDir, MOSIP: mock,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- a.Serve(ctx, ln) }()

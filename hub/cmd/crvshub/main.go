@@ -34,6 +34,8 @@ const usage = `crvshub: civil registration interoperability hub
 
 Usage:
   crvshub serve   [--config DIR] [--data DIR] [--addr HOST:PORT] [--key-file PEM] [--demo] [--log-level LEVEL]
+                  [--partners FILE] [--public-url URL] [--nats-url URL] [--with-mocks [--mock-profile P]] [--ack-wait D]
+  crvshub mocks   [--addr HOST:PORT] [--partner-cert PEM] [--profile P]
   crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
   crvshub clients list          --data DIR
   crvshub clients disable       --data DIR ID
@@ -42,7 +44,8 @@ Usage:
   crvshub migrate --data DIR
 
 Environment: CRVSHUB_DATA (default ./data), CRVSHUB_ADDR (default 127.0.0.1:8080),
-CRVSHUB_CONFIG, CRVSHUB_KEY_FILE, CRVSHUB_LOG_LEVEL. Flags win over the environment.
+CRVSHUB_CONFIG, CRVSHUB_KEY_FILE, CRVSHUB_LOG_LEVEL, CRVSHUB_PARTNERS, CRVSHUB_PUBLIC_URL,
+CRVSHUB_NATS_URL, CRVSHUB_MOCK_PROFILE. Flags win over the environment.
 `
 
 func main() {
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "clients":
 		return clients(ctx, args[1:], stdout)
+	case "mocks":
+		return mocks(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		fs, data := dataFlagSet("migrate")
 		if err := fs.Parse(args[1:]); err != nil {
@@ -122,6 +127,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	keyFile := fs.String("key-file", env("CRVSHUB_KEY_FILE", ""), "PEM file with the token signing key")
 	demo := fs.Bool("demo", false, "create a demo client on first run and print how to use it")
 	level := fs.String("log-level", env("CRVSHUB_LOG_LEVEL", "info"), "debug, info, warn or error")
+	partners := fs.String("partners", env("CRVSHUB_PARTNERS", ""), "National ID partner settings (YAML/JSON), e.g. the mosip section")
+	publicURL := fs.String("public-url", env("CRVSHUB_PUBLIC_URL", ""), "how partners reach this hub (callback URLs); default http://<addr>")
+	natsURL := fs.String("nats-url", env("CRVSHUB_NATS_URL", ""), "external NATS JetStream URL; default: an embedded server in <data>/nats")
+	withMocks := fs.Bool("with-mocks", false, "start the MOSIP mock in-process and route to it (demo and tests)")
+	mockProfile := fs.String("mock-profile", env("CRVSHUB_MOCK_PROFILE", ""), "with --with-mocks: fault profile, e.g. latency=50ms,errorRate=0.2,down,neverCallBack")
+	ackWait := fs.Duration("ack-wait", 0, "bus redelivery of a message taken but never acknowledged, e.g. after a crash (default 5m)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -131,16 +142,48 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Open(ctx, app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
+	if *publicURL == "" {
+		*publicURL = base
+	}
+	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, PublicURL: *publicURL,
+		Messaging: app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
+	if *partners != "" {
+		if opts.Partners, err = app.LoadPartners(*partners); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	if *withMocks {
+		if opts.Partners != nil && opts.Partners.MOSIP != nil {
+			ln.Close()
+			return usageError{"--with-mocks replaces the mosip partner; leave it out of --partners"}
+		}
+		m, err := startMOSIPMock(*data, *mockProfile, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer m.mock.Close()
+		if opts.Partners == nil {
+			opts.Partners = &app.PartnersConfig{}
+		}
+		opts.Partners.MOSIP = m.settings
+		log.Info("MOSIP mock started", "url", m.mock.URL())
+	} else if *mockProfile != "" {
+		ln.Close()
+		return usageError{"--mock-profile needs --with-mocks"}
+	}
+	a, err := app.Open(ctx, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.Close()
 	if *demo {
 		if err := printDemo(ctx, a, *data, base, stdout); err != nil {
 			ln.Close()
