@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/bus"
@@ -320,6 +321,11 @@ func TestPartnerDownThenBack(t *testing.T) {
 	if ds, _ := e.h.App.Store.DeadLetters(context.Background(), core.DeadLetterFilter{}); len(ds) != 0 {
 		t.Fatalf("%d messages were dead-lettered while the breaker was open; they must stay queued", len(ds))
 	}
+	// the breaker's state is exported (it goes open/half-open while down)
+	eventually(t, 3*time.Second, "/metrics to show the open breaker", func() bool {
+		res := e.h.Do("GET", "/metrics", "", nil)
+		return res.Status == 200 && strings.Contains(string(res.Body), `crvshub_breaker_state{partner="mosip"} 2`)
+	})
 	e.mock.SetProfile(mosipmock.Profile{})
 	for _, ev := range evs {
 		e.waitRegistered(t, ev.ID, 20*time.Second)
@@ -593,5 +599,40 @@ func TestConcurrentRegistrations(t *testing.T) {
 		if c != 1 {
 			t.Fatalf("packets per registration: %s", b)
 		}
+	}
+}
+
+// TestVerifyIdentityWithIDA: the MOSIP adapter's demographic check (IDA:
+// encrypted request, session key, HMAC, detached JWS Signature) against
+// the mock, which decrypts, checks the signature and matches its
+// identities.
+func TestVerifyIdentityWithIDA(t *testing.T) {
+	e := start(t, mosipmock.Profile{}, "")
+	ad := e.h.App.MOSIP
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		claim    adapters.IdentityClaim
+		verified bool
+		mismatch string
+	}{
+		{"match", adapters.IdentityClaim{NID: "1234567890", FirstName: "Charles", Surname: "Doe 2nd", BirthDate: "2008-02-29", Gender: "male"}, true, ""},
+		{"wrong name", adapters.IdentityClaim{NID: "1234567890", FirstName: "Charlie", Surname: "Doe 2nd", BirthDate: "2008-02-29", Gender: "male"}, false, "name"},
+		{"wrong date of birth", adapters.IdentityClaim{NID: "1234567891", FirstName: "Jenny", Surname: "Doe", BirthDate: "2002-02-02", Gender: "female"}, false, "dob"},
+		{"unknown NID", adapters.IdentityClaim{NID: "9999999999", FirstName: "No", Surname: "Body", BirthDate: "2000-01-01", Gender: "male"}, false, "nid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := ad.Verify(ctx, tc.claim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Verified != tc.verified || (tc.mismatch != "" && !slices.Contains(v.Mismatches, tc.mismatch)) {
+				t.Fatalf("Verify = %+v, want verified=%v mismatch %q", v, tc.verified, tc.mismatch)
+			}
+		})
+	}
+	if s := e.mock.Stats(); s.IDACalls != len(tests) {
+		t.Fatalf("the mock's IDA saw %d calls, want %d", s.IDACalls, len(tests))
 	}
 }
