@@ -11,8 +11,8 @@ FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzParseScope ./core:Fuzz
 
 .PHONY: run test unit fuzz bench lint build clean
 
-run: ## start the hub with the embedded defaults and a demo client
-	$(GO) run ./hub/cmd/crvshub serve --demo --data $(DATA) --addr $(ADDR)
+run: ## start the hub with the embedded defaults, the MOSIP mock and a demo client
+	$(GO) run ./hub/cmd/crvshub serve --demo --with-mocks --data $(DATA) --addr $(ADDR)
 
 test: lint unit fuzz ## everything CI runs
 

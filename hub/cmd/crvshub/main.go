@@ -190,6 +190,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if *demo && *withMocks {
+		go demoBirthThroughMOSIP(ctx, a, *data, stdout)
+	}
 	log.Info("crvshub listening", "addr", ln.Addr().String(), "data", *data)
 	return a.Serve(ctx, ln)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -120,6 +121,21 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// syncBuffer is a bytes.Buffer safe for the server goroutine writing and
+// the test reading.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
 // TestReadmeTour runs the README's API tour, as printed, against `serve
 // --demo`: only the address and the data folder are substituted.
 func TestReadmeTour(t *testing.T) {
@@ -151,6 +167,16 @@ func TestReadmeTour(t *testing.T) {
 	if fhir == "" {
 		t.Fatal("README has no FHIR example block")
 	}
+	// The National ID section's block continues it (make run starts the MOSIP mock).
+	var nid string
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		if strings.Contains(m[1], "/fields/child.nid") {
+			nid = m[1]
+		}
+	}
+	if nid == "" {
+		t.Fatal("README has no National ID example block")
+	}
 	work := t.TempDir()
 	example, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "examples", "fhir-birth.json"))
 	if err != nil {
@@ -166,9 +192,9 @@ func TestReadmeTour(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out bytes.Buffer
+	sb := &syncBuffer{b: &bytes.Buffer{}}
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--data", data, "--addr", addr, "--log-level", "warn"}, &out, &bytes.Buffer{})
+		done <- run(ctx, []string{"serve", "--demo", "--with-mocks", "--data", data, "--addr", addr, "--log-level", "warn"}, sb, &bytes.Buffer{})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -190,14 +216,15 @@ func TestReadmeTour(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "client_secret:") {
-		t.Fatalf("serve --demo did not print the demo client: %q", out.String())
+	if !strings.Contains(sb.String(), "client_secret:") {
+		t.Fatalf("serve --demo did not print the demo client: %q", sb.String())
 	}
 	if !strings.Contains(tour, "HUB=http://127.0.0.1:8080") {
 		t.Fatal("the tour should target the default address")
 	}
-	const fhirMark = "=== FHIR section ==="
-	script := strings.ReplaceAll(tour, "HUB=http://127.0.0.1:8080", "HUB=http://"+addr) + "\necho '" + fhirMark + "'\n" + fhir
+	const fhirMark, nidMark = "=== FHIR section ===", "=== National ID section ==="
+	script := strings.ReplaceAll(tour, "HUB=http://127.0.0.1:8080", "HUB=http://"+addr) + "\necho '" + fhirMark + "'\n" + fhir +
+		"\necho '" + nidMark + "'\n" + nid
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = work // the tour reads data/demo-client.json relative to the current folder
 	res, err := cmd.CombinedOutput()
@@ -207,6 +234,26 @@ func TestReadmeTour(t *testing.T) {
 	s, fhirOut, found := strings.Cut(string(res), fhirMark)
 	if !found {
 		t.Fatalf("the FHIR section did not run:\n%s", res)
+	}
+	fhirOut, nidOut, found := strings.Cut(fhirOut, nidMark)
+	if !found {
+		t.Fatalf("the National ID section did not run:\n%s", res)
+	}
+	for _, want := range []string{`"type":"REGISTER","status":"Requested"`, `"fieldId":"child.nid","value":"`, `{"results":[`} {
+		if !strings.Contains(nidOut, want) {
+			t.Errorf("National ID section output lacks %s\n%s", want, nidOut)
+		}
+	}
+	if strings.Contains(nidOut, `"status":"Accepted"`) || strings.Contains(nidOut, `"code":"`) {
+		t.Errorf("National ID section: REGISTER was accepted at once or an error came back:\n%s", nidOut)
+	}
+	// make run's demo birth went through the mock too
+	deadline = time.Now().Add(20 * time.Second)
+	for !strings.Contains(sb.String(), "MOSIP issued the VID") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(sb.String(), "MOSIP issued the VID") {
+		t.Errorf("serve --demo --with-mocks did not report the demo birth's VID:\n%s", sb.String())
 	}
 	for _, want := range []string{"HTTP/1.1 201 Created", "Location: /api/events/events/", `{"resourceType":"OperationOutcome"`,
 		"tracking id", `"resourceType":"Bundle"`, `"type":"document"`, `"Tendai"`, `"Phiri"`} {
