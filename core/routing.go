@@ -285,6 +285,18 @@ func (r *RoutingConfig) RouteFor(eventType string, action ActionType, d Declarat
 	return nil
 }
 
+// DeclarationIfAccepted is the event's declaration as it will be once the
+// Requested action a is accepted: the accepted actions' declaration, the
+// pending correction's changes for an APPROVE_CORRECTION, and a's own.
+func DeclarationIfAccepted(ev *EventDocument, a *Action) Declaration {
+	st := Derive(ev)
+	d := st.Declaration
+	if a.Type == ActionApproveCorrection && st.CorrectionRequest != nil {
+		d = MergeDeclaration(d, st.CorrectionRequest.Declaration)
+	}
+	return MergeDeclaration(d, a.Declaration)
+}
+
 // RouteMessage is the payload of a message on TopicNationalID: which
 // Requested action to send to which partner. It carries ids only: the
 // consumer reads the record from the store, so no personal data sits in
@@ -323,8 +335,7 @@ func (rc *RoutingConfirmer) Confirm(ctx context.Context, ev *EventDocument, a *A
 	if rc.Now != nil {
 		now = rc.Now()
 	}
-	decl := MergeDeclaration(Derive(ev).Declaration, a.Declaration)
-	rt := rc.Config.Routing.RouteFor(ev.Type, a.Type, decl, rc.Config.Today(now))
+	rt := rc.Config.Routing.RouteFor(ev.Type, a.Type, DeclarationIfAccepted(ev, a), rc.Config.Today(now))
 	if rt == nil || !rc.Partners[rt.Partner] {
 		return next.Confirm(ctx, ev, a)
 	}

@@ -202,6 +202,9 @@ func Derive(ev *EventDocument) State {
 			if st.CorrectionRequest != nil {
 				st.Declaration = MergeDeclaration(st.Declaration, st.CorrectionRequest.Declaration)
 			}
+			// a confirmer's additions on acceptance (e.g. the VID a National
+			// ID system issued for the corrected record)
+			st.Declaration = MergeDeclaration(st.Declaration, eff.Declaration)
 			st.CorrectionRequest = nil
 			delete(flags, FlagCorrectionRequested)
 			delete(flags, FlagPrinted)

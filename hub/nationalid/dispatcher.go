@@ -84,9 +84,12 @@ func (d *Dispatcher) Handle(ctx context.Context, payload []byte) error {
 	if regNum == "" {
 		regNum = req.RegistrationNumber
 	}
+	if regNum == "" && st.Registered != nil {
+		regNum = st.Registered.RegistrationNumber // a correction of a registered record
+	}
 	reg := adapters.Registration{
 		EventID: ev.ID, EventType: ev.Type, TrackingID: ev.TrackingID, ActionID: req.ID, ActionType: req.Type,
-		RegistrationNumber: regNum, Declaration: core.MergeDeclaration(st.Declaration, req.Declaration),
+		RegistrationNumber: regNum, Declaration: core.DeclarationIfAccepted(ev, req),
 		CreatedAtLocation: req.CreatedAtLocation, CorrelationID: core.RequestMetaFrom(ctx).CorrelationID, RequestedAt: req.CreatedAt,
 	}
 	var out adapters.Outcome
@@ -260,13 +263,12 @@ func (d *Dispatcher) AfterAction(ctx context.Context, doc *core.EventDocument) *
 	if last.Status != core.StatusRequested {
 		return doc
 	}
-	st := core.Derive(doc)
 	cc := d.Service.Config
 	now := time.Now()
 	if d.Service.Now != nil {
 		now = d.Service.Now()
 	}
-	rt := cc.Routing.RouteFor(doc.Type, last.Type, core.MergeDeclaration(st.Declaration, last.Declaration), cc.Today(now))
+	rt := cc.Routing.RouteFor(doc.Type, last.Type, core.DeclarationIfAccepted(doc, &last), cc.Today(now))
 	if rt == nil || rt.Mode != core.ModeSync || d.Partners[rt.Partner] == nil {
 		return doc
 	}

@@ -636,3 +636,52 @@ func TestVerifyIdentityWithIDA(t *testing.T) {
 		t.Fatalf("the mock's IDA saw %d calls, want %d", s.IDACalls, len(tests))
 	}
 }
+
+// TestApprovedCorrectionGoesToMOSIP: a birth registered without a verified
+// parent (not routed) is corrected later with the mother's verification;
+// the approval goes to MOSIP (UIN creation, OpenCRVS v2.1's matrix) and is
+// accepted with the VID, under the record's registration number.
+func TestApprovedCorrectionGoesToMOSIP(t *testing.T) {
+	dir := t.TempDir()
+	y := `routes:
+  - name: birth-to-mosip
+    event: birth
+    actions: [REGISTER, APPROVE_CORRECTION]
+    partner: mosip
+    when: {field: mother.verified, in: [verified]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, mosipmock.Profile{}, dir)
+	ev := e.register(t, "birth", "corr", hubtest.BirthDeclaration("Late", "Verified"))
+	st := core.Derive(ev)
+	if st.Status != core.EventRegistered {
+		t.Fatalf("unverified birth: %s", st.Status)
+	}
+	regNum := st.Registered.RegistrationNumber
+	res := e.h.Act(e.token, ev.ID, "correction/request", "corr-req", map[string]any{
+		"declaration": map[string]any{"mother.verified": "verified"}, "annotation": map[string]any{"reason": "mother identified"}})
+	if res.Status != 200 {
+		t.Fatalf("request correction: %d %s", res.Status, res.Body)
+	}
+	res = e.h.Act(e.token, ev.ID, "correction/approve", "corr-approve", nil)
+	if res.Status != 200 {
+		t.Fatalf("approve correction: %d %s", res.Status, res.Body)
+	}
+	last := res.Event().Actions[len(res.Event().Actions)-1]
+	if last.Type != core.ActionApproveCorrection || last.Status != core.StatusRequested {
+		t.Fatalf("APPROVE_CORRECTION answered %s %s, want it Requested (sent to MOSIP)", last.Type, last.Status)
+	}
+	eventually(t, 10*time.Second, "the approval accepted", func() bool {
+		s := core.Derive(e.stored(t, ev.ID))
+		return len(s.Declaration["child.nid"]) > 0 && s.Pending == nil
+	})
+	s := core.Derive(e.stored(t, ev.ID))
+	if string(s.Declaration["mother.verified"]) != `"verified"` || s.Registered.RegistrationNumber != regNum {
+		t.Fatalf("after the approval: %s %+v", s.Declaration["mother.verified"], s.Registered)
+	}
+	if ms := e.mock.Stats(); ms.PacketsByCertificate[regNum] != 1 {
+		t.Fatalf("MOSIP packets for %s: %+v", regNum, ms.PacketsByCertificate)
+	}
+}
