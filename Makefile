@@ -7,7 +7,7 @@ ADDR      ?= 127.0.0.1:8080
 TESTFLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 5s
 # package:FuzzTarget pairs run briefly by `make test` (longer: make fuzz FUZZTIME=5m)
-FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzParseScope ./core:FuzzParseSearch ./mappings:FuzzMap
+FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzParseScope ./core:FuzzParseSearch ./mappings:FuzzMap ./adapters/mosip/mosipcrypto:FuzzDecryptCredential
 
 .PHONY: run test unit fuzz bench lint build clean
 
@@ -29,7 +29,7 @@ fuzz:
 	done
 
 bench: ## benchmarks (ratios against bare baselines measured in the same run)
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./core/store/sqlite ./hub/durability ./hub/httpapi ./mappings
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./core/store/sqlite ./hub/durability ./hub/httpapi ./mappings ./hub/nationalid
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
