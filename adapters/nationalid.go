@@ -49,6 +49,10 @@ type Outcome struct {
 	Declaration core.Declaration
 	// Reason for a rejection.
 	Reason string
+	// Correlation, when an outcome arrives through a callback, is the
+	// correlation it settles: the Resolver deletes it in the same
+	// transaction as the resolution.
+	Correlation *core.Correlation
 }
 
 // IdentityClaim is a demographic identity to check against the ID system.

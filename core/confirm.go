@@ -25,6 +25,9 @@ type Confirmation struct {
 	// Messages to enqueue in the same transaction (e.g. the registration
 	// to send to a National ID partner when the decision is Defer).
 	Messages []OutboxMessage
+	// Correlation, for Service.Resolve, is the partner correlation this
+	// outcome settles: it is deleted in the resolution's own transaction.
+	Correlation *Correlation
 }
 
 // Confirmer decides confirmable actions (country rules, National ID

@@ -732,7 +732,7 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 			}
 			if a.Status == StatusAccepted && conf.Decision == Accept {
 				out = ev
-				return nil
+				return settle(tx, conf)
 			}
 			if a.Status == StatusRejected {
 				return Errorf(KindConflict, "ALREADY_REJECTED", "Action has already been rejected.")
@@ -750,8 +750,20 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 		next := ev.Clone()
 		next.UpdatedAt = s.now()
 		next.Actions = append(next.Actions, *s.resolution(next, req, conf, next.UpdatedAt))
-		out, err = s.commitActions(ctx, tx, p, next, len(ev.Actions))
-		return err
+		if out, err = s.commitActions(ctx, tx, p, next, len(ev.Actions)); err != nil {
+			return err
+		}
+		return settle(tx, conf)
 	})
 	return out, err
+}
+
+// settle deletes the partner correlation a resolution settles.
+func settle(tx Tx, conf Confirmation) error {
+	if c := conf.Correlation; c != nil {
+		if err := tx.DeleteCorrelation(c.Partner, c.Key); err != nil {
+			return fmt.Errorf("settle correlation: %w", err)
+		}
+	}
+	return nil
 }

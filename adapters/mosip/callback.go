@@ -145,6 +145,8 @@ func (a *Adapter) applyDelivery(ctx context.Context, w http.ResponseWriter, r *h
 	if err := a.res.Resolve(ctx, corr.EventID, corr.ActionID, out); err != nil {
 		return &refusal{reason: "resolving the action failed; correlation kept", packetID: packetID, err: err}
 	}
+	// The hub's Resolver deletes the correlation with the resolution (one
+	// transaction); deleting here too covers Resolvers that do not.
 	if err := a.corr.DeleteCorrelation(ctx, partnerName, packetID); err != nil {
 		// The action is resolved; a left-over correlation only makes a
 		// redelivery resolve again, which the Resolver treats as a no-op.
@@ -160,7 +162,7 @@ func (a *Adapter) applyDelivery(ctx context.Context, w http.ResponseWriter, r *h
 func (a *Adapter) outcomeFor(corr *core.Correlation, subject map[string]any, packetID string) (adapters.Outcome, *refusal) {
 	var data correlationData
 	_ = json.Unmarshal(corr.Data, &data)
-	out := adapters.Outcome{Kind: adapters.Accepted, Reference: packetID, RegistrationNumber: corr.RegistrationNumber}
+	out := adapters.Outcome{Kind: adapters.Accepted, Reference: packetID, RegistrationNumber: corr.RegistrationNumber, Correlation: corr}
 	if bcn, ok := subject["birthCertificateNumber"].(string); ok && bcn != "" && corr.RegistrationNumber != "" && bcn != corr.RegistrationNumber {
 		return out, &refusal{reason: "credential's birthCertificateNumber is not the registration number sent", packetID: packetID}
 	}

@@ -45,6 +45,9 @@ type MessagingOptions struct {
 	Breaker  bus.BreakerSettings
 	// HandlerTimeout bounds one partner attempt (default 60 s).
 	HandlerTimeout time.Duration
+	// Concurrency is how many messages of one partner are handled at once
+	// (default 32).
+	Concurrency int
 }
 
 func (m MessagingOptions) withDefaults() MessagingOptions {
@@ -54,6 +57,9 @@ func (m MessagingOptions) withDefaults() MessagingOptions {
 	}
 	if m.HandlerTimeout == 0 {
 		m.HandlerTimeout = 60 * time.Second // a MOSIP registration is up to three calls of 15 s
+	}
+	if m.Concurrency == 0 {
+		m.Concurrency = 32
 	}
 	if m.AckWait == 0 {
 		// longer than a message's whole retry budget, or JetStream would
@@ -92,7 +98,8 @@ func (a *App) openPartners(ctx context.Context) error {
 		return nil
 	}
 	m := o.Messaging.withDefaults()
-	b, err := bus.Open(ctx, bus.Options{DataDir: o.DataDir, URL: m.NATSURL, Log: a.Log, AckWait: m.AckWait, NakDelay: m.NakDelay})
+	b, err := bus.Open(ctx, bus.Options{DataDir: o.DataDir, URL: m.NATSURL, Log: a.Log, AckWait: m.AckWait, NakDelay: m.NakDelay,
+		SubscribersCount: m.Concurrency})
 	if err != nil {
 		return fmt.Errorf("message bus: %w", err)
 	}

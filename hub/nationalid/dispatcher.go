@@ -151,11 +151,12 @@ func (f resolverFunc) Resolve(ctx context.Context, eventID, actionID string, out
 // after an operator's reject) is logged and dropped: retrying cannot
 // change it.
 func (d *Dispatcher) resolve(ctx context.Context, partner, eventID, actionID string, out adapters.Outcome) error {
-	conf := core.Confirmation{Decision: core.Accept, RegistrationNumber: out.RegistrationNumber, Declaration: out.Declaration}
+	conf := core.Confirmation{Decision: core.Accept, RegistrationNumber: out.RegistrationNumber, Declaration: out.Declaration,
+		Correlation: out.Correlation}
 	switch out.Kind {
 	case adapters.Accepted:
 	case adapters.Rejected:
-		conf = core.Confirmation{Decision: core.Reject, Reason: out.Reason}
+		conf = core.Confirmation{Decision: core.Reject, Reason: out.Reason, Correlation: out.Correlation}
 		if conf.Reason == "" {
 			conf.Reason = "rejected by " + partner
 		}

@@ -340,7 +340,11 @@ func (s *Store) PutCorrelation(ctx context.Context, c core.Correlation) error {
 	return s.Write(ctx, func(tx core.Tx) error { return tx.PutCorrelation(c) })
 }
 
-// DeleteCorrelation removes one partner correlation.
+// DeleteCorrelation removes one partner correlation (no write when it is
+// already gone, e.g. deleted with the resolution it settled).
 func (s *Store) DeleteCorrelation(ctx context.Context, partner, key string) error {
+	if _, err := s.Correlation(ctx, partner, key); errors.Is(err, core.ErrNotFound) {
+		return nil
+	}
 	return s.Write(ctx, func(tx core.Tx) error { return tx.DeleteCorrelation(partner, key) })
 }
