@@ -102,7 +102,11 @@ func (cfg Config) withDefaults() Config {
 		cfg.NIDField = "child.nid"
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		// keep connections to MOSIP open for the concurrent handlers (the
+		// default transport keeps 2 idle connections per host)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		cfg.HTTPClient = &http.Client{Transport: tr}
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second

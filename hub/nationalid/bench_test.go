@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,6 +53,18 @@ func BenchmarkRegistrationEndToEnd(b *testing.B) {
 	ctx := context.Background()
 	lat := make([]time.Duration, b.N)
 	var next atomic.Int64
+	if f := os.Getenv("CRVSHUB_BENCH_CPUPROFILE"); f != "" {
+		// the timed part only (go test -cpuprofile includes the setup)
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	start := time.Now()
 	for range benchClients {

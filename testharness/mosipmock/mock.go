@@ -145,7 +145,7 @@ func New(cfg Config) (*Mock, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Mock{
 		cfg: cfg, log: cfg.Log, key: key, cert: cert, ids: map[string]Identity{},
-		client: &http.Client{Timeout: 10 * time.Second},
+		client: &http.Client{Timeout: 10 * time.Second, Transport: deliveryTransport()},
 		ctx:    ctx, cancel: cancel,
 		profile: cfg.Profile, profileSet: time.Now(), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		tokens: map[string]time.Time{}, packets: map[string]*packet{}, certPackets: map[string]map[string]bool{},
@@ -318,4 +318,12 @@ func (m *Mock) failRoll() bool {
 		return false
 	}
 	return m.rng.Float64() < rate
+}
+
+// deliveryTransport keeps connections to subscribers open across
+// concurrent deliveries (the default keeps 2 idle connections per host).
+func deliveryTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	return tr
 }
