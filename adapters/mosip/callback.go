@@ -142,6 +142,13 @@ func (a *Adapter) applyDelivery(ctx context.Context, w http.ResponseWriter, r *h
 	if ref != nil {
 		return ref
 	}
+	if corr.CorrelationID != "" {
+		// the accept is recorded under the id of the request that asked
+		// for the registration, so the audit trail links the two
+		m := core.RequestMetaFrom(ctx)
+		m.CorrelationID = corr.CorrelationID
+		ctx = core.WithRequestMeta(ctx, m)
+	}
 	if err := a.res.Resolve(ctx, corr.EventID, corr.ActionID, out); err != nil {
 		return &refusal{reason: "resolving the action failed; correlation kept", packetID: packetID, err: err}
 	}

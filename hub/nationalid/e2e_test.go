@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -683,5 +684,45 @@ func TestApprovedCorrectionGoesToMOSIP(t *testing.T) {
 	}
 	if ms := e.mock.Stats(); ms.PacketsByCertificate[regNum] != 1 {
 		t.Fatalf("MOSIP packets for %s: %+v", regNum, ms.PacketsByCertificate)
+	}
+}
+
+// TestCorrelationIDReachesMOSIP: the correlation id of the REGISTER
+// request travels through the outbox and the bus to MOSIP's createPacket
+// call, and into the audit entry of the partner's accept.
+func TestCorrelationIDReachesMOSIP(t *testing.T) {
+	e := start(t, mosipmock.Profile{}, "")
+	ev := e.h.Notify(e.token, "birth", "cid-n", verifiedBirth("Corr", "Id"))
+	if res := e.h.Act(e.token, ev.ID, "declare", "cid-d", nil); res.Status != 200 {
+		t.Fatalf("declare: %d %s", res.Status, res.Body)
+	}
+	body := strings.NewReader(`{"transactionId":"cid-r","createdAtLocation":"` + hubtest.OfficeIbombo + `"}`)
+	req, err := http.NewRequest("POST", e.h.URL+"/api/events/events/"+ev.ID+"/register", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("X-Correlation-ID", "ministry-req-0042")
+	if res := e.h.Send(req); res.Status != 200 {
+		t.Fatalf("register: %d %s", res.Status, res.Body)
+	}
+	e.waitRegistered(t, ev.ID, 10*time.Second)
+	s := e.mock.Stats()
+	if len(s.CorrelationIDs) != 1 || s.CorrelationIDs[firstKey(s.PacketsByRegistrationID)] != "ministry-req-0042" {
+		t.Fatalf("MOSIP saw correlation ids %v, want ministry-req-0042", s.CorrelationIDs)
+	}
+	audit, err := e.h.App.Store.Audit(context.Background(), core.AuditFilter{ObjectID: ev.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accept *core.AuditEntry
+	for i := range audit {
+		if audit[i].ActorID == "partner:mosip" {
+			accept = &audit[i]
+		}
+	}
+	if accept == nil || accept.Operation != "action.REGISTER" || accept.CorrelationID != "ministry-req-0042" {
+		t.Fatalf("no audit entry of MOSIP's accept in %+v", audit)
 	}
 }

@@ -57,6 +57,7 @@ type Stats struct {
 	AuthCalls, CreatePacketCalls, WorkflowCalls, IDACalls, CallbacksSent, CallbacksAcked int
 
 	PacketsByRegistrationID map[string]int    // successful createPacket calls per packet id (AID)
+	CorrelationIDs          map[string]string // packet id -> X-Correlation-ID of its last createPacket
 	PacketsByCertificate    map[string]int    // distinct packet ids per birth/death certificate number
 	VIDs                    map[string]string // packet id -> VID issued (births)
 	Subscriptions           []string          // callback URLs currently subscribed
@@ -283,6 +284,7 @@ func (m *Mock) Stats() Stats {
 		s.PacketsByCertificate[c] = len(ids)
 	}
 	s.VIDs = maps.Clone(m.vids)
+	s.CorrelationIDs = maps.Clone(m.stats.CorrelationIDs)
 	now := time.Now()
 	s.Subscriptions = nil
 	for _, sub := range m.subs {

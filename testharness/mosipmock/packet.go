@@ -82,6 +82,10 @@ func (m *Mock) createPacket(w http.ResponseWriter, r *http.Request) {
 		m.stats.PacketsByRegistrationID = map[string]int{}
 	}
 	m.stats.PacketsByRegistrationID[q.ID]++
+	if m.stats.CorrelationIDs == nil {
+		m.stats.CorrelationIDs = map[string]string{}
+	}
+	m.stats.CorrelationIDs[q.ID] = r.Header.Get("X-Correlation-ID")
 	if m.certPackets[certKey] == nil {
 		m.certPackets[certKey] = map[string]bool{}
 	}
