@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/adapters/mosip"
@@ -105,6 +106,16 @@ func (a *App) openPartners(ctx context.Context) error {
 	}
 	a.Bus = b
 	metrics := bus.NewMetrics(a.Metrics)
+	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_outbox_pending",
+		Help: "Outbox messages committed but not yet on the bus"}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := a.Store.OutboxLen(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 	a.Relay = &bus.Relay{Outbox: a.Store, Publisher: b.Publisher(), Log: a.Log, Metrics: metrics}
 	a.Service.Enqueued = a.Relay.Poke
 	a.Ops.Enqueued = a.Relay.Poke

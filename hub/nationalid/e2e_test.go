@@ -325,7 +325,8 @@ func TestPartnerDownThenBack(t *testing.T) {
 	// the breaker's state is exported (it goes open/half-open while down)
 	eventually(t, 3*time.Second, "/metrics to show the open breaker", func() bool {
 		res := e.h.Do("GET", "/metrics", "", nil)
-		return res.Status == 200 && strings.Contains(string(res.Body), `crvshub_breaker_state{partner="mosip"} 2`)
+		return res.Status == 200 && strings.Contains(string(res.Body), `crvshub_breaker_state{partner="mosip"} 2`) &&
+			strings.Contains(string(res.Body), "crvshub_outbox_pending 0")
 	})
 	e.mock.SetProfile(mosipmock.Profile{})
 	for _, ev := range evs {
