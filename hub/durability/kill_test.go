@@ -2,7 +2,6 @@ package durability_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
 // buildHub builds the real crvshub binary into a temporary folder (with
@@ -50,25 +47,7 @@ func buildHub(t *testing.T, ctx context.Context) string {
 // credentials.
 func cliCreateClient(t *testing.T, ctx context.Context, bin, dataDir string) (id, secret string) {
 	t.Helper()
-	args := []string{"clients", "create", "--data", dataDir, "--name", "kill test HIS", "--office", hubtest.OfficeIbombo}
-	for _, s := range notifyScopes {
-		args = append(args, "--scope", s)
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("crvshub clients create: %v\n%s", err, stderr.String())
-	}
-	var cr struct {
-		ClientID     string `json:"clientId"`
-		ClientSecret string `json:"clientSecret"`
-	}
-	if err := json.Unmarshal(out, &cr); err != nil || cr.ClientID == "" || cr.ClientSecret == "" {
-		t.Fatalf("crvshub clients create printed %q: %v", out, err)
-	}
-	return cr.ClientID, cr.ClientSecret
+	return cliCreateClientScopes(t, ctx, bin, dataDir, notifyScopes)
 }
 
 // hubProc is a `crvshub serve` subprocess.
@@ -383,18 +362,7 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	token := func() string {
 		c := newCaller(p.base, "")
 		defer c.close()
-		body, _ := json.Marshal(map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret})
-		status, b, err := c.do(ctx, "POST", "/auth/token", body)
-		if err != nil || status != http.StatusOK {
-			t.Fatalf("token: %d %v %s", status, err, b)
-		}
-		var tr struct {
-			AccessToken string `json:"access_token"`
-		}
-		if err := json.Unmarshal(b, &tr); err != nil || tr.AccessToken == "" {
-			t.Fatalf("token answer %s: %v", b, err)
-		}
-		return tr.AccessToken
+		return tokenFor(t, ctx, c, id, secret)
 	}() // issued once: it must survive both kills
 	phase("token issued")
 

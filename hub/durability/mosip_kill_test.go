@@ -234,16 +234,19 @@ func cliCreateClientScopes(t *testing.T, ctx context.Context, bin, dataDir strin
 	for _, s := range scopes {
 		args = append(args, "--scope", s)
 	}
-	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("crvshub clients create: %v", err)
+		t.Fatalf("crvshub clients create: %v\n%s", err, stderr.String())
 	}
 	var cr struct {
 		ClientID     string `json:"clientId"`
 		ClientSecret string `json:"clientSecret"`
 	}
-	if err := json.Unmarshal(out, &cr); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(out, &cr); err != nil || cr.ClientID == "" || cr.ClientSecret == "" {
+		t.Fatalf("crvshub clients create printed %q: %v", out, err)
 	}
 	return cr.ClientID, cr.ClientSecret
 }

@@ -7,20 +7,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
@@ -70,42 +68,16 @@ type Options struct {
 	Messaging app.MessagingOptions
 }
 
-// Mock credentials of the hubtest MOSIP mock.
-const (
-	MockClientID     = "hubtest-client"
-	MockClientSecret = "hubtest-secret"
-	MockWebSubSecret = "hubtest-websub-secret"
-)
-
-// startMOSIP starts a mock trusting the hub's partner certificate (created
-// in the data folder) and returns the partner settings pointing at it.
+// startMOSIP starts a MOSIP mock for the hub (see mockpartners).
 func startMOSIP(t testing.TB, dataDir string, p mosipmock.Profile, log *slog.Logger) (*mosipmock.Mock, *app.PartnersConfig) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dataDir, "keys"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	_, cert, err := app.PartnerKey(filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerKeyFile)),
-		filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerCertFile)))
+	m, settings, err := mockpartners.StartMOSIP(dataDir, p, log)
 	if err != nil {
-		t.Fatalf("hubtest: partner key: %v", err)
-	}
-	m, err := mosipmock.New(mosipmock.Config{PartnerCert: cert, Clients: map[string]string{MockClientID: MockClientSecret}, Profile: p, Log: log})
-	if err != nil {
-		t.Fatalf("hubtest: mosip mock: %v", err)
-	}
-	if _, err := m.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("hubtest: mosip mock: %v", err)
+		t.Fatalf("hubtest: %v", err)
 	}
 	t.Cleanup(func() { m.Close() })
-	idaCert := filepath.Join(dataDir, "keys", "mosip-mock-ida.crt")
-	if err := os.WriteFile(idaCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.Cert().Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return m, &app.PartnersConfig{MOSIP: &app.MOSIPSettings{
-		BaseURL: m.URL(), PacketClientID: MockClientID, PacketClientSecret: MockClientSecret, WebSubSecret: MockWebSubSecret,
-		CredentialAllowList: []string{m.PublicKeyURL()}, IDACertFile: idaCert, MispLK: "hubtest-misp", PartnerID: "hubtest-partner",
-		APIKey: "hubtest-api-key", DomainURI: m.URL(), TimeoutSeconds: 5,
-	}}
+	settings.TimeoutSeconds = 5
+	return m, &app.PartnersConfig{MOSIP: settings}
 }
 
 // Start opens a hub on a fresh loopback port; it is stopped at test end.

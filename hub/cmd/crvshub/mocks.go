@@ -10,21 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
-)
-
-// Credentials the in-process MOSIP mock accepts (they exist only there).
-const (
-	mockClientID     = "crvshub-mock-client"
-	mockClientSecret = "mock-client-secret"
-	mockWebSubSecret = "mock-websub-secret"
 )
 
 type runningMock struct {
@@ -40,33 +33,11 @@ func startMOSIPMock(dataDir, profile string, log *slog.Logger) (*runningMock, er
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	if err := os.MkdirAll(filepath.Join(dataDir, "keys"), 0o700); err != nil {
-		return nil, err
-	}
-	_, cert, err := app.PartnerKey(filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerKeyFile)),
-		filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerCertFile)))
+	m, settings, err := mockpartners.StartMOSIP(dataDir, p, log.With("component", "mosip-mock"))
 	if err != nil {
 		return nil, err
 	}
-	m, err := mosipmock.New(mosipmock.Config{PartnerCert: cert, Clients: map[string]string{mockClientID: mockClientSecret},
-		Profile: p, Log: log.With("component", "mosip-mock")})
-	if err != nil {
-		return nil, fmt.Errorf("mosip mock: %w", err)
-	}
-	if _, err := m.Start("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("mosip mock: %w", err)
-	}
-	idaCert := filepath.Join(dataDir, "keys", "mosip-mock-ida.crt")
-	if err := os.WriteFile(idaCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.Cert().Raw}), 0o644); err != nil {
-		m.Close()
-		return nil, err
-	}
-	return &runningMock{mock: m, settings: &app.MOSIPSettings{
-		BaseURL: m.URL(), PacketClientID: mockClientID, PacketClientSecret: mockClientSecret,
-		WebSubSecret: mockWebSubSecret, CredentialAllowList: []string{m.PublicKeyURL()},
-		IDACertFile: idaCert, MispLK: "mock-misp-license-key", PartnerID: "crvshub-mock-partner", APIKey: "mock-api-key",
-		DomainURI: m.URL(), TimeoutSeconds: 10,
-	}}, nil
+	return &runningMock{mock: m, settings: settings}, nil
 }
 
 // parseProfile reads "latency=50ms,errorRate=0.2,down,flapping=5s,neverCallBack,callBackTwice,badSignature,unknownPacket,callbackDelay=1s".
