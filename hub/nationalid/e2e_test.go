@@ -182,6 +182,10 @@ func TestBirthGetsVIDFromMOSIP(t *testing.T) {
 	if _, err := e.h.App.Store.Correlation(context.Background(), "mosip", firstKey(s.PacketsByRegistrationID)); err == nil {
 		t.Error("the correlation was kept after the accept")
 	}
+	// the partner's callback routes are in the OpenAPI document
+	if res := e.h.Do("GET", "/api/events/openapi.json", "", nil); res.Status != 200 || !strings.Contains(string(res.Body), `"/api/mosip/websub/callback"`) {
+		t.Fatalf("openapi.json lacks the MOSIP callback: %d", res.Status)
+	}
 	// the GET answer shows it the OpenCRVS way
 	res := e.h.Do("GET", "/api/events/events/"+ev.ID, e.token, nil)
 	if res.Status != 200 || !strings.Contains(string(res.Body), `"child.nid":"`+want+`"`) {
