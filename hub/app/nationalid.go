@@ -98,7 +98,11 @@ func (a *App) openPartners(ctx context.Context) error {
 	if len(partners) == 0 {
 		return nil
 	}
-	m := o.Messaging.withDefaults()
+	m, err := o.Partners.Delivery.apply(o.Messaging) // a partner is configured, so Partners is set
+	if err != nil {
+		return err
+	}
+	m = m.withDefaults()
 	b, err := bus.Open(ctx, bus.Options{DataDir: o.DataDir, URL: m.NATSURL, Log: a.Log, AckWait: m.AckWait, NakDelay: m.NakDelay,
 		SubscribersCount: m.Concurrency})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/auth"
 )
 
@@ -27,6 +28,59 @@ import (
 // configured here is not called, and routes to it are skipped.
 type PartnersConfig struct {
 	MOSIP *MOSIPSettings `json:"mosip,omitempty"`
+	// Delivery tunes retries, breakers and concurrency for every partner.
+	Delivery *DeliverySettings `json:"delivery,omitempty"`
+}
+
+// DeliverySettings tune how messages reach partners; zero values keep the
+// defaults (MessagingOptions).
+type DeliverySettings struct {
+	MaxRetries         int           `json:"maxRetries,omitempty"`         // retries after the first attempt (default 3)
+	InitialInterval    core.Duration `json:"initialInterval,omitempty"`    // first backoff (default 500ms)
+	MaxInterval        core.Duration `json:"maxInterval,omitempty"`        // backoff cap (default 5s)
+	Jitter             float64       `json:"jitter,omitempty"`             // 0..1, spread of each backoff (default 0.5)
+	BreakerFailures    uint32        `json:"breakerFailures,omitempty"`    // consecutive failures that open a breaker (default 5)
+	BreakerOpenTimeout core.Duration `json:"breakerOpenTimeout,omitempty"` // open -> half-open (default 30s)
+	Concurrency        int           `json:"concurrency,omitempty"`        // messages handled at once per partner (default 32)
+	AttemptTimeout     core.Duration `json:"attemptTimeout,omitempty"`     // one attempt (default 60s)
+	RedeliveryDelay    core.Duration `json:"redeliveryDelay,omitempty"`    // while a breaker is open (default 1s)
+}
+
+// apply overrides m with the settings that are set.
+func (d *DeliverySettings) apply(m MessagingOptions) (MessagingOptions, error) {
+	if d == nil {
+		return m, nil
+	}
+	if d.Jitter < 0 || d.Jitter > 1 {
+		return m, fmt.Errorf("partners: delivery.jitter must be from 0 to 1")
+	}
+	if d.MaxRetries < 0 || d.Concurrency < 0 {
+		return m, fmt.Errorf("partners: delivery.maxRetries and concurrency may not be negative")
+	}
+	m = m.withDefaults()
+	set := func(dst *time.Duration, v core.Duration) {
+		if v > 0 {
+			*dst = time.Duration(v)
+		}
+	}
+	if d.MaxRetries > 0 {
+		m.Retry.MaxRetries = d.MaxRetries
+	}
+	set(&m.Retry.InitialInterval, d.InitialInterval)
+	set(&m.Retry.MaxInterval, d.MaxInterval)
+	if d.Jitter > 0 {
+		m.Retry.RandomizationFactor = d.Jitter
+	}
+	if d.BreakerFailures > 0 {
+		m.Breaker.FailureThreshold = d.BreakerFailures
+	}
+	set(&m.Breaker.OpenTimeout, d.BreakerOpenTimeout)
+	if d.Concurrency > 0 {
+		m.Concurrency = d.Concurrency
+	}
+	set(&m.HandlerTimeout, d.AttemptTimeout)
+	set(&m.NakDelay, d.RedeliveryDelay)
+	return m, nil
 }
 
 // MOSIPSettings configure the MOSIP adapter. Secrets may be written as
