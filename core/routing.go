@@ -331,6 +331,9 @@ func (rc *RoutingConfirmer) Confirm(ctx context.Context, ev *EventDocument, a *A
 	if next == nil {
 		next = AcceptAll{}
 	}
+	if !rc.routable(ev.Type, a.Type) {
+		return next.Confirm(ctx, ev, a) // most actions: no rule to evaluate
+	}
 	now := time.Now()
 	if rc.Now != nil {
 		now = rc.Now()
@@ -352,6 +355,18 @@ func (rc *RoutingConfirmer) Confirm(ctx context.Context, ev *EventDocument, a *A
 	return Confirmation{Decision: Defer, Messages: []OutboxMessage{{
 		ID: NewID(), Topic: TopicNationalID(rt.Partner), Payload: payload, Metadata: meta, CreatedAt: now,
 	}}}, nil
+}
+
+// routable reports whether a route to a configured partner exists for the
+// event type and action, before any rule is evaluated.
+func (rc *RoutingConfirmer) routable(eventType string, t ActionType) bool {
+	for i := range rc.Config.Routing.Routes {
+		r := &rc.Config.Routing.Routes[i]
+		if r.Event == eventType && rc.Partners[r.Partner] && slices.Contains(r.Actions, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // Resend sends a Requested action to its partner again (an operator's
