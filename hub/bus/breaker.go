@@ -101,10 +101,21 @@ func (b *Breakers) changed(partner string, from, to gobreaker.State) {
 // State is the partner's breaker state (closed for an unknown partner).
 func (b *Breakers) State(partner string) gobreaker.State { return b.get(partner).State() }
 
-// unavailable maps the breaker's refusals to ErrUnavailable.
-func unavailable(partner string, err error) error {
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+// unavailable maps the breaker's refusals to ErrUnavailable, and so a
+// transient failure after which the breaker is not closed (the partner is
+// failing as a whole; this failure may be the one that opened it): such a
+// message must stay queued, not spend its retry budget and become a dead
+// letter.
+func (b *Breakers) unavailable(partner string, err error) error {
+	switch {
+	case err == nil, errors.Is(err, ErrUnavailable):
+		return err
+	case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, partner, err)
+	case adapters.IsPermanent(err) || errors.Is(err, context.Canceled):
+		return err
+	case b.State(partner) != gobreaker.StateClosed:
+		return fmt.Errorf("%w: %s is failing: %w", ErrUnavailable, partner, err)
 	}
 	return err
 }
@@ -116,7 +127,7 @@ func (b *Breakers) Middleware(partner string) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := b.get(partner).Execute(func() ([]*message.Message, error) { return h(msg) })
-			return out, unavailable(partner, err)
+			return out, b.unavailable(partner, err)
 		}
 	}
 }
@@ -124,5 +135,5 @@ func (b *Breakers) Middleware(partner string) message.HandlerMiddleware {
 // Execute runs fn through the partner's breaker, for synchronous callers.
 func (b *Breakers) Execute(partner string, fn func() error) error {
 	_, err := b.get(partner).Execute(func() ([]*message.Message, error) { return nil, fn() })
-	return unavailable(partner, err)
+	return b.unavailable(partner, err)
 }

@@ -57,8 +57,15 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	gauge := func() float64 { return value(t, b.state.WithLabelValues("mosip")) }
 
 	for i := range 3 {
-		if err := run(); !errors.Is(err, errTransient) {
+		err := run()
+		if !errors.Is(err, errTransient) {
 			t.Fatalf("call %d: %v", i, err)
+		}
+		// the failure that opens the breaker says the partner is failing as
+		// a whole: unavailable (stay queued), not a plain failure that would
+		// spend the message's retry budget
+		if tripped := i == 2; errors.Is(err, ErrUnavailable) != tripped {
+			t.Fatalf("call %d: unavailable=%v, want %v (%v)", i, errors.Is(err, ErrUnavailable), tripped, err)
 		}
 	}
 	if b.State("mosip") != gobreaker.StateOpen || gauge() != 2 {

@@ -103,13 +103,6 @@ func (d *Dispatcher) Handle(ctx context.Context, payload []byte) error {
 	} else {
 		err = call()
 	}
-	if err != nil && !adapters.IsPermanent(err) && !errors.Is(err, bus.ErrUnavailable) && d.Breakers != nil &&
-		d.Breakers.State(m.Partner) != gobreaker.StateClosed {
-		// the partner is failing as a whole (this failure may be the one
-		// that opened the breaker): keep the message queued rather than
-		// spending its retry budget and dead-lettering it
-		err = fmt.Errorf("%w: %w", bus.ErrUnavailable, err)
-	}
 	if err != nil {
 		d.log().WarnContext(ctx, "partner registration failed", "partner", m.Partner, "eventId", ev.ID, "actionId", req.ID,
 			"permanent", adapters.IsPermanent(err), "error", err)
