@@ -120,6 +120,18 @@ func (a *App) openPartners(ctx context.Context) error {
 		}
 		return float64(n)
 	}))
+	for name := range a.Dispatcher.Partners {
+		topic := core.TopicNationalID(name)
+		a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_queue_depth",
+			Help: "Messages on the bus waiting for (or being handled by) a partner's consumer", ConstLabels: prometheus.Labels{"partner": name}},
+			func() float64 {
+				n, err := b.Depth(topic)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
+	}
 	a.Relay = &bus.Relay{Outbox: a.Store, Publisher: b.Publisher(), Log: a.Log, Metrics: metrics}
 	a.Service.Enqueued = a.Relay.Poke
 	a.Ops.Enqueued = a.Relay.Poke

@@ -304,3 +304,13 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 
 // SubscribeInitialize provisions the topic's stream and consumer.
 func (s *subscriber) SubscribeInitialize(topic string) error { return s.b.ensureConsumer(topic) }
+
+// Depth reports how many messages of a topic wait for its consumer: not
+// yet delivered plus delivered and not yet acknowledged (a metric).
+func (b *Bus) Depth(topic string) (int, error) {
+	info, err := b.js.ConsumerInfo(topic, group)
+	if err != nil {
+		return 0, fmt.Errorf("bus: depth of %s: %w", topic, err)
+	}
+	return int(info.NumPending) + info.NumAckPending, nil
+}

@@ -80,6 +80,17 @@ func TestRoundTripAndDedup(t *testing.T) {
 	if b.URL() == "" {
 		t.Fatal("no URL")
 	}
+	if n, err := b.Depth("births"); err != nil || n != 0 {
+		t.Fatalf("depth after the ack: %d, %v", n, err)
+	}
+	publish(t, b.Publisher(), "births", watermill.NewUUID(), `{"n":2}`)
+	if m := receive(ch, 5*time.Second); m == nil {
+		t.Fatal("no second message")
+	} else if n, err := b.Depth("births"); err != nil || n != 1 {
+		t.Fatalf("depth with one message delivered but not acked: %d, %v", n, err)
+	} else {
+		m.Ack()
+	}
 }
 
 func TestDurableAcrossRestart(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -330,7 +331,8 @@ func TestPartnerDownThenBack(t *testing.T) {
 	eventually(t, 3*time.Second, "/metrics to show the open breaker", func() bool {
 		res := e.h.Do("GET", "/metrics", "", nil)
 		return res.Status == 200 && strings.Contains(string(res.Body), `crvshub_breaker_state{partner="mosip"} 2`) &&
-			strings.Contains(string(res.Body), "crvshub_outbox_pending 0")
+			strings.Contains(string(res.Body), "crvshub_outbox_pending 0") &&
+			regexp.MustCompile(`crvshub_queue_depth\{partner="mosip"\} (1[0-2]|[2-9])\b`).MatchString(string(res.Body))
 	})
 	e.mock.SetProfile(mosipmock.Profile{})
 	for _, ev := range evs {
