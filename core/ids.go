@@ -20,8 +20,19 @@ const TrackingIDLength = 7
 // store; the engine draws again on a collision.
 func NewTrackingID() string { return randomString(TrackingIDAlphabet, TrackingIDLength) }
 
-// NewID returns a new random UUID (v4) string.
-func NewID() string { return uuid.NewString() }
+// NewID returns a new UUID string: a version 7 UUID (RFC 9562), a
+// millisecond timestamp followed by 74 random bits. Ids made one after
+// the other sort together, so the store's indexes keyed by event or
+// action id take new entries at their right edge instead of dirtying a
+// random page each (one commit then writes a few pages per index, not
+// one per event).
+func NewID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString() // crypto/rand failed for v7: v4 panics the same way
+	}
+	return id.String()
+}
 
 // RegistrationNumberGenerator makes registration numbers for accepted
 // REGISTER actions. Uniqueness is enforced by the store; the engine asks

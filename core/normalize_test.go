@@ -117,7 +117,8 @@ func TestNewTrackingID(t *testing.T) {
 
 func TestNewID(t *testing.T) {
 	a, b := core.NewID(), core.NewID()
-	if !core.IsUUID(a) || a == b || a[14] != '4' {
+	// version 7: ids made later sort after (see NewID)
+	if !core.IsUUID(a) || a == b || a[14] != '7' || b[14] != '7' || a > b {
 		t.Fatalf("NewID: %s %s", a, b)
 	}
 }
