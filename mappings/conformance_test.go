@@ -214,3 +214,42 @@ func checkAgainstBundle(t *testing.T, body []byte, res *Result) {
 		}
 	}
 }
+
+// TestConformanceLegacyMOSIPWebhooks: shared/fixtures/mosip holds the
+// OpenCRVS <= 1.6 BIRTH_REGISTERED / DEATH_REGISTERED webhook bodies that
+// the old MOSIP mediator consumed. Their FHIR bundle (event.context[0]) is
+// an OpenCRVS record, not a notification, and has no Bundle.type: the
+// mapper must refuse it with a 4xx naming Bundle.type, not guess.
+func TestConformanceLegacyMOSIPWebhooks(t *testing.T) {
+	root := fixtures.SharedDir()
+	if root == "" {
+		t.Skip("no shared/fixtures folder above the working directory; conformance fixtures skipped")
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "mosip", "legacy-*.json"))
+	if len(files) == 0 {
+		t.Skip("shared/fixtures/mosip has no legacy webhook bodies")
+	}
+	m := newMapper(t)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w struct {
+				Event struct {
+					Hub     struct{ Topic string }
+					Context []json.RawMessage
+				}
+			}
+			if err := json.Unmarshal(raw, &w); err != nil || len(w.Event.Context) == 0 {
+				t.Fatalf("not a webhook body with a context bundle: %v", err)
+			}
+			_, err = m.Map(w.Event.Context[0], testNow)
+			var me *Error
+			if !errors.As(err, &me) || me.Status < 400 || me.Status >= 500 || !strings.Contains(me.Error(), "Bundle.type") {
+				t.Fatalf("%s bundle: %v, want a 4xx naming Bundle.type", w.Event.Hub.Topic, err)
+			}
+		})
+	}
+}
