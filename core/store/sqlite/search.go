@@ -68,6 +68,13 @@ func invalid(format string, args ...any) error {
 type query struct {
 	sb   strings.Builder
 	args []any
+	// walk writes "+ei.rid IN (field subquery)": the unary plus keeps the
+	// planner from driving the query by the subquery's rids, so that it
+	// walks an index in ORDER BY order instead and stops at the page's end
+	// (see Search). The value tested, and so the result, is the same.
+	walk bool
+	// fields counts the "ei.rid IN (field subquery)" terms written.
+	fields int
 }
 
 func (q *query) w(s string)           { q.sb.WriteString(s) }
@@ -105,16 +112,26 @@ const notDeleted = "ei.deleted = 0"
 // compileSearch turns a filter into the WHERE clause (deleted rows always
 // excluded) and ORDER BY clause of a query over "events_index ei".
 func compileSearch(f core.SearchFilter) (where string, args []any, order string, err error) {
-	var q query
-	q.w(notDeleted + " AND ")
-	if err := q.filter(f.Where); err != nil {
-		return "", nil, "", err
-	}
-	order, err = compileOrder(f.Sort)
+	q, order, err := compileQuery(f, false)
 	if err != nil {
 		return "", nil, "", err
 	}
 	return q.sb.String(), q.args, order, nil
+}
+
+// compileQuery compiles a filter as compileSearch does, with
+// "+ei.rid IN (field subquery)" terms if walk is set.
+func compileQuery(f core.SearchFilter, walk bool) (*query, string, error) {
+	q := &query{walk: walk}
+	q.w(notDeleted + " AND ")
+	if err := q.filter(f.Where); err != nil {
+		return nil, "", err
+	}
+	order, err := compileOrder(f.Sort)
+	if err != nil {
+		return nil, "", err
+	}
+	return q, order, nil
 }
 
 func (q *query) filter(f core.Filter) error {
@@ -429,9 +446,14 @@ const fieldSubquery = "SELECT rid FROM event_fields WHERE field_id = "
 // rows have text = ”, which keeps a number range on the primary key of
 // event_fields (field_id, kind, text, num, rid).
 func (q *query) fieldSub(c *core.Cond, kind core.ValueKind, not bool) {
-	if not {
+	switch {
+	case not:
 		q.w("ei.rid NOT IN (" + fieldSubquery)
-	} else {
+	case q.walk:
+		q.fields++
+		q.w("+ei.rid IN (" + fieldSubquery)
+	default:
+		q.fields++
 		q.w("ei.rid IN (" + fieldSubquery)
 	}
 	q.arg(c.FieldID)
@@ -581,10 +603,11 @@ const sqlDocs = "SELECT rid, doc FROM events_index_docs WHERE rid IN (SELECT val
 // documents of just those rids; and, unless the page shows where the
 // results end, the count.
 func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPage, error) {
-	where, args, order, err := compileSearch(f)
+	q, order, err := compileQuery(f, false)
 	if err != nil {
 		return core.SearchPage{}, err
 	}
+	where, args := q.sb.String(), q.args
 	limit, offset := int64(f.Limit), int64(f.Offset)
 	if limit <= 0 {
 		limit = -1
@@ -594,37 +617,91 @@ func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPag
 	}
 	pageSQL := "SELECT ei.rid FROM events_index ei WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?"
 	countSQL := "SELECT count(*) FROM events_index ei WHERE " + where
-	pageSt, err := s.srch.get(ctx, pageSQL)
-	if err != nil {
-		return core.SearchPage{}, err
-	}
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
 
+	// A search by field values is answered from the rids of the matching
+	// field rows, each looked up in events_index, all of them sorted: its
+	// cost grows with the number of matches. When they are many (a common
+	// name, a sound-alike class), walking events_index in ORDER BY order
+	// and testing each row against the subqueries finds one page much
+	// sooner. So such searches count first, and walk when the matches are
+	// dense enough (see denseEnough).
+	total := int64(-1)
+	if limit > 0 && q.fields > 0 {
+		if total, err = s.searchCount(ctx, tx, countSQL, args); err != nil {
+			return core.SearchPage{}, err
+		}
+		if offset >= total {
+			if err := tx.Commit(); err != nil {
+				return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+			}
+			return core.SearchPage{Results: []json.RawMessage{}, Total: int(total)}, nil
+		}
+		var maxRid sql.NullInt64
+		if err := tx.QueryRowContext(ctx, sqlMaxRid).Scan(&maxRid); err != nil {
+			return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
+		}
+		if denseEnough(total, maxRid.Int64, offset+limit) {
+			wq, _, err := compileQuery(f, true)
+			if err != nil {
+				return core.SearchPage{}, err
+			}
+			pageSQL = "SELECT ei.rid FROM events_index ei WHERE " + wq.sb.String() + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+		}
+	}
+	pageSt, err := s.srch.get(ctx, pageSQL)
+	if err != nil {
+		return core.SearchPage{}, err
+	}
 	page, err := s.searchPage(ctx, tx, pageSt, pageSQL, append(append(make([]any, 0, len(args)+2), args...), limit, offset))
 	if err != nil {
 		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
 	}
 	n := int64(len(page.Results))
-	if limit < 0 || (n > 0 && n < limit) || (n == 0 && offset == 0) {
+	switch {
+	case total >= 0:
+		page.Total = int(total)
+	case limit < 0 || (n > 0 && n < limit) || (n == 0 && offset == 0):
 		// The page reached the end of the results: no need to count.
 		page.Total = int(offset + n)
-	} else {
-		countSt, err := s.srch.get(ctx, countSQL)
-		if err != nil {
+	default:
+		if total, err = s.searchCount(ctx, tx, countSQL, args); err != nil {
 			return core.SearchPage{}, err
 		}
-		if err := queryRowIn(ctx, tx, countSt, countSQL, args).Scan(&page.Total); err != nil {
-			return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
-		}
+		page.Total = int(total)
 	}
 	if err := tx.Commit(); err != nil {
 		return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
 	}
 	return page, nil
+}
+
+// sqlMaxRid bounds the number of events_index rows (rids only grow).
+const sqlMaxRid = "SELECT max(rid) FROM events_index"
+
+// denseEnough reports whether walking events_index in order to the end of
+// a page (about end*rows/total rows, matches being spread evenly) is
+// cheaper than looking up and sorting all total matches. A walked row
+// costs less than a looked-up one (an index entry and a set probe against
+// a row lookup and a sort), hence the factor.
+func denseEnough(total, rows, end int64) bool {
+	return total > 0 && end*rows < total*total/4
+}
+
+func (s *Store) searchCount(ctx context.Context, tx *sql.Tx, countSQL string, args []any) (int64, error) {
+	countSt, err := s.srch.get(ctx, countSQL)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := queryRowIn(ctx, tx, countSt, countSQL, args).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: search count: %w", err)
+	}
+	return n, nil
 }
 
 // searchPage reads the rids of one page, then their documents, in page
