@@ -138,8 +138,16 @@ func (v *txView) PutIndex(row *core.IndexRow) error {
 	if !json.Valid(row.Doc) {
 		return fmt.Errorf("sqlite: PutIndex %s: Doc is not valid JSON", row.EventID)
 	}
-	want := make(map[fieldRow]bool, len(row.Fields))
-	for _, f := range row.Fields {
+	// A deleted event keeps no field rows (migration 0004): searches never
+	// return it, and then the rids of field rows are live events only, so
+	// a search by field values can count its matches from event_fields
+	// alone (see fieldSet).
+	fields := row.Fields
+	if row.Deleted {
+		fields = nil
+	}
+	want := make(map[fieldRow]bool, len(fields))
+	for _, f := range fields {
 		switch f.Kind {
 		case core.KindText, core.KindToken, core.KindDate:
 			want[fieldRow{f.FieldID, string(f.Kind), f.Text, 0}] = true
