@@ -75,6 +75,9 @@ type query struct {
 	walk bool
 	// fields counts the "ei.rid IN (field subquery)" terms written.
 	fields int
+	// set writes field subqueries bare, "SELECT rid FROM event_fields
+	// WHERE ... )", for fieldSet (which opens the parenthesis).
+	set bool
 }
 
 func (q *query) w(s string)           { q.sb.WriteString(s) }
@@ -447,6 +450,8 @@ const fieldSubquery = "SELECT rid FROM event_fields WHERE field_id = "
 // event_fields (field_id, kind, text, num, rid).
 func (q *query) fieldSub(c *core.Cond, kind core.ValueKind, not bool) {
 	switch {
+	case q.set:
+		q.w(fieldSubquery)
 	case not:
 		q.w("ei.rid NOT IN (" + fieldSubquery)
 	case q.walk:
@@ -552,6 +557,72 @@ func (q *query) fieldCond(c *core.Cond) error {
 	return nil
 }
 
+// fieldSet writes a SELECT of the rids of the events f matches, from
+// event_fields alone: a condition's field rows, INTERSECT for "and",
+// UNION for "or". It reports false, leaving q unusable, when f holds
+// anything else (a column, a flag, "not in", allOf, an empty group or
+// value list). Deleted events have no field rows (migration 0004), so
+// the set holds live events only: exactly those the WHERE clause of
+// compileSearch matches.
+func (q *query) fieldSet(f core.Filter) bool {
+	if c := f.Cond; c != nil {
+		if c.Column != core.ColField {
+			return false
+		}
+		switch c.Op {
+		case core.OpIn:
+			if len(c.Values) == 0 && len(c.Nums) == 0 {
+				return false
+			}
+		case core.OpPrefix:
+			if len(c.Values) == 0 {
+				return false
+			}
+		case core.OpRange:
+		default:
+			return false
+		}
+		q.w("SELECT rid FROM (")
+		return q.fieldCond(c) == nil
+	}
+	var join string
+	switch strings.ToLower(f.Op) {
+	case "and", "":
+		join = " INTERSECT "
+	case "or":
+		join = " UNION "
+	default:
+		return false
+	}
+	if len(f.Children) == 0 {
+		return false
+	}
+	for i, c := range f.Children {
+		if i > 0 {
+			q.w(join)
+		}
+		q.w("SELECT rid FROM (")
+		if !q.fieldSet(c) {
+			return false
+		}
+		q.w(")")
+	}
+	return true
+}
+
+// compileFieldCount returns a query counting the events f matches from
+// event_fields alone, or ok false when f is not made only of field
+// conditions (see fieldSet).
+func compileFieldCount(f core.SearchFilter) (countSQL string, args []any, ok bool) {
+	q := &query{set: true}
+	q.w("SELECT count(DISTINCT rid) FROM (")
+	if !q.fieldSet(f.Where) {
+		return "", nil, false
+	}
+	q.w(")")
+	return q.sb.String(), q.args, true
+}
+
 // sortColumns are the columns results can be ordered by.
 var sortColumns = map[core.Column]string{
 	core.ColCreatedAt:          "ei.created_at",
@@ -632,7 +703,11 @@ func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPag
 	// dense enough (see denseEnough).
 	total := int64(-1)
 	if limit > 0 && q.fields > 0 {
-		if total, err = s.searchCount(ctx, tx, countSQL, args); err != nil {
+		countSQL, countArgs := countSQL, args
+		if fsql, fargs, ok := compileFieldCount(f); ok {
+			countSQL, countArgs = fsql, fargs
+		}
+		if total, err = s.searchCount(ctx, tx, countSQL, countArgs); err != nil {
 			return core.SearchPage{}, err
 		}
 		if offset >= total {
@@ -688,7 +763,9 @@ const sqlMaxRid = "SELECT max(rid) FROM events_index"
 // cheaper than looking up and sorting all total matches. A walked row
 // costs less than a looked-up one (an index entry and a set probe against
 // a row lookup and a sort), hence the factor.
-func denseEnough(total, rows, end int64) bool {
+//
+// A variable so that tests can force either way.
+var denseEnough = func(total, rows, end int64) bool {
 	return total > 0 && end*rows < total*total/4
 }
 
