@@ -707,18 +707,21 @@ func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPag
 		if fsql, fargs, ok := compileFieldCount(f); ok {
 			countSQL, countArgs = fsql, fargs
 		}
-		if total, err = s.searchCount(ctx, tx, countSQL, countArgs); err != nil {
+		// One statement for the count and the bound of the rows to walk.
+		countSQL = "SELECT (" + countSQL + "), (" + sqlMaxRid + ")"
+		countSt, err := s.srch.get(ctx, countSQL)
+		if err != nil {
 			return core.SearchPage{}, err
+		}
+		var maxRid sql.NullInt64
+		if err := queryRowIn(ctx, tx, countSt, countSQL, countArgs).Scan(&total, &maxRid); err != nil {
+			return core.SearchPage{}, fmt.Errorf("sqlite: search count: %w", err)
 		}
 		if offset >= total {
 			if err := tx.Commit(); err != nil {
 				return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
 			}
 			return core.SearchPage{Results: []json.RawMessage{}, Total: int(total)}, nil
-		}
-		var maxRid sql.NullInt64
-		if err := tx.QueryRowContext(ctx, sqlMaxRid).Scan(&maxRid); err != nil {
-			return core.SearchPage{}, fmt.Errorf("sqlite: search: %w", err)
 		}
 		if denseEnough(total, maxRid.Int64, offset+limit) {
 			wq, _, err := compileQuery(f, true)
