@@ -70,6 +70,15 @@ func jsonKind(k string) string {
 
 func (s *Server) fail(c *gin.Context, err error) { writeError(c, s.log, err) }
 
+// reply answers 200 with v, or the error.
+func (s *Server) reply(c *gin.Context, v any, err error) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
 func (s *Server) getConfig(c *gin.Context) {
 	c.JSON(http.StatusOK, s.deps.Service.Config.Events)
 }
@@ -137,11 +146,7 @@ func (s *Server) createEvent(c *gin.Context) {
 		return
 	}
 	ev, err := s.deps.Service.CreateEvent(c.Request.Context(), principal(c), in)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ev)
+	s.reply(c, ev, err)
 }
 
 func (s *Server) createAndNotify(c *gin.Context) {
@@ -151,11 +156,7 @@ func (s *Server) createAndNotify(c *gin.Context) {
 		return
 	}
 	ev, err := s.deps.Service.CreateAndNotify(c.Request.Context(), principal(c), in)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ev)
+	s.reply(c, ev, err)
 }
 
 func (s *Server) action(t core.ActionType) gin.HandlerFunc {
@@ -184,36 +185,20 @@ func (s *Server) action(t core.ActionType) gin.HandlerFunc {
 
 func (s *Server) getEvent(c *gin.Context) {
 	ev, err := s.deps.Service.Get(c.Request.Context(), principal(c), c.Param("eventId"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ev)
+	s.reply(c, ev, err)
 }
 
 func (s *Server) getByTrackingID(c *gin.Context) {
 	ev, err := s.deps.Service.GetByTrackingID(c.Request.Context(), principal(c), c.Param("trackingId"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ev)
+	s.reply(c, ev, err)
 }
 
 func (s *Server) getFieldByTrackingID(c *gin.Context) {
 	fv, err := s.deps.Service.FieldByTrackingID(c.Request.Context(), principal(c), c.Param("trackingId"), c.Param("fieldId"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, fv)
+	s.reply(c, fv, err)
 }
 
 func (s *Server) search(c *gin.Context) {
 	res, err := s.deps.Service.Search(c.Request.Context(), principal(c), body(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
+	s.reply(c, res, err)
 }

@@ -150,11 +150,7 @@ func (s *Server) deadLetters(c *gin.Context) {
 		return
 	}
 	ds, err := s.deps.Ops.DeadLetters(c.Request.Context(), principal(c), c.Query("status"), limit)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ds)
+	s.reply(c, ds, err)
 }
 
 func (s *Server) replay(c *gin.Context) {
@@ -169,11 +165,7 @@ func (s *Server) replay(c *gin.Context) {
 		}
 	}
 	ds, err := s.deps.Ops.Replay(c.Request.Context(), principal(c), in.IDs)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ds)
+	s.reply(c, ds, err)
 }
 
 func (s *Server) replayOne(c *gin.Context) {
@@ -181,11 +173,7 @@ func (s *Server) replayOne(c *gin.Context) {
 		return
 	}
 	ds, err := s.deps.Ops.Replay(c.Request.Context(), principal(c), []string{c.Param("id")})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ds)
+	s.reply(c, ds, err)
 }
 
 func (s *Server) discard(c *gin.Context) {
@@ -198,11 +186,7 @@ func (s *Server) discard(c *gin.Context) {
 		return
 	}
 	d, err := s.deps.Ops.Discard(c.Request.Context(), principal(c), c.Param("id"), in.Reason)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, d)
+	s.reply(c, d, err)
 }
 
 func (s *Server) pending(c *gin.Context) {
@@ -222,20 +206,12 @@ func (s *Server) pending(c *gin.Context) {
 		}
 	}
 	res, err := s.deps.Ops.Pending(c.Request.Context(), principal(c), older, limit)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
+	s.reply(c, res, err)
 }
 
 func (s *Server) resend(c *gin.Context) {
 	ev, err := s.deps.Service.Resend(c.Request.Context(), principal(c), c.Param("eventId"), c.Param("actionId"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ev)
+	s.reply(c, ev, err)
 }
 
 func (s *Server) confirmationToken(c *gin.Context) {
