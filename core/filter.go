@@ -23,6 +23,9 @@ const (
 	ColUpdatedBy            Column = "updatedBy"
 	ColCreatedByUserType    Column = "createdByUserType"
 	ColDateOfEvent          Column = "dateOfEvent"
+	ColPlaceOfEvent         Column = "placeOfEvent" // see PlaceOfEvent
+	ColDeclaredBy           Column = "declaredBy"   // who declared (legalStatuses.DECLARED.createdBy)
+	ColRegisteredBy         Column = "registeredBy" // who registered
 	ColFlag                 Column = "flag"
 	ColField                Column = "field"
 )

@@ -61,18 +61,15 @@ func BuildIndex(cc *CountryConfig, ev *EventDocument, st State) (*IndexRow, erro
 		t := st.Registered.AcceptedAt
 		row.RegisteredAt = &t
 	}
+	acc := AccessOf(cc, ev, st)
+	idx.PlaceOfEvent, row.PlaceOfEvent = acc.PlaceOfEvent, acc.PlaceOfEvent
+	row.DeclaredBy, row.RegisteredBy = acc.DeclaredBy, acc.RegisteredBy
 	ec := cc.Event(ev.Type)
 	if ec != nil {
 		if ec.DateOfEvent != "" {
 			var s string
 			if json.Unmarshal(st.Declaration[ec.DateOfEvent], &s) == nil {
 				idx.DateOfEvent, row.DateOfEvent = s, s
-			}
-		}
-		if ec.PlaceOfEvent != "" {
-			var s string
-			if json.Unmarshal(st.Declaration[ec.PlaceOfEvent], &s) == nil {
-				idx.PlaceOfEvent = strings.ToLower(s) // location ids are lower case, as in search
 			}
 		}
 		for _, id := range sortedKeys(st.Declaration) {

@@ -186,8 +186,8 @@ func TestBuildIndexUnregisteredAndDeleted(t *testing.T) {
 	if ls := doc["legalStatuses"].(map[string]any); len(ls) != 0 {
 		t.Errorf("legalStatuses = %v, want {}", ls)
 	}
-	if _, ok := doc["placeOfEvent"]; ok {
-		t.Error("no place of event was declared")
+	if doc["placeOfEvent"] != row.CreatedAtLocation || row.PlaceOfEvent != row.CreatedAtLocation || row.CreatedAtLocation == "" {
+		t.Errorf("no place of event was declared: placeOfEvent %v / %q, want the creation location %q", doc["placeOfEvent"], row.PlaceOfEvent, row.CreatedAtLocation)
 	}
 
 	d := newHistory("birth").do(core.ActionCreate).do(core.ActionDelete)

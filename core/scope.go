@@ -168,7 +168,18 @@ func parseBracketScope(s string) (Scope, error) {
 		if !ok {
 			return Scope{}, fmt.Errorf("scope %q: %q is not key=value", s, part)
 		}
-		if err := sc.addOption(k, strings.Split(v, "|")); err != nil {
+		vals := strings.Split(v, "|")
+		if k == "access" && (name == "search" || name == "recordsearch" || name == ScopeRecordSearch) {
+			// v1.9 search[access=my-jurisdiction|all] is v2 placeOfEvent
+			// (OpenCRVS legacyScopeToV2Scope).
+			k, vals = OptPlaceOfEvent, []string{JurisdictionAll}
+			if v == "my-jurisdiction" {
+				vals = []string{JurisdictionAdministrativeArea}
+			} else if v != "all" {
+				return Scope{}, fmt.Errorf("scope %q: access must be my-jurisdiction or all", s)
+			}
+		}
+		if err := sc.addOption(k, vals); err != nil {
 			return Scope{}, fmt.Errorf("scope %q: %w", s, err)
 		}
 	}
@@ -190,6 +201,10 @@ func (sc *Scope) addOption(k string, vals []string) error {
 		case OptPlaceOfEvent, OptDeclaredIn, OptRegisteredIn:
 			if v != JurisdictionAll && v != JurisdictionAdministrativeArea && v != JurisdictionLocation {
 				return fmt.Errorf("option %s: value %q is not one of all, administrativeArea, location", k, v)
+			}
+		case OptDeclaredBy, OptRegisteredBy:
+			if v != UserFilterUser {
+				return fmt.Errorf("option %s: value %q is not %s", k, v, UserFilterUser)
 			}
 		}
 	}

@@ -32,8 +32,10 @@ func TestParseScope(t *testing.T) {
 		// v1.9 bracket form
 		{"record.notify[event=birth|death]", []string{"type=record.notify&event=birth,death"}},
 		{"record.register[event=birth]", []string{"type=record.register&event=birth"}},
-		{"search[event=birth,access=all]", []string{"type=record.search&access=all&event=birth"}},
-		{"search[event=birth|death,access=my-jurisdiction]", []string{"type=record.search&access=my-jurisdiction&event=birth,death"}},
+		// v1.9 access is v2 placeOfEvent (OpenCRVS legacyScopeToV2Scope)
+		{"search[event=birth,access=all]", []string{"type=record.search&event=birth&placeOfEvent=all"}},
+		{"search[event=birth|death,access=my-jurisdiction]", []string{"type=record.search&event=birth,death&placeOfEvent=administrativeArea"}},
+		{"type=record.read&declaredBy=user&registeredBy=user", []string{"type=record.read&declaredBy=user&registeredBy=user"}},
 		{"record.search[event=death,placeOfEvent=location]", []string{"type=record.search&event=death&placeOfEvent=location"}},
 		{"recordsearch[event=birth]", []string{"type=record.search&event=birth"}},
 		// legacy v1.9 names

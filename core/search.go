@@ -58,30 +58,51 @@ func (s *Service) Search(ctx context.Context, p Principal, body []byte) (*Search
 }
 
 // searchAccess builds the filter that limits results to what the caller's
-// record.search scopes allow (nil = everything).
+// record.search scopes reach (nil = everything), with the rules of
+// Scope.Admits: a result must be admitted by one of the scopes.
 func (s *Service) searchAccess(p Principal) (*Filter, error) {
 	var alts []Filter
 	for _, sc := range p.Scopes.Of(ScopeRecordSearch) {
 		var conds []Filter
-		if evs, ok := sc.Options[OptEvent]; ok && !containsStr(evs, "all") {
-			conds = append(conds, leaf(Cond{Column: ColType, Op: OpIn, Values: evs}))
-		}
-		for _, opt := range []string{OptPlaceOfEvent, OptDeclaredIn, OptRegisteredIn} {
-			col := jurisdictionColumns[opt]
-			vals := sc.Options[opt]
-			if len(vals) == 0 || containsStr(vals, JurisdictionAll) {
-				continue
-			}
-			if p.Office == "" || s.Config.Location(p.Office) == nil {
-				return nil, Errorf(KindForbidden, "NO_JURISDICTION", "Scope %s limits search to a jurisdiction, but the caller has no office", sc)
-			}
-			ids := []string{p.Office}
-			if containsStr(vals, JurisdictionAdministrativeArea) {
-				if area := s.Config.Location(p.Office).ParentID; area != "" {
-					ids = s.Config.Subtree(area)
+		reach := true
+		for _, k := range sortedOptionKeys(sc) {
+			vals := sc.Options[k]
+			switch k {
+			case OptEvent:
+				if !containsStr(vals, "all") {
+					conds = append(conds, leaf(Cond{Column: ColType, Op: OpIn, Values: vals}))
+				}
+			case OptPlaceOfEvent, OptDeclaredIn, OptRegisteredIn:
+				if len(vals) == 0 || containsStr(vals, JurisdictionAll) {
+					continue
+				}
+				roots := JurisdictionRoots(s.Config, p, vals)
+				if roots == nil {
+					return nil, Errorf(KindForbidden, "NO_JURISDICTION", "Scope %s limits search to a jurisdiction, but the caller has no office", sc)
+				}
+				var ids []string
+				for _, r := range roots {
+					ids = append(ids, s.Config.Subtree(r)...)
+				}
+				conds = append(conds, leaf(Cond{Column: jurisdictionColumns[k], Op: OpIn, Values: ids}))
+			case OptDeclaredBy, OptRegisteredBy:
+				col := ColDeclaredBy
+				if k == OptRegisteredBy {
+					col = ColRegisteredBy
+				}
+				if p.ID == "" || !byUser(p, p.ID, vals) {
+					reach = false
+					continue
+				}
+				conds = append(conds, leaf(Cond{Column: col, Op: OpIn, Values: []string{p.ID}}))
+			default:
+				if !inertOptions[k] {
+					reach = false // an option the hub cannot enforce reaches nothing
 				}
 			}
-			conds = append(conds, leaf(Cond{Column: col, Op: OpIn, Values: ids}))
+		}
+		if !reach {
+			continue
 		}
 		if len(conds) == 0 {
 			return nil, nil // one unrestricted scope is enough
@@ -89,18 +110,28 @@ func (s *Service) searchAccess(p Principal) (*Filter, error) {
 		alts = append(alts, Filter{Op: "and", Children: conds})
 	}
 	if len(alts) == 0 {
-		return nil, nil
+		// The caller holds record.search (Search checks it) but no scope
+		// reaches any event.
+		return &Filter{Op: "or", Children: []Filter{}}, nil
 	}
 	return &Filter{Op: "or", Children: alts}, nil
 }
 
 // jurisdictionColumns is the location each jurisdiction option of a
-// record.search scope limits. placeOfEvent is approximated by where the
-// event was created: the index has no place-of-event column.
+// record.search scope limits.
 var jurisdictionColumns = map[string]Column{
-	OptPlaceOfEvent: ColCreatedAtLocation,
+	OptPlaceOfEvent: ColPlaceOfEvent,
 	OptDeclaredIn:   ColDeclaredAtLocation,
 	OptRegisteredIn: ColRegisteredAtLocation,
+}
+
+func sortedOptionKeys(sc Scope) []string {
+	keys := make([]string, 0, len(sc.Options))
+	for k := range sc.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func containsStr(ss []string, s string) bool {

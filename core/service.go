@@ -457,10 +457,7 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 	if st.Deleted {
 		return nil, none, notFound(ev.ID)
 	}
-	if err := CheckScope(p, in.Type, ev.Type); err != nil {
-		if in.Type == ActionRead {
-			return nil, none, notFound(ev.ID) // do not reveal events of types the caller may not read
-		}
+	if err := s.canAccess(p, in.Type, ev, st); err != nil {
 		return nil, none, err
 	}
 	if prev := ev.FindByTransaction(in.TransactionID, in.Type); prev != nil {

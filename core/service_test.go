@@ -356,12 +356,33 @@ func TestServiceSearchAccess(t *testing.T) {
 			t.Errorf("%s=administrativeArea: %+v, want %s in Ibombo's subtree", tc.opt, c, tc.col)
 		}
 	}
-	// placeOfEvent is approximated by the creation location
+	// placeOfEvent limits the place of the event
 	if w, err = search(locIbomboHosp, "type=record.search&placeOfEvent=administrativeArea"); err != nil {
 		t.Fatal(err)
 	}
-	if c := accessOf(w); len(c) != 1 || c[0].Column != core.ColCreatedAtLocation || !slices.Contains(c[0].Values, locIbomboOffice) {
+	if c := accessOf(w); len(c) != 1 || c[0].Column != core.ColPlaceOfEvent || !slices.Contains(c[0].Values, locChikobo) || slices.Contains(c[0].Values, locIlangaHosp) {
 		t.Errorf("placeOfEvent=administrativeArea: %+v", c)
+	}
+	// declaredBy=user / registeredBy=user: the caller's own records
+	if w, err = search(locIbomboOffice, "type=record.search&declaredBy=user"); err != nil {
+		t.Fatal(err)
+	}
+	if c := accessOf(w); len(c) != 1 || c[0].Column != core.ColDeclaredBy || !slices.Equal(c[0].Values, []string{"u"}) {
+		t.Errorf("declaredBy=user: %+v", c)
+	}
+	// a v1.9 search[access=my-jurisdiction] scope is limited too
+	if w, err = search(locIbomboOffice, "search[event=birth,access=my-jurisdiction]"); err != nil {
+		t.Fatal(err)
+	}
+	if c := accessOf(w); len(c) != 2 || c[1].Column != core.ColPlaceOfEvent {
+		t.Errorf("v1.9 my-jurisdiction: %+v", c)
+	}
+	// an option the hub does not enforce reaches nothing (fail closed)
+	if w, err = search(locIbomboOffice, "type=record.search&event=birth&someFutureLimit=x"); err != nil {
+		t.Fatal(err)
+	}
+	if w.Op != "and" || len(w.Children) != 2 || w.Children[1].Op != "or" || len(w.Children[1].Children) != 0 {
+		t.Errorf("unknown option: want an access filter matching nothing, got %s", searchView(core.SearchFilter{Where: w}))
 	}
 	// two limited scopes: either one admits an event; options of one scope all apply
 	if w, err = search(locIbomboOffice, "type=record.search&event=birth&registeredIn=location", "type=record.search&event=death"); err != nil {

@@ -196,6 +196,9 @@ type IndexRow struct {
 	UpdatedBy            string
 	CreatedByUserType    string
 	DateOfEvent          string
+	PlaceOfEvent         string // see PlaceOfEvent; never empty
+	DeclaredBy           string // "" when not declared
+	RegisteredBy         string // "" when not registered
 	Deleted              bool
 	Fields               []IndexField
 	Doc                  json.RawMessage // the EventIndex JSON

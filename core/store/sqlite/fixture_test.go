@@ -50,7 +50,8 @@ func benchEvent(tx core.Tx, i int) error {
 		CreatedAt: created, UpdatedAt: created, CreatedAtLocation: fmt.Sprintf("loc-%d", i%200),
 		UpdatedAtLocation: fmt.Sprintf("loc-%d", i%200), DeclaredAtLocation: fmt.Sprintf("loc-%d", i%200),
 		CreatedBy: "user-1", UpdatedBy: "user-1", CreatedByUserType: "user",
-		DateOfEvent: created.Format(time.DateOnly),
+		DateOfEvent: created.Format(time.DateOnly), PlaceOfEvent: fmt.Sprintf("fac-%d", i%300),
+		DeclaredBy: fmt.Sprintf("user-%d", i%50),
 		Fields: []core.IndexField{
 			{FieldID: "child.name", Kind: core.KindText, Text: first + " " + last},
 			{FieldID: "child.name", Kind: core.KindToken, Text: first},
@@ -120,6 +121,9 @@ func planCases() []planCase {
 			leafF(core.ColAssignedTo, core.OpIn, "user-9"),
 			leafF(core.ColRegisteredAtLocation, core.OpIn, "loc-r"),
 		}}, Limit: 10}},
+		// Jurisdiction and user limits of record scopes (migration 0005).
+		{"PlaceOfEvent", core.SearchFilter{Where: leafF(core.ColPlaceOfEvent, core.OpIn, "fac-7", "fac-8"), Limit: 10}},
+		{"DeclaredBy", core.SearchFilter{Where: leafF(core.ColDeclaredBy, core.OpIn, "user-7"), Limit: 10}},
 		{"DeclaredLocationPrefix", core.SearchFilter{Where: leafF(core.ColDeclaredAtLocation, core.OpPrefix, "loc-7"), Limit: 10}},
 	}
 }

@@ -113,6 +113,8 @@ func TestQueryPlans(t *testing.T) {
 		"RegisteredAtRange":      "events_index_registered_at (registered_at>? AND registered_at<?)",
 		"OrOfSparse":             "events_index_registered_at_location (registered_at_location=?)",
 		"DeclaredLocationPrefix": "events_index_declared_at_location (declared_at_location>? AND declared_at_location<?)",
+		"PlaceOfEvent":           "events_index_place_of_event (place_of_event=?)",
+		"DeclaredBy":             "events_index_declared_by (declared_by=?)",
 	}
 	for _, stats := range []bool{false, true} {
 		if stats {

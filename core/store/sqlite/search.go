@@ -51,6 +51,9 @@ var columns = map[core.Column]column{
 	core.ColUpdatedBy:            {name: "ei.updated_by", kind: textColumn},
 	core.ColCreatedByUserType:    {name: "ei.created_by_user_type", kind: textColumn},
 	core.ColDateOfEvent:          {name: "ei.date_of_event", kind: textColumn},
+	core.ColPlaceOfEvent:         {name: "ei.place_of_event", kind: textColumn},
+	core.ColDeclaredBy:           {name: "ei.declared_by", kind: textColumn, sparse: "<> ''"},
+	core.ColRegisteredBy:         {name: "ei.registered_by", kind: textColumn, sparse: "<> ''"},
 }
 
 // maxInlineValues is the longest value list written as "IN (?, ?, ...)";

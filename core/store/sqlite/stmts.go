@@ -92,8 +92,9 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.upsertIndex, `INSERT INTO events_index (event_id, type, status, tracking_id,
 			registration_number, created_at, updated_at, registered_at, created_at_location,
 			updated_at_location, declared_at_location, registered_at_location, assigned_to,
-			created_by, updated_by, created_by_user_type, date_of_event, deleted)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			created_by, updated_by, created_by_user_type, date_of_event, deleted,
+			place_of_event, declared_by, registered_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (event_id) DO UPDATE SET
 			type = excluded.type, status = excluded.status, tracking_id = excluded.tracking_id,
 			registration_number = excluded.registration_number, created_at = excluded.created_at,
@@ -104,7 +105,9 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 			registered_at_location = excluded.registered_at_location,
 			assigned_to = excluded.assigned_to, created_by = excluded.created_by,
 			updated_by = excluded.updated_by, created_by_user_type = excluded.created_by_user_type,
-			date_of_event = excluded.date_of_event, deleted = excluded.deleted
+			date_of_event = excluded.date_of_event, deleted = excluded.deleted,
+			place_of_event = excluded.place_of_event, declared_by = excluded.declared_by,
+			registered_by = excluded.registered_by
 			RETURNING rid`},
 		{&w.upsertDoc, `INSERT INTO events_index_docs (rid, doc) VALUES (?, ?)
 			ON CONFLICT (rid) DO UPDATE SET doc = excluded.doc`},

@@ -172,7 +172,8 @@ func (v *txView) PutIndex(row *core.IndexRow) error {
 			nullString(row.RegistrationNumber), formatTime(row.CreatedAt), formatTime(row.UpdatedAt),
 			nullTime(row.RegisteredAt), row.CreatedAtLocation, row.UpdatedAtLocation,
 			row.DeclaredAtLocation, row.RegisteredAtLocation, row.AssignedTo, row.CreatedBy,
-			row.UpdatedBy, row.CreatedByUserType, row.DateOfEvent, deleted).Scan(&rid); err != nil {
+			row.UpdatedBy, row.CreatedByUserType, row.DateOfEvent, deleted,
+			row.PlaceOfEvent, row.DeclaredBy, row.RegisteredBy).Scan(&rid); err != nil {
 			return mapEventError(err, row.EventID)
 		}
 		if _, err := w.upsertDoc.ExecContext(ctx, rid, string(row.Doc)); err != nil {

@@ -49,6 +49,7 @@ type fixture struct {
 	created, updated, registered                          string
 	cloc, uloc, dloc, rloc                                string
 	assigned, createdBy, updatedBy, userType, dateOfEvent string
+	place, declaredBy, registeredBy                       string // place "" = cloc
 	flags                                                 []string
 	fields                                                []core.IndexField
 	deleted                                               bool
@@ -80,6 +81,7 @@ var fixtures = []fixture{
 		created: "2024-01-01T10:00:00Z", updated: "2024-03-01T00:00:00Z", registered: "2024-01-15T12:00:00Z",
 		cloc: "loc-a", uloc: "loc-b", dloc: "loc-a", rloc: "loc-r1",
 		assigned: "user-1", createdBy: "user-1", updatedBy: "user-2", userType: "user", dateOfEvent: "2023-12-25",
+		place: "fac-1", declaredBy: "user-1", registeredBy: "user-9",
 		flags: []string{"printed", "validated"},
 		fields: join(name("child.name", "anna maria smith"),
 			[]core.IndexField{num("child.weight", 3.2), date("child.dob", "2023-12-25")})},
@@ -87,6 +89,7 @@ var fixtures = []fixture{
 		created: "2024-01-02T10:00:00Z", updated: "2024-01-05T00:00:00Z",
 		cloc: "loc-a", uloc: "loc-a", dloc: "loc-c",
 		createdBy: "user-2", updatedBy: "user-2", userType: "user", dateOfEvent: "2024-01-01",
+		place: "fac-2", declaredBy: "user-2",
 		flags: []string{"validated"},
 		fields: join(name("child.name", "annabel jones"),
 			[]core.IndexField{num("child.weight", 2.9), date("child.dob", "2024-01-01")})},
@@ -100,6 +103,7 @@ var fixtures = []fixture{
 		created: "2024-02-10T08:30:00Z", updated: "2024-02-20T00:00:00Z", registered: "2024-02-20T00:00:00Z",
 		cloc: "loc-c", uloc: "loc-c", dloc: "loc-c", rloc: "loc-r2",
 		createdBy: "user-1", updatedBy: "user-4", userType: "user", dateOfEvent: "2024-02-01",
+		place: "fac-1", declaredBy: "user-1", registeredBy: "user-1",
 		flags:  []string{"printed"},
 		fields: name("deceased.name", "o'brien %x_y")},
 	{id: "e5", typ: "birth", status: "CREATED", tracking: "TRK-C5",
@@ -117,6 +121,7 @@ var fixtures = []fixture{
 		created: "2024-01-01T11:00:00Z", updated: "2024-01-01T11:00:00Z", registered: "2024-01-10T00:00:00Z",
 		cloc: "loc-a", uloc: "loc-b", dloc: "loc-a", rloc: "loc-r1",
 		assigned: "user-1", createdBy: "user-1", updatedBy: "user-1", userType: "user", dateOfEvent: "2023-12-25",
+		place: "fac-1", declaredBy: "user-1", registeredBy: "user-1",
 		flags: []string{"printed", "validated", "incomplete"},
 		fields: join(name("child.name", "anna maria smith"), name("deceased.name", "bob smith"),
 			[]core.IndexField{num("child.weight", 3.2), date("child.dob", "2023-12-25")})},
@@ -154,6 +159,10 @@ func loadFixtures(t *testing.T, s core.Store) {
 				RegisteredAtLocation: f.rloc, AssignedTo: f.assigned, CreatedBy: f.createdBy,
 				UpdatedBy: f.updatedBy, CreatedByUserType: f.userType, DateOfEvent: f.dateOfEvent,
 				Deleted: f.deleted, Fields: f.fields, Doc: fixtureDoc(f),
+				PlaceOfEvent: f.place, DeclaredBy: f.declaredBy, RegisteredBy: f.registeredBy,
+			}
+			if row.PlaceOfEvent == "" {
+				row.PlaceOfEvent = f.cloc
 			}
 			if f.registered != "" {
 				r := mustTime(t, f.registered).In(zone) // any zone: stored as an instant
@@ -226,6 +235,12 @@ func testSearch(t *testing.T, fresh func(*testing.T) core.Store) {
 			{"CreatedByUserType/In", leaf(core.ColCreatedByUserType, core.OpIn, "system"), []string{"e3"}},
 			{"DateOfEvent/Range", rng(core.ColDateOfEvent, "2024-01-01", "2024-02-01"), []string{"e2", "e4"}},
 			{"DateOfEvent/Hi", rng(core.ColDateOfEvent, "", "2023-12-31"), []string{"e1", "e3"}},
+
+			{"PlaceOfEvent/In", leaf(core.ColPlaceOfEvent, core.OpIn, "fac-1", "loc-b"), []string{"e1", "e3", "e4"}},
+			{"PlaceOfEvent/LongList", leaf(core.ColPlaceOfEvent, core.OpIn, append(manyLocations, "fac-2")...), []string{"e2", "e5"}},
+			{"DeclaredBy/In", leaf(core.ColDeclaredBy, core.OpIn, "user-1"), []string{"e1", "e4"}},
+			{"DeclaredBy/NotDeclared", leaf(core.ColDeclaredBy, core.OpIn, ""), []string{"e3", "e5", "e6"}},
+			{"RegisteredBy/In", leaf(core.ColRegisteredBy, core.OpIn, "user-1"), []string{"e4"}},
 
 			{"Flag/AnyOf", leaf(core.ColFlag, core.OpIn, "printed", "incomplete"), []string{"e1", "e3", "e4", "e6"}},
 			{"Flag/AllOf", leaf(core.ColFlag, core.OpAllOf, "printed", "validated"), []string{"e1", "e6"}},

@@ -1,0 +1,178 @@
+package core_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/crvshub/crvshub/core"
+)
+
+func TestPlaceOfEvent(t *testing.T) {
+	cc := farajaland(t)
+	for _, tc := range []struct {
+		name, eventType, field, value, want string
+	}{
+		{"no place declared: where it was created", "birth", "", "", locIbomboOffice},
+		{"a facility id", "birth", "child.birthLocation", `"` + strings.ToUpper(locChikobo) + `"`, locChikobo},
+		{"not a UUID: where it was created", "birth", "child.birthLocation", `"the river bank"`, locIbomboOffice},
+		{"a death location", "death", "eventDetails.deathLocation", `"` + locIlangaHosp + `"`, locIlangaHosp},
+		{"another field does not count", "birth", "mother.nid", `"` + locIlangaHosp + `"`, locIbomboOffice},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := core.State{CreatedAtLocation: strings.ToUpper(locIbomboOffice), Declaration: core.Declaration{}}
+			if tc.field != "" {
+				st.Declaration[tc.field] = json.RawMessage(tc.value)
+			}
+			if got := core.PlaceOfEvent(cc, tc.eventType, st); got != tc.want {
+				t.Errorf("PlaceOfEvent = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlaceOfEventAddress: a country whose place field is an address
+// places the event in the address's administrative area (OpenCRVS
+// resolvePlaceOfEvent); an international address does not count.
+func TestPlaceOfEventAddress(t *testing.T) {
+	cc := farajaland(t)
+	ec := cc.Event("birth")
+	saved := ec.PlaceOfEvent
+	ec.PlaceOfEvent = "mother.address"
+	t.Cleanup(func() { ec.PlaceOfEvent = saved })
+	st := core.State{CreatedAtLocation: locIbomboOffice, Declaration: core.Declaration{
+		"mother.address": json.RawMessage(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":"` + locIlanga + `"}`)}}
+	if got := core.PlaceOfEvent(cc, "birth", st); got != locIlanga {
+		t.Errorf("domestic address: %q, want %q", got, locIlanga)
+	}
+	st.Declaration["mother.address"] = json.RawMessage(`{"addressType":"INTERNATIONAL","country":"FRA"}`)
+	if got := core.PlaceOfEvent(cc, "birth", st); got != locIbomboOffice {
+		t.Errorf("international address: %q, want the creation location", got)
+	}
+}
+
+func TestScopeAdmits(t *testing.T) {
+	cc := farajaland(t)
+	atIbombo := core.Principal{ID: "me", Office: locIbomboOffice}
+	inIbombo := core.EventAccess{Type: "birth", PlaceOfEvent: locChikobo, DeclaredAt: locIbomboOffice, DeclaredBy: "me",
+		RegisteredAt: locIbomboOffice, RegisteredBy: "registrar"}
+	inIlanga := core.EventAccess{Type: "birth", PlaceOfEvent: locIlangaHosp, DeclaredAt: locIlangaOffice, DeclaredBy: "other"}
+	atOffice := core.EventAccess{Type: "birth", PlaceOfEvent: locIbomboOffice}
+	notDeclared := core.EventAccess{Type: "birth", PlaceOfEvent: locChikobo}
+	for _, tc := range []struct {
+		scope string
+		p     core.Principal
+		ev    core.EventAccess
+		want  bool
+	}{
+		{"type=record.read", atIbombo, inIlanga, true},
+		{"type=record.read&event=death", atIbombo, inIbombo, false},
+		{"type=record.read&placeOfEvent=all", atIbombo, inIlanga, true},
+		{"type=record.read&placeOfEvent=administrativeArea", atIbombo, inIbombo, true},
+		{"type=record.read&placeOfEvent=administrativeArea", atIbombo, inIlanga, false},
+		{"type=record.read&placeOfEvent=location", atIbombo, inIbombo, false}, // a facility is not the office
+		{"type=record.read&placeOfEvent=location", atIbombo, atOffice, true},
+		{"type=record.read&declaredIn=location", atIbombo, inIbombo, true},
+		{"type=record.read&declaredIn=location", atIbombo, inIlanga, false},
+		{"type=record.read&declaredIn=administrativeArea", atIbombo, notDeclared, false}, // not declared yet: outside
+		{"type=record.read&registeredIn=administrativeArea", atIbombo, inIbombo, true},
+		{"type=record.read&registeredIn=location", atIbombo, inIlanga, false},
+		{"type=record.read&declaredBy=user", atIbombo, inIbombo, true},
+		{"type=record.read&declaredBy=user", atIbombo, inIlanga, false},
+		{"type=record.read&registeredBy=user", atIbombo, inIbombo, false},
+		{"type=record.read&declaredBy=user", core.Principal{Office: locIbomboOffice}, core.EventAccess{Type: "birth"}, false},
+		// every option of one scope must hold
+		{"type=record.read&event=birth&placeOfEvent=administrativeArea&declaredBy=user", atIbombo, inIbombo, true},
+		{"type=record.read&event=birth&placeOfEvent=administrativeArea&registeredBy=user", atIbombo, inIbombo, false},
+		// a caller without a known office has no jurisdiction (fail closed)
+		{"type=record.read&placeOfEvent=administrativeArea", core.Principal{ID: "me"}, inIbombo, false},
+		{"type=record.read&placeOfEvent=administrativeArea", core.Principal{ID: "me", Office: "nowhere"}, inIbombo, false},
+		// options that do not narrow, and options the hub does not know
+		{"type=record.print-certified-copies&templates=birth-certificate", atIbombo, inIlanga, true},
+		{"type=record.read&someFutureLimit=x", atIbombo, inIbombo, false},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			sc, err := core.ParseScope(tc.scope)
+			if err != nil || len(sc) != 1 {
+				t.Fatal(err)
+			}
+			if got := sc[0].Admits(cc, tc.p, tc.ev); got != tc.want {
+				t.Errorf("Admits = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestServiceJurisdiction: actions on existing events honour the
+// jurisdiction and user options of the caller's scopes; an event outside
+// them is "not found" (404) and nothing is written.
+func TestServiceJurisdiction(t *testing.T) {
+	svc, store := newService(t, nil)
+	ctx := context.Background()
+	hospital := systemClient(t, allRecordScopes...)
+	full := func(place string) core.Declaration {
+		return decl(t, `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"`+
+			place+`","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`)
+	}
+	declared := func(tx, place string) *core.EventDocument {
+		t.Helper()
+		ev, err := svc.CreateEvent(ctx, hospital, core.CreateInput{TransactionID: tx, Type: "birth", CreatedAtLocation: locIbomboOffice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err = svc.Act(ctx, hospital, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: tx + "-declare",
+			CreatedAtLocation: locIbomboOffice, Declaration: full(place)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	here := declared("born-here", locChikobo)
+	there := declared("born-there", locIlangaHosp)
+	if row := store.index[there.ID]; row == nil || row.PlaceOfEvent != locIlangaHosp || row.DeclaredBy != hospital.ID {
+		t.Fatalf("index row: %+v", row)
+	}
+
+	registrar := core.Principal{ID: "registrar-ibombo", Type: core.UserTypeSystem, Office: locIbomboOffice,
+		Scopes: mustScopes(t, "type=record.read&event=birth&placeOfEvent=administrativeArea",
+			"type=record.register&event=birth&placeOfEvent=administrativeArea")}
+	if _, err := svc.Get(ctx, registrar, here.ID); err != nil {
+		t.Fatalf("read in jurisdiction: %v", err)
+	}
+	before := len(store.events[there.ID].Actions)
+	for _, typ := range []core.ActionType{core.ActionRead, core.ActionRegister} {
+		_, err := svc.Act(ctx, registrar, there.ID, core.ActionInput{Type: typ, TransactionID: "x-" + string(typ), CreatedAtLocation: locIbomboOffice})
+		if e := coreErr(t, err); e.Kind != core.KindNotFound {
+			t.Errorf("%s outside the jurisdiction: %v %q, want not found", typ, e.Kind, e.Message)
+		}
+	}
+	if n := len(store.events[there.ID].Actions); n != before {
+		t.Errorf("a refused action wrote %d actions", n-before)
+	}
+	if _, err := svc.Act(ctx, registrar, here.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "reg-here", CreatedAtLocation: locIbomboOffice}); err != nil {
+		t.Errorf("register in jurisdiction: %v", err)
+	}
+	// a scope that does not admit the event type still names the scope (403)
+	_, err := svc.Act(ctx, registrar, there.ID, core.ActionInput{Type: core.ActionArchive, TransactionID: "arch", CreatedAtLocation: locIbomboOffice,
+		Content: map[string]any{"reason": "r"}})
+	if e := coreErr(t, err); e.Kind != core.KindForbidden || !strings.Contains(e.Message, "record.archive") {
+		t.Errorf("missing scope: %v %q", e.Kind, e.Message)
+	}
+	// declaredBy=user: the hospital's own declarations only
+	own := core.Principal{ID: "other-client", Type: core.UserTypeSystem, Office: locIbomboOffice,
+		Scopes: mustScopes(t, "type=record.read&declaredBy=user")}
+	if _, err := svc.Get(ctx, own, here.ID); core.KindOf(err) != core.KindNotFound {
+		t.Errorf("declaredBy=user read of another's declaration: %v", err)
+	}
+	own.ID = hospital.ID
+	if _, err := svc.Get(ctx, own, here.ID); err != nil {
+		t.Errorf("declaredBy=user read of its own declaration: %v", err)
+	}
+	// one admitting scope among several is enough
+	both := core.Principal{ID: "r2", Type: core.UserTypeSystem, Office: locIbomboOffice,
+		Scopes: mustScopes(t, "type=record.read&placeOfEvent=location", "type=record.read&declaredIn=administrativeArea")}
+	if _, err := svc.Get(ctx, both, there.ID); err != nil {
+		t.Errorf("declared in Ibombo, born in Ilanga, read under declaredIn: %v", err)
+	}
+}
