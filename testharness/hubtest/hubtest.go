@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/store/sqlite"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
@@ -66,6 +67,9 @@ type Options struct {
 	MOSIP *mosipmock.Profile
 	// Messaging tunes the bus (short redelivery delays in tests).
 	Messaging app.MessagingOptions
+	// Store tunes the SQLite store (zero = the hub's defaults), e.g.
+	// MaxBatch 1 or Synchronous NORMAL for commit benchmarks.
+	Store sqlite.Options
 }
 
 // startMOSIP starts a MOSIP mock for the hub (see mockpartners).
@@ -96,7 +100,7 @@ func Start(t testing.TB, o Options) *Hub {
 		t.Fatalf("hubtest: listen: %v", err)
 	}
 	url := "http://" + ln.Addr().String()
-	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging}
+	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging, Store: o.Store}
 	var mock *mosipmock.Mock
 	if o.MOSIP != nil {
 		mock, opts.Partners = startMOSIP(t, o.DataDir, *o.MOSIP, log.With("component", "mosip-mock"))
