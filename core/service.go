@@ -379,12 +379,39 @@ type FieldValue struct {
 // FieldByTrackingID returns one declaration field of the event with this
 // tracking id (null when not set), recording the read.
 func (s *Service) FieldByTrackingID(ctx context.Context, p Principal, trackingID, fieldID string) (*FieldValue, error) {
-	ev, err := s.GetByTrackingID(ctx, p, trackingID)
+	// The field is checked before the READ is recorded (a request that
+	// fails writes nothing), and only once the caller is known to reach
+	// the record (else the answer would reveal that it exists).
+	if err := RequireScope(p, actionScopes[ActionRead], ""); err != nil {
+		return nil, err
+	}
+	hidden := Errorf(KindNotFound, "NOT_FOUND", "Event not found with tracking ID: %s", trackingID)
+	id, err := s.Store.EventIDByTrackingID(ctx, strings.ToUpper(strings.TrimSpace(trackingID)))
+	if errors.Is(err, ErrNotFound) {
+		return nil, hidden
+	}
 	if err != nil {
 		return nil, err
 	}
-	if ec := s.Config.Event(ev.Type); ec == nil || ec.Field(fieldID) == nil {
-		return nil, Errorf(KindNotFound, "UNKNOWN_FIELD", "Field '%s' is not a field of event type '%s'", fieldID, ev.Type)
+	cur, err := s.Store.Event(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, hidden
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st := Derive(cur); st.Deleted || s.canAccess(p, ActionRead, cur, st) != nil {
+		return nil, hidden
+	}
+	if ec := s.Config.Event(cur.Type); ec == nil || ec.Field(fieldID) == nil {
+		return nil, Errorf(KindNotFound, "UNKNOWN_FIELD", "Field '%s' is not a field of event type '%s'", fieldID, cur.Type)
+	}
+	ev, err := s.Get(ctx, p, id)
+	if KindOf(err) == KindNotFound {
+		return nil, hidden
+	}
+	if err != nil {
+		return nil, err
 	}
 	v := Derive(ev).Declaration[fieldID]
 	if v == nil {

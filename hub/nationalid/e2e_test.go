@@ -19,6 +19,7 @@ import (
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/bus"
+	"github.com/crvshub/crvshub/hub/nationalid"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
@@ -478,6 +479,14 @@ func TestDiscardAndBulkReplay(t *testing.T) {
 	}
 	if res := e.h.Do("POST", "/api/events/ops/dead-letters/"+dls[0].ID+"/discard", e.token, map[string]string{"reason": "registered by hand in MOSIP"}); res.Status != 200 {
 		t.Fatalf("discard: %d %s", res.Status, res.Body)
+	}
+	// too many ids: 400 naming ids, nothing replayed
+	tooMany := make([]string, nationalid.MaxReplayIDs+1)
+	for i := range tooMany {
+		tooMany[i] = dls[1].ID
+	}
+	if res := e.h.Do("POST", "/api/events/ops/dead-letters/replay", e.token, map[string]any{"ids": tooMany}); res.Status != 400 || !strings.Contains(string(res.Body), "ids") {
+		t.Fatalf("replay of %d ids: %d %s", len(tooMany), res.Status, res.Body)
 	}
 	e.mock.SetProfile(mosipmock.Profile{})
 	res := e.h.Do("POST", "/api/events/ops/dead-letters/replay", e.token, nil)

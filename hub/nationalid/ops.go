@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ func (o *Ops) DeadLetters(ctx context.Context, p core.Principal, status string, 
 	return ds, nil
 }
 
+// MaxReplayIDs caps the dead letter ids one replay request may name.
+const MaxReplayIDs = 1000
+
 // Replay sends dead letters again, in arrival order: each gets a new
 // message (new id, same topic and payload, metadata replay_of) and is
 // marked replayed, in one transaction. ids nil = every dead letter.
@@ -66,6 +70,10 @@ func (o *Ops) Replay(ctx context.Context, p core.Principal, ids []string) ([]cor
 		if len(ids) == 0 {
 			return nil, core.Errorf(core.KindInvalid, "INVALID_INPUT", "ids is empty; leave it out to replay every dead letter")
 		}
+		if len(ids) > MaxReplayIDs {
+			return nil, core.Errorf(core.KindInvalid, "INVALID_INPUT", "ids has %d entries; at most %d per request (leave ids out to replay every dead letter)", len(ids), MaxReplayIDs)
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 		f = core.DeadLetterFilter{IDs: ids}
 	}
 	ds, err := o.Queues.DeadLetters(ctx, f)

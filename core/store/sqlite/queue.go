@@ -300,10 +300,14 @@ func (s *Store) DeadLetters(ctx context.Context, f core.DeadLetterFilter) ([]cor
 		args = append(args, f.Handler)
 	}
 	if len(f.IDs) > 0 {
-		where = append(where, "id IN (?"+strings.Repeat(", ?", len(f.IDs)-1)+")")
-		for _, id := range f.IDs {
-			args = append(args, id)
+		// One JSON array parameter, whatever the number of ids (SQLite
+		// allows at most 32,766 bound variables per statement).
+		ids, err := json.Marshal(f.IDs)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: dead letters: %w", err)
 		}
+		where = append(where, "id IN (SELECT value FROM json_each(?))")
+		args = append(args, string(ids))
 	}
 	q := `SELECT ` + sqlDeadLetterCols + ` FROM dead_letters`
 	if len(where) > 0 {

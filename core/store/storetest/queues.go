@@ -163,5 +163,14 @@ func testQueues(t *testing.T, fresh func(*testing.T) core.Store) {
 		if all, err := q.DeadLetters(ctx, core.DeadLetterFilter{Limit: 2}); err != nil || len(all) != 2 {
 			t.Fatalf("limit 2: %d, %v", len(all), err)
 		}
+		// A long id list (more than SQLite's 32,766 bound variables).
+		many := make([]string, 40000)
+		for i := range many {
+			many[i] = fmt.Sprintf("unknown-%d", i)
+		}
+		many[20000] = msg(3).ID
+		if got, err := q.DeadLetters(ctx, core.DeadLetterFilter{IDs: many}); err != nil || len(got) != 1 || got[0].ID != msg(3).ID {
+			t.Fatalf("40,000 ids: %d, %v", len(got), err)
+		}
 	})
 }
