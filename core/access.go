@@ -177,14 +177,20 @@ func byUser(p Principal, who string, vals []string) bool {
 // jurisdiction or user options exclude this event it is "not found", so
 // that the caller learns nothing about records outside its reach.
 func (s *Service) canAccess(p Principal, t ActionType, ev *EventDocument, st State) error {
-	if err := CheckScope(p, t, ev.Type); err != nil {
-		if t == ActionRead {
-			return notFound(ev.ID) // do not reveal events of types the caller may not read
-		}
+	err := s.canAccessWith(p, actionScopes[t], ev, st)
+	if t == ActionRead && KindOf(err) == KindForbidden {
+		return notFound(ev.ID) // do not reveal events of types the caller may not read
+	}
+	return err
+}
+
+// canAccessWith is canAccess for any list of scope types (one is enough).
+func (s *Service) canAccessWith(p Principal, types []string, ev *EventDocument, st State) error {
+	if err := RequireScope(p, types, ev.Type); err != nil {
 		return err
 	}
 	var view *EventAccess
-	for _, typ := range actionScopes[t] {
+	for _, typ := range types {
 		for _, sc := range p.Scopes.Of(typ) {
 			if !sc.AllowsEvent(ev.Type) {
 				continue

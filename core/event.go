@@ -138,11 +138,13 @@ func (e *EventDocument) FindAction(id string) *Action {
 	return nil
 }
 
-// FindByTransaction returns the first action with this transaction id and
-// type, or nil. It is how a repeated request finds its earlier result.
-func (e *EventDocument) FindByTransaction(transactionID string, t ActionType) *Action {
+// FindByTransaction returns the first action this caller made with this
+// transaction id and type, or nil. It is how a repeated request finds its
+// earlier result. Transaction ids are the caller's own: another client
+// using the same id is a different request.
+func (e *EventDocument) FindByTransaction(createdBy, transactionID string, t ActionType) *Action {
 	for i := range e.Actions {
-		if e.Actions[i].TransactionID == transactionID && e.Actions[i].Type == t {
+		if a := &e.Actions[i]; a.TransactionID == transactionID && a.Type == t && a.CreatedBy == createdBy {
 			return &e.Actions[i]
 		}
 	}

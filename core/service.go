@@ -233,7 +233,10 @@ func (s *Service) prepareCreate(p Principal, in *CreateInput) error {
 // create inserts the event; index=false leaves the search row to the
 // caller's next commitActions in the same transaction (create+notify).
 func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput, index bool) (*EventDocument, error) {
-	if ev, err := tx.EventByTransaction(in.TransactionID, in.Type); err == nil {
+	if ev, err := tx.EventByTransaction(p.ID, in.TransactionID, in.Type); err == nil {
+		if loc := ev.Actions[0].CreatedAtLocation; loc != in.CreatedAtLocation {
+			return nil, reused(in.TransactionID, fmt.Sprintf("createdAtLocation %s", loc))
+		}
 		return ev, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -487,7 +490,10 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 	if err := s.canAccess(p, in.Type, ev, st); err != nil {
 		return nil, none, err
 	}
-	if prev := ev.FindByTransaction(in.TransactionID, in.Type); prev != nil {
+	if prev := ev.FindByTransaction(p.ID, in.TransactionID, in.Type); prev != nil {
+		if diff := differsFrom(prev, in); diff != "" {
+			return nil, none, reused(in.TransactionID, diff)
+		}
 		return ev, none, nil // idempotent repeat
 	}
 	if st.AssignedTo != "" && st.AssignedTo != p.ID && in.Type != ActionRead && in.Type != ActionAssign && in.Type != ActionUnassign {

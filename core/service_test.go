@@ -79,10 +79,10 @@ func (tx *memTx) Event(id string) (*core.EventDocument, error) {
 	return nil, core.ErrNotFound
 }
 
-func (tx *memTx) EventByTransaction(transactionID, eventType string) (*core.EventDocument, error) {
+func (tx *memTx) EventByTransaction(createdBy, transactionID, eventType string) (*core.EventDocument, error) {
 	for _, m := range []map[string]*core.EventDocument{tx.events, tx.s.events} {
 		for _, ev := range m {
-			if ev.Type == eventType && len(ev.Actions) > 0 && ev.Actions[0].TransactionID == transactionID {
+			if ev.Type == eventType && len(ev.Actions) > 0 && ev.Actions[0].TransactionID == transactionID && ev.Actions[0].CreatedBy == createdBy {
 				return ev.Clone(), nil
 			}
 		}

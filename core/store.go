@@ -43,18 +43,21 @@ type Store interface {
 type Tx interface {
 	// Event reads an event inside the transaction (ErrNotFound if absent).
 	Event(id string) (*EventDocument, error)
-	// EventByTransaction finds the event created with this (transactionId,
-	// type) pair, or ErrNotFound.
-	EventByTransaction(transactionID, eventType string) (*EventDocument, error)
+	// EventByTransaction finds the event this caller (createdBy of its
+	// CREATE action) created with this (transactionId, type), or
+	// ErrNotFound. Transaction ids are per caller: another caller's event
+	// with the same transaction id is never found.
+	EventByTransaction(createdBy, transactionID, eventType string) (*EventDocument, error)
 	// InsertEvent stores a new event and its actions. A tracking id already
-	// in use -> ErrTrackingIDTaken; a (transactionId, type) pair or id in use
-	// -> ErrDuplicate. A failed insert leaves nothing behind. The event's
-	// (transactionId, type) identity uses the transaction id of its CREATE
+	// in use -> ErrTrackingIDTaken; a (createdBy, transactionId, type) or id
+	// in use -> ErrDuplicate. A failed insert leaves nothing behind. The
+	// event's identity uses the creator and transaction id of its CREATE
 	// action; an event without one has none.
 	InsertEvent(ev *EventDocument) error
 	// AppendActions adds actions to an existing event and sets its
-	// updatedAt. An action whose (transactionId, type, status) or id is
-	// already stored -> ErrDuplicate, and none of the actions are added.
+	// updatedAt. An action whose (createdBy, transactionId, type, status)
+	// or id is already stored -> ErrDuplicate, and none of the actions are
+	// added.
 	AppendActions(eventID string, updatedAt time.Time, actions ...Action) error
 	// PutIndex replaces the event's search index row, field rows and flag
 	// rows. A registration number used by another event ->

@@ -129,7 +129,7 @@ type fakeTx struct {
 }
 
 func (t *fakeTx) Event(string) (*core.EventDocument, error) { return nil, errNoEvents }
-func (t *fakeTx) EventByTransaction(string, string) (*core.EventDocument, error) {
+func (t *fakeTx) EventByTransaction(string, string, string) (*core.EventDocument, error) {
 	return nil, errNoEvents
 }
 func (t *fakeTx) InsertEvent(*core.EventDocument) error                 { return errNoEvents }

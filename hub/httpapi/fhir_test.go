@@ -688,6 +688,33 @@ func TestFHIRSameBundleBothRoutes(t *testing.T) {
 	}
 }
 
+// TestFHIRIdentifierReuse: a Bundle.identifier is the sending system's own
+// key. Another client sending the same bundle makes its own record (never
+// "already received" pointing at someone else's); the same client sending
+// the identifier again with other content gets a 409 OperationOutcome and
+// nothing changes.
+func TestFHIRIdentifierReuse(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	tokA, tokB := adminToken(h), adminToken(h)
+	body := fresh(t, readFile(t, v1BirthFile))
+	idA, _ := created(t, postFHIR(t, h, pathFHIR, tokA, body, fhirJSON), http.StatusCreated)
+	idB, _ := created(t, postFHIR(t, h, pathFHIR, tokB, body, fhirJSON), http.StatusCreated)
+	if idA == idB {
+		t.Fatalf("two clients' bundles with one identifier are one event %s", idA)
+	}
+	changed := editJSON(t, body, func(m map[string]any) { childPatient(m)["birthDate"] = "2024-01-03" })
+	res := postFHIR(t, h, pathFHIR, tokA, changed, fhirJSON)
+	wantOutcome(t, res, http.StatusConflict, "child.dob")
+	if n := total(t, h, tokA); n != 2 {
+		t.Errorf("%d events, want 2", n)
+	}
+	if dob := string(core.Derive(stored(t, h, idA)).Declaration["child.dob"]); strings.Contains(dob, "2024-01-03") {
+		t.Errorf("the conflicting resend changed child.dob to %s", dob)
+	}
+}
+
 // TestFHIROffice: the event's office is the bundle's, else the
 // createdAtLocation query parameter, else the client's default office;
 // none is a 400 that says so.
@@ -1125,7 +1152,7 @@ func TestFHIRMappingsTestdata(t *testing.T) {
 			if got := notifyAt(ev); got != office {
 				t.Errorf("office %s, want %s", got, office)
 			}
-			if engineTransactionIDRe.MatchString(g.TransactionID) && ev.FindByTransaction(g.TransactionID, core.ActionNotify) == nil {
+			if engineTransactionIDRe.MatchString(g.TransactionID) && ev.FindByTransaction(ev.Actions[0].CreatedBy, g.TransactionID, core.ActionNotify) == nil {
 				t.Errorf("no NOTIFY with the mapper's transaction id %s", g.TransactionID)
 			}
 			issues := mustJSON(t, oo.Issue[1:])
@@ -1151,6 +1178,10 @@ func TestFHIRMappingsTestdata(t *testing.T) {
 	for _, f := range broken {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		t.Run("broken "+name, func(t *testing.T) {
+			// A client of its own: a broken variant shares its good twin's
+			// identifier, and the same client resending an identifier with
+			// other content is a conflict (TestFHIRIdentifierReuse).
+			tok := adminToken(h)
 			res := postFHIR(t, h, pathFHIR, tok, readFile(t, f), fhirJSON)
 			if res.Status >= 500 {
 				t.Fatalf("status %d for bad input; %s", res.Status, res.Body)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -97,14 +98,12 @@ func TestIdempotentAction(t *testing.T) {
 	}
 	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
 
-	// A retry with another body but the same transactionId is still the
-	// first action's answer: nothing is written.
+	// The same transactionId with another body is not a retry: 409 naming
+	// what differs, and nothing is written (it used to answer 200 with the
+	// first result, silently dropping the new data).
 	extra = map[string]any{"declaration": hubtest.BirthDeclaration("Other", "Name")}
 	third := h.Act(tok, ev.ID, "notify", tx, extra)
-	wantOK(t, third)
-	if !jsonEqual(t, first.Body, third.Body) {
-		t.Errorf("retry with another body changed the answer:\n%s\n%s", first.Body, third.Body)
-	}
+	wantError(t, third, http.StatusConflict, tx, "child.name")
 	wantShape(t, stored(t, h, ev.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
 
 	// Same for a non-confirmable action (ASSIGN).
@@ -238,4 +237,58 @@ func TestConcurrentActions(t *testing.T) {
 		t.Errorf("distinct notifies: statuses %v, want 1 x 200 and 19 x 409", st)
 	}
 	wantShape(t, stored(t, h, distinct.ID), "CREATE/Accepted", "NOTIFY/Requested", "NOTIFY/Accepted")
+}
+
+// TestTransactionIDsArePerClient: two hospitals that both use their local
+// record number "1001" as transactionId make two records. The second never
+// gets the first one's record back (someone else's personal data), and its
+// own child is stored, not silently dropped.
+func TestTransactionIDsArePerClient(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	hospitalA := h.ClientToken(hubtest.OfficeIbombo, "notification-api", "type=record.declare")
+	hospitalB := h.ClientToken(hubtest.OfficeIbombo, "notification-api", "type=record.declare")
+	createOnly := h.ClientToken(hubtest.OfficeIbombo, "type=record.create&event=birth")
+	tx := "1001"
+
+	a := h.Notify(hospitalA, "birth", tx, hubtest.BirthDeclaration("Alice", "Banda"))
+	b := h.Notify(hospitalB, "birth", tx, hubtest.BirthDeclaration("Bwalya", "Phiri"))
+	if a.ID == b.ID {
+		t.Fatalf("two hospitals' births with the same local id are one record %s", a.ID)
+	}
+	if name := string(core.Derive(b).Declaration["child.name"]); !strings.Contains(name, "Bwalya") {
+		t.Errorf("hospital B got child.name %s, want its own child", name)
+	}
+	// each hospital's retry still finds its own record
+	if again := h.Notify(hospitalB, "birth", tx, hubtest.BirthDeclaration("Bwalya", "Phiri")); again.ID != b.ID {
+		t.Errorf("hospital B's retry: %s, want %s", again.ID, b.ID)
+	}
+	// a client that may only create, using A's create key, gets an event of its own
+	res := h.Do("POST", pathEvents, createOnly, map[string]any{"type": "birth", "transactionId": tx + ":create", "createdAtLocation": hubtest.OfficeIbombo})
+	wantOK(t, res)
+	if got := res.Event(); got.ID == a.ID || got.ID == b.ID || len(core.Derive(got).Declaration) != 0 {
+		t.Errorf("create with another client's key answered %s with %d fields", got.ID, len(core.Derive(got).Declaration))
+	}
+	if n := total(t, h, adminToken(h)); n != 3 {
+		t.Errorf("%d events, want 3", n)
+	}
+	// action transaction ids are per client too: B may use an id A used
+	act(t, h, hospitalA, a.ID, "assign", map[string]any{"transactionId": "shared-action"})
+	wantOK(t, h.Act(hospitalB, b.ID, "assign", "shared-action", nil))
+}
+
+// TestCreateRepeatWithOtherLocation: repeating a create's transactionId
+// from another location is not a retry.
+func TestCreateRepeatWithOtherLocation(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	tx := newTx()
+	body := map[string]any{"type": "birth", "transactionId": tx, "createdAtLocation": hubtest.OfficeIbombo}
+	wantOK(t, h.Do("POST", pathEvents, tok, body))
+	body["createdAtLocation"] = hubtest.OfficeIlanga
+	wantError(t, h.Do("POST", pathEvents, tok, body), http.StatusConflict, tx, "createdAtLocation")
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events, want 1", n)
+	}
 }

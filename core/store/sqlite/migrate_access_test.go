@@ -3,8 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // TestMigration0005Backfill: a database written before migration 0005 gets
@@ -72,5 +76,74 @@ func TestMigration0005Backfill(t *testing.T) {
 		if got != w {
 			t.Errorf("%s: %v, want %v", id, got, w)
 		}
+	}
+}
+
+// TestMigration0006TransactionKeys: events and actions stored before
+// migration 0006 are found by their creator and transaction id after it,
+// and another caller's same transaction id no longer collides with them.
+func TestMigration0006TransactionKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := old.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, conn, ms[:5]); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO events (id, type, transaction_id, tracking_id, created_at, updated_at) VALUES ('ev-1', 'birth', 'tx-1', 'TRK0001', '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')`,
+		`INSERT INTO event_actions (event_id, id, type, status, transaction_id, doc) VALUES ('ev-1', 'a-1', 'CREATE', 'Accepted', 'tx-1',
+			'{"id":"a-1","type":"CREATE","status":"Accepted","transactionId":"tx-1","createdBy":"hospital-a","createdAt":"2024-01-01T00:00:00Z","declaration":{}}')`,
+		`INSERT INTO event_actions (event_id, id, type, status, transaction_id, doc) VALUES ('ev-1', 'a-2', 'NOTIFY', 'Accepted', 'tx-2',
+			'{"id":"a-2","type":"NOTIFY","status":"Accepted","transactionId":"tx-2","createdBy":"hospital-a","createdAt":"2024-01-01T00:00:00Z","declaration":{}}')`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	old.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Write(ctx, func(tx core.Tx) error {
+		ev, err := tx.EventByTransaction("hospital-a", "tx-1", "birth")
+		if err != nil || ev.ID != "ev-1" {
+			t.Errorf("old event by its creator's key: %v, %v", ev, err)
+		}
+		if _, err := tx.EventByTransaction("hospital-b", "tx-1", "birth"); !errors.Is(err, core.ErrNotFound) {
+			t.Errorf("old event found by another caller: %v", err)
+		}
+		// hospital-a repeating tx-2 on a NOTIFY collides; hospital-b does not
+		a := core.Action{ID: "a-3", Type: core.ActionNotify, Status: core.StatusAccepted, TransactionID: "tx-2",
+			CreatedBy: "hospital-b", CreatedAt: time.Now(), Declaration: core.Declaration{}}
+		if err := tx.AppendActions("ev-1", time.Now(), a); err != nil {
+			t.Errorf("another caller's action with tx-2: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Write(ctx, func(tx core.Tx) error {
+		a := core.Action{ID: "a-4", Type: core.ActionNotify, Status: core.StatusAccepted, TransactionID: "tx-2",
+			CreatedBy: "hospital-a", CreatedAt: time.Now(), Declaration: core.Declaration{}}
+		return tx.AppendActions("ev-1", time.Now(), a)
+	})
+	if !errors.Is(err, core.ErrDuplicate) {
+		t.Errorf("the creator repeating its old action key: %v, want ErrDuplicate", err)
 	}
 }

@@ -50,12 +50,12 @@ func (v *txView) Event(id string) (*core.EventDocument, error) {
 	return queryEvent(v.tx.ctx, v.tx.s.ws.eventByID, id)
 }
 
-func (v *txView) EventByTransaction(transactionID, eventType string) (*core.EventDocument, error) {
+func (v *txView) EventByTransaction(createdBy, transactionID, eventType string) (*core.EventDocument, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
 	var id string
-	err := v.tx.s.ws.eventIDByTransaction.QueryRowContext(v.tx.ctx, transactionID, eventType).Scan(&id)
+	err := v.tx.s.ws.eventIDByTransaction.QueryRowContext(v.tx.ctx, transactionKey(createdBy, transactionID), eventType).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: event with transaction %q and type %q: %w", transactionID, eventType, core.ErrNotFound)
 	}
@@ -65,15 +65,27 @@ func (v *txView) EventByTransaction(transactionID, eventType string) (*core.Even
 	return queryEvent(v.tx.ctx, v.tx.s.ws.eventByID, id)
 }
 
-// eventTransactionID is the transaction id an event was created with: that
-// of its CREATE action ("" when it has none).
-func eventTransactionID(ev *core.EventDocument) string {
+// eventTransactionKey is the key an event was created with: that of its
+// CREATE action ("" when it has none).
+func eventTransactionKey(ev *core.EventDocument) string {
 	for i := range ev.Actions {
-		if ev.Actions[i].Type == core.ActionCreate {
-			return ev.Actions[i].TransactionID
+		if a := &ev.Actions[i]; a.Type == core.ActionCreate {
+			return transactionKey(a.CreatedBy, a.TransactionID)
 		}
 	}
 	return ""
+}
+
+// transactionKey is what the transaction_id columns hold (migration 0006):
+// the caller's id and its transaction id, joined by U+001F (which neither
+// may contain), so that the UNIQUE constraints on those columns make
+// transaction ids unique per caller, not across callers. "" when the
+// transaction id is empty (stored as NULL).
+func transactionKey(createdBy, transactionID string) string {
+	if transactionID == "" {
+		return ""
+	}
+	return createdBy + "\x1f" + transactionID
 }
 
 func (v *txView) InsertEvent(ev *core.EventDocument) error {
@@ -85,7 +97,7 @@ func (v *txView) InsertEvent(ev *core.EventDocument) error {
 	}
 	w := &v.tx.s.ws
 	return v.tx.inSavepoint(func(ctx context.Context) error {
-		if _, err := w.insertEvent.ExecContext(ctx, ev.ID, ev.Type, nullString(eventTransactionID(ev)),
+		if _, err := w.insertEvent.ExecContext(ctx, ev.ID, ev.Type, nullString(eventTransactionKey(ev)),
 			ev.TrackingID, formatTime(ev.CreatedAt), formatTime(ev.UpdatedAt)); err != nil {
 			return mapEventError(err, ev.ID)
 		}
@@ -121,7 +133,7 @@ func (t *writeTx) insertActions(ctx context.Context, eventID string, actions []c
 			return fmt.Errorf("sqlite: encode action %s: %w", a.ID, err)
 		}
 		if _, err := t.s.ws.insertAction.ExecContext(ctx, eventID, a.ID, string(a.Type), string(a.Status),
-			nullString(a.TransactionID), string(doc)); err != nil {
+			nullString(transactionKey(a.CreatedBy, a.TransactionID)), string(doc)); err != nil {
 			return mapEventError(err, eventID)
 		}
 	}

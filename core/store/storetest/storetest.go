@@ -22,8 +22,10 @@
 //
 //   - Times come back in UTC, equal to what was written, to the nanosecond.
 //   - An event's transaction id (for EventByTransaction and the
-//     (transactionId, type) uniqueness) is that of its CREATE action; an
-//     event without one (or with an empty one) has none.
+//     (createdBy, transactionId, type) uniqueness) is that of its CREATE
+//     action; an event without one (or with an empty one) has none.
+//     Transaction ids are per caller: the same id from another caller is
+//     another request (another event, another action).
 //   - PutIndex for an event that does not exist fails with ErrNotFound.
 //   - Search ties are broken by event id, in the direction of the last sort
 //     key; bare-date bounds on the time columns cover the whole day; an
@@ -81,6 +83,9 @@ func at(d time.Duration) time.Time {
 	return time.Date(2024, 5, 17, 9, 30, 15, 123456789, zone).Add(d)
 }
 
+// testCaller is the creator of fullAction's actions.
+const testCaller = "user-1"
+
 // fullAction returns an action with every field set.
 func fullAction(id, txID string, typ core.ActionType, status core.ActionStatus, d time.Duration) core.Action {
 	return core.Action{
@@ -88,7 +93,7 @@ func fullAction(id, txID string, typ core.ActionType, status core.ActionStatus, 
 		Type:              typ,
 		Status:            status,
 		TransactionID:     txID,
-		CreatedBy:         "user-" + id,
+		CreatedBy:         testCaller, // one caller: transaction ids are per caller
 		CreatedByUserType: core.UserTypeUser,
 		CreatedByRole:     "REGISTRATION_AGENT",
 		CreatedAt:         at(d),
@@ -256,7 +261,7 @@ func testEvents(t *testing.T, fresh func(*testing.T) core.Store) {
 			t.Errorf("EventIDByTrackingID = %q, %v; want ev-1", id, err)
 		}
 		write(t, s, func(tx core.Tx) error {
-			got, err := tx.EventByTransaction("tx-1", "birth")
+			got, err := tx.EventByTransaction(testCaller, "tx-1", "birth")
 			if err != nil {
 				return err
 			}
@@ -281,12 +286,12 @@ func testEvents(t *testing.T, fresh func(*testing.T) core.Store) {
 			if err := tx.InsertEvent(noCreate); err != nil {
 				return err
 			}
-			got, err := tx.EventByTransaction("tx-create", "birth")
+			got, err := tx.EventByTransaction(testCaller, "tx-create", "birth")
 			if err != nil || got.ID != "ev-1" {
 				t.Errorf("EventByTransaction(tx-create) = %v, %v; want ev-1", got, err)
 			}
 			for _, txID := range []string{"tx-notify", "tx-other", ""} {
-				_, err = tx.EventByTransaction(txID, "birth")
+				_, err = tx.EventByTransaction(testCaller, txID, "birth")
 				wantErr(t, "EventByTransaction("+txID+")", err, core.ErrNotFound)
 			}
 			return nil
@@ -311,9 +316,9 @@ func testEvents(t *testing.T, fresh func(*testing.T) core.Store) {
 		write(t, s, func(tx core.Tx) error {
 			_, err := tx.Event("ev-2")
 			wantErr(t, "Tx.Event", err, core.ErrNotFound)
-			_, err = tx.EventByTransaction("tx-1", "death")
+			_, err = tx.EventByTransaction(testCaller, "tx-1", "death")
 			wantErr(t, "Tx.EventByTransaction (other type)", err, core.ErrNotFound)
-			_, err = tx.EventByTransaction("tx-9", "birth")
+			_, err = tx.EventByTransaction(testCaller, "tx-9", "birth")
 			wantErr(t, "Tx.EventByTransaction (other transaction)", err, core.ErrNotFound)
 			return nil
 		})
@@ -385,6 +390,35 @@ func testInsertConflicts(t *testing.T, fresh func(*testing.T) core.Store) {
 			return tx.InsertEvent(newEvent("ev-2", "death", "TRK-2", "tx-1"))
 		})
 		wantErr(t, "InsertEvent", err, core.ErrDuplicate)
+	})
+	t.Run("TransactionIDsArePerCaller", func(t *testing.T) {
+		// Two callers may use the same transaction id: two events, two
+		// CREATE actions, and each finds only its own.
+		s := fresh(t)
+		mine := newEvent("ev-1", "birth", "TRK-1", "tx-1")
+		theirs := newEvent("ev-2", "birth", "TRK-2", "tx-1")
+		theirs.Actions[0].CreatedBy = "another-client"
+		write(t, s, func(tx core.Tx) error {
+			if err := tx.InsertEvent(mine); err != nil {
+				return err
+			}
+			return tx.InsertEvent(theirs)
+		})
+		write(t, s, func(tx core.Tx) error {
+			for caller, want := range map[string]string{testCaller: "ev-1", "another-client": "ev-2"} {
+				got, err := tx.EventByTransaction(caller, "tx-1", "birth")
+				if err != nil || got.ID != want {
+					t.Errorf("EventByTransaction(%s, tx-1) = %v, %v; want %s", caller, got, err, want)
+				}
+			}
+			_, err := tx.EventByTransaction("a-third-client", "tx-1", "birth")
+			wantErr(t, "EventByTransaction(a third caller)", err, core.ErrNotFound)
+			// the same caller repeating an action transaction id is a duplicate
+			dup := fullAction("ev-2-dup", "tx-1", core.ActionCreate, core.StatusAccepted, 0)
+			dup.CreatedBy = "another-client"
+			wantErr(t, "AppendActions (same caller)", tx.AppendActions("ev-1", at(time.Hour), dup), core.ErrDuplicate)
+			return nil
+		})
 	})
 	t.Run("FailedInsertInsideLargerWrite", func(t *testing.T) {
 		// fn goes on after a failed InsertEvent and commits: the failed
