@@ -176,3 +176,55 @@ func TestServiceJurisdiction(t *testing.T) {
 		t.Errorf("declared in Ibombo, born in Ilanga, read under declaredIn: %v", err)
 	}
 }
+
+// TestServiceResolveAccess: accepting or rejecting a deferred action needs
+// a confirm/reject scope that reaches the record (event type and
+// jurisdiction), like any other action on it.
+func TestServiceResolveAccess(t *testing.T) {
+	conf := core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
+		if a.Type == core.ActionNotify {
+			return core.Confirmation{Decision: core.Defer}, nil
+		}
+		return core.Confirmation{Decision: core.Accept}, nil
+	})
+	svc, _ := newService(t, conf)
+	ctx := context.Background()
+	p := systemClient(t, allRecordScopes...)
+	// notified from a hospital in Ilanga (the deferred NOTIFY's data is not
+	// the record's yet: the place is where the record was created)
+	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIlangaHosp,
+		Declaration: decl(t, `{"child.birthLocation":"`+locIlangaHosp+`"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqID := core.Derive(ev).Pending.ID
+	confirmer := func(scopes ...string) core.Principal {
+		return core.Principal{ID: "registry", Type: core.UserTypeSystem, Office: locIbomboOffice, Scopes: mustScopes(t, scopes...)}
+	}
+	for _, tc := range []struct {
+		name   string
+		p      core.Principal
+		want   core.Kind
+		reject bool
+	}{
+		{"deaths only", confirmer("type=record.confirm-registration&event=death"), core.KindForbidden, false},
+		{"outside the jurisdiction", confirmer("type=record.confirm-registration&placeOfEvent=administrativeArea"), core.KindNotFound, false},
+		{"reject outside the jurisdiction", confirmer("type=record.reject-registration&placeOfEvent=location"), core.KindNotFound, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := core.Confirmation{Decision: core.Accept}
+			if tc.reject {
+				c = core.Confirmation{Decision: core.Reject, Reason: "no"}
+			}
+			if _, err := svc.Resolve(ctx, tc.p, ev.ID, reqID, c); core.KindOf(err) != tc.want {
+				t.Errorf("Resolve: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// born in Ilanga: the Ilanga registry may accept it
+	ilanga := confirmer("type=record.confirm-registration&placeOfEvent=administrativeArea")
+	ilanga.Office = locIlangaOffice
+	if _, err := svc.Resolve(ctx, ilanga, ev.ID, reqID, core.Confirmation{Decision: core.Accept}); err != nil {
+		t.Errorf("accept in the jurisdiction: %v", err)
+	}
+}

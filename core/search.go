@@ -78,7 +78,11 @@ func (s *Service) searchAccess(p Principal) (*Filter, error) {
 				}
 				roots := JurisdictionRoots(s.Config, p, vals)
 				if roots == nil {
-					return nil, Errorf(KindForbidden, "NO_JURISDICTION", "Scope %s limits search to a jurisdiction, but the caller has no office", sc)
+					// No office, no jurisdiction: this scope reaches nothing
+					// (as Scope.Admits says), whatever the caller's other
+					// scopes reach.
+					reach = false
+					continue
 				}
 				var ids []string
 				for _, r := range roots {

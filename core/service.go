@@ -749,8 +749,17 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 		if err != nil {
 			return err
 		}
-		if Derive(ev).Deleted {
+		st := Derive(ev)
+		if st.Deleted {
 			return notFound(eventID)
+		}
+		// A record-scoped token names its record; anyone else needs a
+		// confirm/reject scope that reaches this record (event type,
+		// jurisdiction), as for any other action on it.
+		if p.Record == nil {
+			if err := s.canAccessWith(p, []string{scope}, ev, st); err != nil {
+				return err
+			}
 		}
 		req := ev.FindAction(actionID)
 		if req == nil || req.Status != StatusRequested {
@@ -761,6 +770,21 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 				continue
 			}
 			if a.Status == StatusAccepted && conf.Decision == Accept {
+				if p.Record != nil {
+					// A confirmation token does one thing once: it is not a
+					// pass to read the record for the rest of its life.
+					return Errorf(KindConflict, "ALREADY_RESOLVED", "Action has already been accepted.")
+				}
+				// A retry may repeat the data or leave it out; data the
+				// first accept did not record would be dropped: refused.
+				for _, k := range sortedKeys(conf.Declaration) {
+					if !sameJSON(a.Declaration[k], conf.Declaration[k]) {
+						return Errorf(KindConflict, "RESOLUTION_DIFFERS", "Action has already been accepted with other data (declaration field %s differs)", k)
+					}
+				}
+				if conf.RegistrationNumber != "" && conf.RegistrationNumber != a.RegistrationNumber {
+					return Errorf(KindConflict, "RESOLUTION_DIFFERS", "Action has already been accepted with registration number %s", a.RegistrationNumber)
+				}
 				out = ev
 				return settle(tx, conf)
 			}
@@ -777,6 +801,9 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 		if conf.RegistrationNumber != "" && !regNumberRe.MatchString(conf.RegistrationNumber) {
 			return invalid("INVALID_INPUT", "registrationNumber must be 1-64 letters, digits, '/' or '-'")
 		}
+		if err := checkAdditions(ev, req, conf); err != nil {
+			return err
+		}
 		next := ev.Clone()
 		next.UpdatedAt = s.now()
 		next.Actions = append(next.Actions, *s.resolution(next, req, conf, next.UpdatedAt))
@@ -786,6 +813,23 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 		return settle(tx, conf)
 	})
 	return out, err
+}
+
+// checkAdditions keeps an accept to what a confirmation is for: it may fill
+// fields the record does not have yet (a National ID, say), not rewrite the
+// record (that is what a correction, with its own workflow and scopes, is
+// for). The registration number stays the confirmer's to give, as in
+// OpenCRVS (a country's registry may number the record itself).
+func checkAdditions(ev *EventDocument, req *Action, conf Confirmation) error {
+	cur := DeclarationIfAccepted(ev, req)
+	for _, k := range sortedKeys(conf.Declaration) {
+		if v, ok := cur[k]; ok && !isNull(v) && !sameJSON(v, conf.Declaration[k]) {
+			return &Error{Kind: KindConflict, Code: "FIELD_ALREADY_SET",
+				Message: fmt.Sprintf("%s already has a value; a confirmation may only fill empty fields (a change is a correction)", k),
+				Fields:  []FieldError{{ID: k, Message: "already has a value"}}}
+		}
+	}
+	return nil
 }
 
 // settle deletes the partner correlation a resolution settles.

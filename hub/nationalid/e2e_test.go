@@ -538,9 +538,21 @@ func TestConfirmationTokenAcceptReject(t *testing.T) {
 	if st.Status != core.EventRegistered || string(st.Declaration["child.nid"]) != `"5614716359"` || st.Registered.RegistrationNumber != req.RegistrationNumber {
 		t.Fatalf("after accept: %s %s %+v", st.Status, st.Declaration["child.nid"], st.Registered)
 	}
+	// the token did its one job: a repeat says so and shows nothing
 	again := e.h.Do("POST", accept, tr.Token, map[string]any{})
-	if again.Status != 200 || again.Event().ID != ev.ID || len(again.Event().Actions) != len(res.Event().Actions) {
-		t.Fatalf("repeated accept: %d %s", again.Status, again.Body)
+	if again.Status != 409 || !strings.Contains(string(again.Body), "ALREADY_RESOLVED") || strings.Contains(string(again.Body), "5614716359") {
+		t.Fatalf("repeated accept with the token: %d %s", again.Status, again.Body)
+	}
+	if n := len(e.stored(t, ev.ID).Actions); n != len(res.Event().Actions) {
+		t.Fatalf("repeated accept wrote %d actions", n-len(res.Event().Actions))
+	}
+	// an accept may fill empty fields, not rewrite the record
+	third := e.register(t, "birth", "tok3", verifiedBirth("Third", "Record"))
+	treq := requested(t, third)
+	res = e.h.Do("POST", fmt.Sprintf("/api/events/events/%s/actions/%s/accept", third.ID, treq.ID), e.token,
+		map[string]any{"declaration": map[string]any{"child.name": map[string]string{"firstname": "Someone", "surname": "Else"}}})
+	if res.Status != 409 || !strings.Contains(string(res.Body), "child.name") {
+		t.Fatalf("accept rewriting child.name: %d %s", res.Status, res.Body)
 	}
 	reject := fmt.Sprintf("/api/events/events/%s/actions/%s/reject", ev.ID, req.ID)
 	if res := e.h.Do("POST", reject, tr.Token, map[string]any{"reason": "late"}); res.Status != 409 {
