@@ -74,8 +74,8 @@ func (s *Server) opsRoutes() []route {
 			tag: "ops", auth: true, scopes: ops, body: true, request: "DiscardInput", response: "DeadLetter", handler: s.discard, statuses: []int{400, 401, 403, 404, 409, 413, 415, 503}},
 		{method: "GET", path: ev + "/ops/pending", summary: "Records waiting for a partner longer than the routing's pendingAfter (query: olderThan e.g. 30m, limit; also needs record.search)",
 			tag: "ops", auth: true, scopes: [][]string{{core.ScopeOpsManage}, {core.ScopeRecordSearch}}, response: "SearchResult", handler: s.pending, statuses: []int{400, 401, 403, 503}},
-		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/resend", summary: "Send a Requested action to its partner again",
-			tag: "ops", auth: true, scopes: ops, response: "EventDocument", handler: s.resend, statuses: []int{401, 403, 404, 409}},
+		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/resend", summary: "Send a Requested action to its partner again; answers a receipt, not the record",
+			tag: "ops", auth: true, scopes: ops, response: "ResendReceipt", handler: s.resend, statuses: []int{401, 403, 404, 409}},
 		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/token", summary: "Issue a record-scoped confirmation token (7 days) for a Requested action, for an external integration",
 			tag: "ops", auth: true, scopes: ops, response: "ConfirmationToken", handler: s.confirmationToken, statuses: []int{401, 403, 404, 503}},
 	}
@@ -210,8 +210,8 @@ func (s *Server) pending(c *gin.Context) {
 }
 
 func (s *Server) resend(c *gin.Context) {
-	ev, err := s.deps.Service.Resend(c.Request.Context(), principal(c), c.Param("eventId"), c.Param("actionId"))
-	s.reply(c, ev, err)
+	r, err := s.deps.Service.Resend(c.Request.Context(), principal(c), c.Param("eventId"), c.Param("actionId"))
+	s.reply(c, r, err)
 }
 
 func (s *Server) confirmationToken(c *gin.Context) {
