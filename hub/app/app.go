@@ -128,20 +128,20 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.Ops.IssueToken = a.Issuer.IssueConfirmationToken
 	a.HTTP = httpapi.New(httpapi.Deps{
-		AfterAction:       a.Dispatcher.AfterAction,
-		Ops:               a.Ops,
-		ConfirmationToken: a.Issuer.IssueConfirmationToken,
-		PartnerRoutes:     a.partnerRoutes(),
-		Metrics:           promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}),
-		Service:           a.Service,
-		Auth:              a.Auth,
-		Token:             auth.TokenHandler(a.Clients, a.Issuer),
-		WellKnownPEM:      auth.WellKnownPEM(kp),
-		JWKS:              auth.JWKS(kp),
-		Ready:             a.ready,
-		Log:               o.Log,
-		FHIR:              fm,
+		AfterAction:   a.Dispatcher.AfterAction,
+		Ops:           a.Ops,
+		PartnerRoutes: a.partnerRoutes(),
+		Metrics:       promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}),
+		Service:       a.Service,
+		Auth:          a.Auth,
+		Token:         auth.TokenHandler(a.Clients, a.Issuer),
+		WellKnownPEM:  auth.WellKnownPEM(kp),
+		JWKS:          auth.JWKS(kp),
+		Ready:         a.ready,
+		Log:           o.Log,
+		FHIR:          fm,
 	})
 	return a, nil
 }
