@@ -369,16 +369,28 @@ func (rc *RoutingConfirmer) routable(eventType string, t ActionType) bool {
 	return false
 }
 
+// ResendReceipt is the answer to a resend: which action went to which
+// partner, and when. It carries no part of the record: resending needs only
+// ops.manage, which is not a right to read records (record.read is).
+type ResendReceipt struct {
+	EventID  string    `json:"eventId"`
+	ActionID string    `json:"actionId"`
+	Topic    string    `json:"topic"`
+	Partner  string    `json:"partner,omitempty"`
+	ResentAt time.Time `json:"resentAt"`
+}
+
 // Resend sends a Requested action to its partner again (an operator's
 // retry of a record that waits too long): the confirmer is asked again
 // and the messages it gives are enqueued with an audit entry. An action
 // that is resolved, or that no route sends anywhere any more, is a
-// conflict: accept or reject it instead.
-func (s *Service) Resend(ctx context.Context, p Principal, eventID, actionID string) (*EventDocument, error) {
+// conflict: accept or reject it instead. It answers a receipt, never the
+// record (see ResendReceipt).
+func (s *Service) Resend(ctx context.Context, p Principal, eventID, actionID string) (*ResendReceipt, error) {
 	if err := RequireScope(p, []string{ScopeOpsManage}, ""); err != nil {
 		return nil, err
 	}
-	var out *EventDocument
+	var out *ResendReceipt
 	err := s.Store.Write(ctx, func(tx Tx) error {
 		ev, err := s.loadForWrite(tx, eventID)
 		if err != nil {
@@ -405,11 +417,18 @@ func (s *Service) Resend(ctx context.Context, p Principal, eventID, actionID str
 				return fmt.Errorf("enqueue %s: %w", m.Topic, err)
 			}
 		}
-		out = ev
-		return s.audit(ctx, tx, p, "action.resend", ev.ID, map[string]any{"actionId": actionID, "topic": conf.Messages[0].Topic})
+		first := conf.Messages[0]
+		out = &ResendReceipt{EventID: ev.ID, ActionID: req.ID, Topic: first.Topic, ResentAt: s.now()}
+		var rm RouteMessage // a route message names its partner; another confirmer's may not
+		if json.Unmarshal(first.Payload, &rm) == nil {
+			out.Partner = rm.Partner
+		}
+		return s.audit(ctx, tx, p, "action.resend", ev.ID, map[string]any{"actionId": actionID, "topic": first.Topic})
 	})
 	if err == nil {
 		s.enqueued()
+	} else {
+		out = nil
 	}
 	return out, err
 }

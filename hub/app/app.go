@@ -54,6 +54,12 @@ type Options struct {
 	// when not configured.
 	PublicURL string
 	Messaging MessagingOptions
+	// MetricsAddr, when set (HOST:PORT), serves GET /metrics on a listener
+	// of its own and not on the API listener. Metrics need no token (a
+	// Prometheus scraper has none) and tell about the hub's traffic,
+	// queues and partners, so production binds them to an internal
+	// interface. "" keeps /metrics on the API listener.
+	MetricsAddr string
 }
 
 // DBFile is the SQLite database file name inside the data folder.
@@ -128,22 +134,30 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.Ops.IssueToken = a.Issuer.IssueConfirmationToken
+	var apiMetrics http.Handler // on the API listener only without MetricsAddr
+	if o.MetricsAddr == "" {
+		apiMetrics = a.metricsHandler()
+	}
 	a.HTTP = httpapi.New(httpapi.Deps{
-		AfterAction:       a.Dispatcher.AfterAction,
-		Ops:               a.Ops,
-		ConfirmationToken: a.Issuer.IssueConfirmationToken,
-		PartnerRoutes:     a.partnerRoutes(),
-		Metrics:           promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}),
-		Service:           a.Service,
-		Auth:              a.Auth,
-		Token:             auth.TokenHandler(a.Clients, a.Issuer),
-		WellKnownPEM:      auth.WellKnownPEM(kp),
-		JWKS:              auth.JWKS(kp),
-		Ready:             a.ready,
-		Log:               o.Log,
-		FHIR:              fm,
+		AfterAction:   a.Dispatcher.AfterAction,
+		Ops:           a.Ops,
+		PartnerRoutes: a.partnerRoutes(),
+		Metrics:       apiMetrics,
+		Service:       a.Service,
+		Auth:          a.Auth,
+		Token:         auth.TokenHandler(a.Clients, a.Issuer),
+		WellKnownPEM:  auth.WellKnownPEM(kp),
+		JWKS:          auth.JWKS(kp),
+		Ready:         a.ready,
+		Log:           o.Log,
+		FHIR:          fm,
 	})
 	return a, nil
+}
+
+func (a *App) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{})
 }
 
 // OpenStore opens the SQLite store in a data folder (the CLI's client
@@ -178,19 +192,29 @@ func (a *App) ready(ctx context.Context) error {
 }
 
 // Serve answers HTTP on ln until ctx is done, then shuts down gracefully
-// (in-flight requests finish, up to 15 s).
+// (in-flight requests finish, up to 15 s). With Options.MetricsAddr it
+// also serves GET /metrics there; a metrics address it cannot listen on
+// fails Serve before anything is served.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.HTTP.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	var mln net.Listener
+	if a.Opts.MetricsAddr != "" {
+		var err error
+		if mln, err = net.Listen("tcp", a.Opts.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		a.Log.Info("crvshub metrics listening", "addr", mln.Addr().String())
 	}
-	errc := make(chan error, 1)
+	srv := a.httpServer(a.HTTP.Handler())
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metricsHandler())
+		msrv = a.httpServer(mux)
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	pctx, stopPartners := context.WithCancel(ctx)
 	defer stopPartners()
 	waitPartners := a.startPartners(pctx)
@@ -204,10 +228,28 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
 		err = fmt.Errorf("shutdown: %w", serr)
 	}
+	if msrv != nil {
+		if serr := msrv.Shutdown(sctx); serr != nil && err == nil {
+			err = fmt.Errorf("metrics shutdown: %w", serr)
+		}
+	}
 	// after the HTTP server, so that nothing enqueues while the relay stops
 	stopPartners()
 	waitPartners()
 	return err
+}
+
+// httpServer is an http.Server with the hub's timeouts and limits.
+func (a *App) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
 }
 
 // Close releases the bus and the store.

@@ -13,10 +13,6 @@ import (
 // (OpenCRVS: 7 days).
 const ConfirmationTTL = 7 * 24 * time.Hour
 
-// HubSubject is the sub of tokens the hub issues for itself (record-scoped
-// confirmation tokens handed to partners).
-const HubSubject = "crvshub"
-
 // Record-scoped token claims.
 const (
 	ClaimEventID  = "eventId"
@@ -28,20 +24,31 @@ var confirmationScopes = []string{core.ScopeConfirmRegistration, core.ScopeRejec
 // IssueConfirmationToken issues a record-scoped token that lets its
 // holder accept or reject one Requested action, and nothing else: scopes
 // record.confirm-registration and record.reject-registration, claims
-// eventId and actionId, valid ConfirmationTTL.
-func (i *Issuer) IssueConfirmationToken(eventID, actionID string) (string, int, error) {
+// eventId and actionId, valid ConfirmationTTL. Its sub is clientID, the
+// client that asked for it: the token works only while that client is
+// active, so disabling the client revokes every token it minted (a token
+// in the hub's own name could not be revoked for its 7 days). The caller
+// checks that the client may confirm the event (nationalid.Ops).
+func (i *Issuer) IssueConfirmationToken(clientID, eventID, actionID string) (string, int, error) {
+	if clientID == "" {
+		return "", 0, fmt.Errorf("auth: confirmation token: no client to issue it to")
+	}
 	if !core.IsUUID(eventID) || !core.IsUUID(actionID) {
 		return "", 0, fmt.Errorf("auth: confirmation token: event and action ids must be UUIDs")
 	}
 	tok, err := i.Issue(map[string]any{
-		"sub": HubSubject, "userType": string(core.UserTypeSystem), "scope": confirmationScopes,
+		"sub": clientID, "userType": string(core.UserTypeSystem), "scope": confirmationScopes,
 		ClaimEventID: eventID, ClaimActionID: actionID,
 	}, ConfirmationTTL)
 	return tok, int(ConfirmationTTL / time.Second), err
 }
 
 // recordPrincipal turns a record-scoped token's claims into its principal,
-// or reports that the claims are not a record-scoped token.
+// or reports that the claims are not a record-scoped token. The token's
+// subject must be an active client, as for a client's own tokens: a
+// disabled or deleted client's confirmation tokens stop working at once.
+// A token minted in the hub's own name (sub "crvshub", by earlier
+// versions) names no client and is refused: it could not be revoked.
 func (a *Authenticator) recordPrincipal(ctx context.Context, c *Claims, scopes core.Scopes) (core.Principal, bool, error) {
 	ev, evOK := c.Extra[ClaimEventID].(string)
 	act, actOK := c.Extra[ClaimActionID].(string)
@@ -58,10 +65,6 @@ func (a *Authenticator) recordPrincipal(ctx context.Context, c *Claims, scopes c
 	}
 	p := core.Principal{ID: c.Subject, Type: core.UserTypeSystem, Scopes: scopes,
 		Record: &core.RecordGrant{EventID: ev, ActionID: act}}
-	if c.Subject == HubSubject {
-		return p, true, nil
-	}
-	// issued to a client: that client must still be active
 	cl, err := a.client(ctx, c.Subject)
 	if err != nil {
 		return core.Principal{}, true, err

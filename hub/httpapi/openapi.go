@@ -212,6 +212,8 @@ func schemas() obj {
 		"ReplayInput":       object(obj{"ids": obj{"type": "array", "items": str(), "description": "dead letter ids; leave out to replay every dead letter"}}),
 		"DiscardInput":      object(obj{"reason": str()}, "reason"),
 		"ConfirmationToken": object(obj{"token": str(), "expiresIn": obj{"type": "integer"}}, "token", "expiresIn"),
+		"ResendReceipt": object(obj{"eventId": strf("uuid"), "actionId": strf("uuid"), "topic": str(), "partner": str(),
+			"resentAt": strf("date-time")}, "eventId", "actionId", "topic", "resentAt"),
 		"DeadLetter": object(obj{"seq": obj{"type": "integer"}, "id": str(), "topic": str(), "handler": str(), "payload": obj{"type": "object"},
 			"metadata": obj{"type": "object", "additionalProperties": str()}, "error": str(), "attempts": obj{"type": "integer"},
 			"status": obj{"type": "string", "enum": []string{"dead", "replayed", "discarded"}}, "reason": str(),

@@ -17,6 +17,10 @@ type Ops interface {
 	Replay(ctx context.Context, p core.Principal, ids []string) ([]core.DeadLetter, error)
 	Discard(ctx context.Context, p core.Principal, id, reason string) (*core.DeadLetter, error)
 	Pending(ctx context.Context, p core.Principal, olderThan time.Duration, limit int) (*core.SearchResult, error)
+	// ConfirmationToken mints a record-scoped confirmation token for one
+	// Requested action, for a caller that may confirm and reject it
+	// itself, and audits who minted it.
+	ConfirmationToken(ctx context.Context, p core.Principal, eventID, actionID string) (token string, expiresIn int, err error)
 }
 
 // PartnerRoute is an endpoint a partner adapter serves (e.g. the MOSIP
@@ -74,10 +78,11 @@ func (s *Server) opsRoutes() []route {
 			tag: "ops", auth: true, scopes: ops, body: true, request: "DiscardInput", response: "DeadLetter", handler: s.discard, statuses: []int{400, 401, 403, 404, 409, 413, 415, 503}},
 		{method: "GET", path: ev + "/ops/pending", summary: "Records waiting for a partner longer than the routing's pendingAfter (query: olderThan e.g. 30m, limit; also needs record.search)",
 			tag: "ops", auth: true, scopes: [][]string{{core.ScopeOpsManage}, {core.ScopeRecordSearch}}, response: "SearchResult", handler: s.pending, statuses: []int{400, 401, 403, 503}},
-		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/resend", summary: "Send a Requested action to its partner again",
-			tag: "ops", auth: true, scopes: ops, response: "EventDocument", handler: s.resend, statuses: []int{401, 403, 404, 409}},
-		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/token", summary: "Issue a record-scoped confirmation token (7 days) for a Requested action, for an external integration",
-			tag: "ops", auth: true, scopes: ops, response: "ConfirmationToken", handler: s.confirmationToken, statuses: []int{401, 403, 404, 503}},
+		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/resend", summary: "Send a Requested action to its partner again; answers a receipt, not the record",
+			tag: "ops", auth: true, scopes: ops, response: "ResendReceipt", handler: s.resend, statuses: []int{401, 403, 404, 409}},
+		{method: "POST", path: ev + "/ops/pending/:eventId/:actionId/token", summary: "Issue a record-scoped confirmation token (7 days) for a Requested action, for an external integration (also needs record.confirm-registration and record.reject-registration reaching the event; revoked by disabling the client)",
+			tag: "ops", auth: true, scopes: [][]string{{core.ScopeOpsManage}, {core.ScopeConfirmRegistration}, {core.ScopeRejectRegistration}},
+			response: "ConfirmationToken", handler: s.confirmationToken, statuses: []int{401, 403, 404, 409, 503}},
 	}
 	if s.deps.Metrics != nil {
 		rs = append(rs, route{method: "GET", path: "/metrics", summary: "Prometheus metrics (breaker states, outbox, dead letters, Go runtime)",
@@ -210,26 +215,20 @@ func (s *Server) pending(c *gin.Context) {
 }
 
 func (s *Server) resend(c *gin.Context) {
-	ev, err := s.deps.Service.Resend(c.Request.Context(), principal(c), c.Param("eventId"), c.Param("actionId"))
-	s.reply(c, ev, err)
+	r, err := s.deps.Service.Resend(c.Request.Context(), principal(c), c.Param("eventId"), c.Param("actionId"))
+	s.reply(c, r, err)
 }
 
+// confirmationToken answers a minted token with Cache-Control: no-store,
+// as the token endpoint does: it is a 7-day bearer credential that no
+// cache or proxy may keep.
 func (s *Server) confirmationToken(c *gin.Context) {
-	if s.deps.ConfirmationToken == nil {
-		s.fail(c, core.Errorf(core.KindUnavailable, "NOT_CONFIGURED", "confirmation tokens are not configured on this hub"))
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	if !s.opsOrFail(c) {
 		return
 	}
-	eventID, actionID := c.Param("eventId"), c.Param("actionId")
-	ev, err := s.deps.Service.Store.Event(c.Request.Context(), eventID)
-	if err != nil || !core.IsUUID(actionID) {
-		s.fail(c, core.Errorf(core.KindNotFound, "NOT_FOUND", "Requested action not found with ID: %s", actionID))
-		return
-	}
-	if a := ev.FindAction(actionID); a == nil || a.Status != core.StatusRequested || core.Derive(ev).Deleted {
-		s.fail(c, core.Errorf(core.KindNotFound, "NOT_FOUND", "Requested action not found with ID: %s", actionID))
-		return
-	}
-	tok, exp, err := s.deps.ConfirmationToken(ev.ID, actionID)
+	tok, exp, err := s.deps.Ops.ConfirmationToken(c.Request.Context(), principal(c), c.Param("eventId"), c.Param("actionId"))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -37,8 +37,6 @@ type Deps struct {
 	AfterAction func(ctx context.Context, ev *core.EventDocument) *core.EventDocument
 	// Ops serves the operator endpoints under /api/events/ops; nil answers 503.
 	Ops Ops
-	// ConfirmationToken issues record-scoped confirmation tokens.
-	ConfirmationToken func(eventID, actionID string) (token string, expiresIn int, err error)
 	// PartnerRoutes are endpoints partner adapters serve (callbacks).
 	PartnerRoutes []PartnerRoute
 	// Metrics serves GET /metrics (Prometheus text format); nil = 404.

@@ -22,7 +22,20 @@ type Ops struct {
 	// Enqueued is called after a replay enqueued messages (the relay's
 	// wake-up).
 	Enqueued func()
+	// IssueToken issues a record-scoped confirmation token for one
+	// Requested action, on behalf of the client clientID (its sub: the
+	// token stops working when that client is disabled). nil = the hub
+	// issues no confirmation tokens.
+	IssueToken func(clientID, eventID, actionID string) (token string, expiresIn int, err error)
 }
+
+// confirmationScopes are what a confirmation token lets its holder do, and
+// so what the client minting one must itself be allowed to do to the
+// event: the token is handed on to an external integration, and must not
+// be a way to accept or reject a registration the minting client may not
+// (OpenCRVS's token exchange likewise starts from the registrar's own
+// token).
+var confirmationScopes = []string{core.ScopeConfirmRegistration, core.ScopeRejectRegistration}
 
 func (o *Ops) now() time.Time {
 	if o.Now != nil {
@@ -173,6 +186,102 @@ func (o *Ops) Discard(ctx context.Context, p core.Principal, id, reason string) 
 			ObjectType: "deadletter", ObjectID: id, RemoteAddr: meta.RemoteAddr, CorrelationID: meta.CorrelationID, Detail: detail})
 	})
 	return out, err
+}
+
+// ConfirmationToken mints a record-scoped confirmation token for the
+// Requested action actionID of event eventID, for an external integration
+// that will accept or reject it. The caller needs ops.manage, and must be
+// an API client that itself holds record.confirm-registration and
+// record.reject-registration admitting the event (event type, jurisdiction,
+// user options): a missing scope is a 403 naming it, a scope that does not
+// reach the event a 404, as for any record outside the caller's reach. An
+// action that is not Requested is a 404, one already resolved a 409. The
+// token's subject is the caller, so disabling it revokes the token; who
+// minted which token is audited (operation confirmation.token; the token
+// itself is never stored or logged). It answers the token and its lifetime
+// in seconds.
+func (o *Ops) ConfirmationToken(ctx context.Context, p core.Principal, eventID, actionID string) (token string, expiresIn int, err error) {
+	if err := requireOps(p); err != nil {
+		return "", 0, err
+	}
+	if o.IssueToken == nil {
+		return "", 0, core.Errorf(core.KindUnavailable, "NOT_CONFIGURED", "confirmation tokens are not configured on this hub")
+	}
+	if p.Record != nil || p.Type != core.UserTypeSystem {
+		return "", 0, core.Errorf(core.KindForbidden, "NOT_A_CLIENT", "Confirmation tokens are issued to API clients only")
+	}
+	for _, typ := range confirmationScopes {
+		if err := core.RequireScope(p, []string{typ}, ""); err != nil {
+			return "", 0, err
+		}
+	}
+	notFound := core.Errorf(core.KindNotFound, "NOT_FOUND", "Requested action not found with ID: %s", actionID)
+	if !core.IsUUID(eventID) || !core.IsUUID(actionID) {
+		return "", 0, notFound
+	}
+	now := o.now()
+	meta := core.RequestMetaFrom(ctx)
+	err = o.Service.Store.Write(ctx, func(tx core.Tx) error {
+		ev, err := tx.Event(strings.ToLower(eventID))
+		if errors.Is(err, core.ErrNotFound) {
+			return notFound
+		}
+		if err != nil {
+			return fmt.Errorf("read event: %w", err)
+		}
+		st := core.Derive(ev)
+		if err := o.admits(p, ev, st); err != nil {
+			return err
+		}
+		a := ev.FindAction(actionID)
+		if a == nil || a.Status != core.StatusRequested || st.Deleted {
+			return notFound
+		}
+		for _, r := range ev.Actions {
+			if r.OriginalActionID == actionID {
+				return core.Errorf(core.KindConflict, "ALREADY_RESOLVED", "Action has already been %s.", strings.ToLower(string(r.Status)))
+			}
+		}
+		tok, exp, err := o.IssueToken(p.ID, ev.ID, a.ID)
+		if err != nil {
+			return fmt.Errorf("issue confirmation token: %w", err)
+		}
+		detail, _ := json.Marshal(map[string]any{"actionId": a.ID, "expiresIn": exp})
+		if err := tx.Audit(core.AuditEntry{At: now, ActorID: p.ID, ActorType: p.Type, Operation: "confirmation.token",
+			ObjectType: "event", ObjectID: ev.ID, RemoteAddr: meta.RemoteAddr, CorrelationID: meta.CorrelationID, Detail: detail}); err != nil {
+			return err
+		}
+		token, expiresIn = tok, exp
+		return nil
+	})
+	if err != nil {
+		return "", 0, err // the token was never handed out: nothing to revoke
+	}
+	return token, expiresIn, nil
+}
+
+// admits checks that p's own confirmation scopes reach the event: both
+// must be held for its type (else 403 naming the missing one) and admit it
+// (else 404, so that the caller learns nothing of records outside its
+// reach).
+func (o *Ops) admits(p core.Principal, ev *core.EventDocument, st core.State) error {
+	access := core.AccessOf(o.Service.Config, ev, st)
+	for _, typ := range confirmationScopes {
+		if err := core.RequireScope(p, []string{typ}, ev.Type); err != nil {
+			return err
+		}
+		admitted := false
+		for _, sc := range p.Scopes.Of(typ) {
+			if sc.Admits(o.Service.Config, p, access) {
+				admitted = true
+				break
+			}
+		}
+		if !admitted {
+			return core.Errorf(core.KindNotFound, "NOT_FOUND", "Event not found with ID: %s", ev.ID)
+		}
+	}
+	return nil
 }
 
 // Pending lists records whose routed action has waited longer than the

@@ -70,6 +70,8 @@ type Options struct {
 	// Store tunes the SQLite store (zero = the hub's defaults), e.g.
 	// MaxBatch 1 or Synchronous NORMAL for commit benchmarks.
 	Store sqlite.Options
+	// MetricsAddr serves /metrics on a listener of its own (app.Options).
+	MetricsAddr string
 }
 
 // startMOSIP starts a MOSIP mock for the hub (see mockpartners).
@@ -100,7 +102,8 @@ func Start(t testing.TB, o Options) *Hub {
 		t.Fatalf("hubtest: listen: %v", err)
 	}
 	url := "http://" + ln.Addr().String()
-	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging, Store: o.Store}
+	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging, Store: o.Store,
+		MetricsAddr: o.MetricsAddr}
 	var mock *mosipmock.Mock
 	if o.MOSIP != nil {
 		mock, opts.Partners = startMOSIP(t, o.DataDir, *o.MOSIP, log.With("component", "mosip-mock"))

@@ -1,7 +1,7 @@
 // Command crvshub is the civil registration interoperability hub: one
 // binary with subcommands.
 //
-//	crvshub serve [--config DIR] [--data DIR] [--addr HOST:PORT] [--demo]
+//	crvshub serve [--config DIR] [--data DIR] [--addr HOST:PORT] [--metrics-addr HOST:PORT] [--demo]
 //	crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
 //	crvshub clients list|disable|enable|rotate-secret --data DIR [ID]
 //	crvshub migrate --data DIR
@@ -33,7 +33,7 @@ import (
 const usage = `crvshub: civil registration interoperability hub
 
 Usage:
-  crvshub serve   [--config DIR] [--data DIR] [--addr HOST:PORT] [--key-file PEM] [--demo] [--log-level LEVEL]
+  crvshub serve   [--config DIR] [--data DIR] [--addr HOST:PORT] [--metrics-addr HOST:PORT] [--key-file PEM] [--demo] [--log-level LEVEL]
                   [--partners FILE] [--public-url URL] [--nats-url URL] [--with-mocks [--mock-profile P]] [--ack-wait D]
   crvshub mocks   [--addr HOST:PORT] [--partner-cert PEM] [--profile P]
   crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
@@ -44,7 +44,7 @@ Usage:
   crvshub migrate --data DIR
 
 Environment: CRVSHUB_DATA (default ./data), CRVSHUB_ADDR (default 127.0.0.1:8080),
-CRVSHUB_CONFIG, CRVSHUB_KEY_FILE, CRVSHUB_LOG_LEVEL, CRVSHUB_PARTNERS, CRVSHUB_PUBLIC_URL,
+CRVSHUB_METRICS_ADDR, CRVSHUB_CONFIG, CRVSHUB_KEY_FILE, CRVSHUB_LOG_LEVEL, CRVSHUB_PARTNERS, CRVSHUB_PUBLIC_URL,
 CRVSHUB_NATS_URL, CRVSHUB_MOCK_PROFILE. Flags win over the environment.
 `
 
@@ -124,6 +124,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := dataFlagSet("serve")
 	cfg := fs.String("config", env("CRVSHUB_CONFIG", ""), "country config folder (overrides the embedded defaults)")
 	addr := fs.String("addr", env("CRVSHUB_ADDR", "127.0.0.1:8080"), "listen address")
+	metricsAddr := fs.String("metrics-addr", env("CRVSHUB_METRICS_ADDR", ""), "serve GET /metrics (no token) on this address only, e.g. an internal interface; default: on --addr")
 	keyFile := fs.String("key-file", env("CRVSHUB_KEY_FILE", ""), "PEM file with the token signing key")
 	demo := fs.Bool("demo", false, "create a demo client on first run and print how to use it")
 	level := fs.String("log-level", env("CRVSHUB_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -150,7 +151,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *publicURL == "" {
 		*publicURL = base
 	}
-	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, PublicURL: *publicURL,
+	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, PublicURL: *publicURL, MetricsAddr: *metricsAddr,
 		Messaging: app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
 	if *partners != "" {
 		if opts.Partners, err = app.LoadPartners(*partners); err != nil {
