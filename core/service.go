@@ -551,10 +551,15 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 		return out, none, err
 	}
 	a.Status = StatusRequested
-	if a.Type == ActionRegister && a.RegistrationNumber == "" {
+	if a.Type == ActionRegister {
 		// reserved now, so that a partner deciding later (a National ID
-		// system) receives the number the record will be registered under
-		a.RegistrationNumber = s.regNums().Next(next)
+		// system) receives the number the record will be registered under,
+		// and no other record can be registered under it meanwhile
+		n, err := s.reserveNumber(tx, next, a.RegistrationNumber)
+		if err != nil {
+			return nil, none, err
+		}
+		a.RegistrationNumber = n
 	}
 	next.Actions = append(next.Actions, a)
 	conf, err := s.confirmer().Confirm(ctx, next, &next.Actions[len(next.Actions)-1])
@@ -565,6 +570,9 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 		return nil, none, err
 	}
 	if res := s.resolution(next, &a, conf, now); res != nil {
+		if err := s.settleNumber(tx, next.ID, &a, res); err != nil {
+			return nil, none, err
+		}
 		next.Actions = append(next.Actions, *res)
 	}
 	out, err := s.commitActions(ctx, tx, p, next, len(ev.Actions))
@@ -661,31 +669,23 @@ func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, 
 	if req.Type == ActionRegister {
 		res.RegistrationNumber = conf.RegistrationNumber
 		if res.RegistrationNumber == "" {
-			res.RegistrationNumber = req.RegistrationNumber // the caller's own number
-		}
-		if res.RegistrationNumber == "" {
-			res.RegistrationNumber = s.regNums().Next(ev)
+			res.RegistrationNumber = req.RegistrationNumber // reserved with the request
 		}
 	}
 	return &res
 }
 
 // commitActions stores the actions after index `from`, the new index row
-// (drawing a new registration number on a collision) and an audit entry.
+// and an audit entry. Registration numbers were reserved before (see
+// reserveNumber): a collision here is a conflict, never a silent redraw of
+// a number a caller or partner was given.
 func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *EventDocument, from int) (*EventDocument, error) {
-	for attempt := 0; ; attempt++ {
-		err := s.reindex(tx, ev)
-		if err == nil {
-			break
+	if err := s.reindex(tx, ev); err != nil {
+		if errors.Is(err, ErrRegistrationNumberTaken) {
+			last := &ev.Actions[len(ev.Actions)-1]
+			return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
 		}
-		last := &ev.Actions[len(ev.Actions)-1]
-		if !errors.Is(err, ErrRegistrationNumberTaken) || last.Type != ActionRegister || last.Status != StatusAccepted || attempt >= 10 {
-			if errors.Is(err, ErrRegistrationNumberTaken) {
-				return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
-			}
-			return nil, err
-		}
-		last.RegistrationNumber = s.regNums().Next(ev)
+		return nil, err
 	}
 	if err := tx.AppendActions(ev.ID, ev.UpdatedAt, ev.Actions[from:]...); err != nil {
 		if errors.Is(err, ErrDuplicate) {
@@ -806,13 +806,70 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 		}
 		next := ev.Clone()
 		next.UpdatedAt = s.now()
-		next.Actions = append(next.Actions, *s.resolution(next, req, conf, next.UpdatedAt))
+		res := s.resolution(next, req, conf, next.UpdatedAt)
+		if err := s.settleNumber(tx, next.ID, req, res); err != nil {
+			return err
+		}
+		next.Actions = append(next.Actions, *res)
 		if out, err = s.commitActions(ctx, tx, p, next, len(ev.Actions)); err != nil {
 			return err
 		}
 		return settle(tx, conf)
 	})
 	return out, err
+}
+
+// reserveNumber reserves a REGISTER's registration number for the event:
+// the caller's own (taken by another event -> 409 naming it), or one drawn
+// from the generator (drawn again on a collision).
+func (s *Service) reserveNumber(tx Tx, ev *EventDocument, wanted string) (string, error) {
+	if wanted != "" {
+		if err := tx.ReserveRegistrationNumber(wanted, ev.ID); err != nil {
+			return "", numberErr(err, wanted)
+		}
+		return wanted, nil
+	}
+	var err error
+	for range 10 {
+		n := s.regNums().Next(ev)
+		if err = tx.ReserveRegistrationNumber(n, ev.ID); err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, ErrRegistrationNumberTaken) {
+			return "", err
+		}
+	}
+	return "", Wrap(err, KindInternal, "REGISTRATION_NUMBERS", "no free registration number after 10 draws: the generator's space is nearly used up")
+}
+
+// settleNumber keeps the reservations in step with a REGISTER's outcome: a
+// rejection frees the number; an acceptance under another number (a
+// partner's own) reserves that one (taken -> 409) and frees the first.
+func (s *Service) settleNumber(tx Tx, eventID string, req, res *Action) error {
+	if req.Type != ActionRegister || res == nil {
+		return nil
+	}
+	switch {
+	case res.Status == StatusRejected && req.RegistrationNumber != "":
+		return tx.ReleaseRegistrationNumber(req.RegistrationNumber, eventID)
+	case res.Status == StatusAccepted && res.RegistrationNumber != req.RegistrationNumber:
+		if err := tx.ReserveRegistrationNumber(res.RegistrationNumber, eventID); err != nil {
+			return numberErr(err, res.RegistrationNumber)
+		}
+		if req.RegistrationNumber != "" {
+			return tx.ReleaseRegistrationNumber(req.RegistrationNumber, eventID)
+		}
+	}
+	return nil
+}
+
+func numberErr(err error, number string) error {
+	if errors.Is(err, ErrRegistrationNumberTaken) {
+		return &Error{Kind: KindConflict, Code: "REGISTRATION_NUMBER_TAKEN", Err: err,
+			Message: fmt.Sprintf("registration number %s is already used by another event", number),
+			Fields:  []FieldError{{ID: "registrationNumber", Message: "already used by another event"}}}
+	}
+	return fmt.Errorf("registration number %s: %w", number, err)
 }
 
 // checkAdditions keeps an accept to what a confirmation is for: it may fill

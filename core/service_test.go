@@ -21,6 +21,7 @@ type memStore struct {
 	events     map[string]*core.EventDocument
 	index      map[string]*core.IndexRow
 	outbox     []core.OutboxMessage
+	numbers    map[string]string // registration number -> event id
 	lastSearch *core.SearchFilter
 }
 
@@ -30,10 +31,11 @@ func newMemStore() *memStore {
 
 type memTx struct {
 	core.Tx
-	s      *memStore
-	events map[string]*core.EventDocument
-	index  map[string]*core.IndexRow
-	outbox []core.OutboxMessage
+	s       *memStore
+	events  map[string]*core.EventDocument
+	index   map[string]*core.IndexRow
+	outbox  []core.OutboxMessage
+	numbers map[string]string
 }
 
 func (s *memStore) Write(_ context.Context, fn func(core.Tx) error) error {
@@ -50,6 +52,16 @@ func (s *memStore) Write(_ context.Context, fn func(core.Tx) error) error {
 		s.index[k] = v
 	}
 	s.outbox = append(s.outbox, tx.outbox...)
+	if s.numbers == nil {
+		s.numbers = map[string]string{}
+	}
+	for n, ev := range tx.numbers {
+		if ev == "" {
+			delete(s.numbers, n)
+		} else {
+			s.numbers[n] = ev
+		}
+	}
 	return nil
 }
 
@@ -110,7 +122,32 @@ func (tx *memTx) AppendActions(id string, updatedAt time.Time, actions ...core.A
 }
 
 func (tx *memTx) PutIndex(row *core.IndexRow) error { tx.index[row.EventID] = row; return nil }
-func (tx *memTx) Audit(core.AuditEntry) error       { return nil }
+
+func (tx *memTx) ReserveRegistrationNumber(number, eventID string) error {
+	if tx.numbers == nil {
+		tx.numbers = map[string]string{}
+	}
+	owner, ok := tx.numbers[number]
+	if !ok {
+		owner, ok = tx.s.numbers[number]
+	}
+	if ok && owner != eventID {
+		return core.ErrRegistrationNumberTaken
+	}
+	tx.numbers[number] = eventID
+	return nil
+}
+
+func (tx *memTx) ReleaseRegistrationNumber(number, eventID string) error {
+	if tx.numbers == nil {
+		tx.numbers = map[string]string{}
+	}
+	if owner := tx.s.numbers[number]; owner == eventID || tx.numbers[number] == eventID {
+		tx.numbers[number] = "" // released at commit
+	}
+	return nil
+}
+func (tx *memTx) Audit(core.AuditEntry) error { return nil }
 
 type fixedRegNums struct{}
 

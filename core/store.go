@@ -64,6 +64,15 @@ type Tx interface {
 	// ErrRegistrationNumberTaken; an event that does not exist ->
 	// ErrNotFound.
 	PutIndex(row *IndexRow) error
+	// ReserveRegistrationNumber gives a registration number to an event from
+	// the moment it is drawn or sent (a REGISTER waiting for a partner
+	// carries it). A number held by another event ->
+	// ErrRegistrationNumberTaken; held by this event -> nil.
+	ReserveRegistrationNumber(number, eventID string) error
+	// ReleaseRegistrationNumber frees a number this event holds (its
+	// REGISTER was rejected, or accepted under another number); a number
+	// it does not hold is left alone.
+	ReleaseRegistrationNumber(number, eventID string) error
 	// PutClient inserts or replaces a system client.
 	PutClient(c *Client) error
 	// Client reads a client inside the transaction (ErrNotFound if absent).

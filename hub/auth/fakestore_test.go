@@ -133,6 +133,8 @@ func (t *fakeTx) EventByTransaction(string, string, string) (*core.EventDocument
 	return nil, errNoEvents
 }
 func (t *fakeTx) InsertEvent(*core.EventDocument) error                 { return errNoEvents }
+func (t *fakeTx) ReserveRegistrationNumber(string, string) error        { return errNoEvents }
+func (t *fakeTx) ReleaseRegistrationNumber(string, string) error        { return errNoEvents }
 func (t *fakeTx) AppendActions(string, time.Time, ...core.Action) error { return errNoEvents }
 func (t *fakeTx) PutIndex(*core.IndexRow) error                         { return errNoEvents }
 

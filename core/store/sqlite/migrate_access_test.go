@@ -147,3 +147,61 @@ func TestMigration0006TransactionKeys(t *testing.T) {
 		t.Errorf("the creator repeating its old action key: %v, want ErrDuplicate", err)
 	}
 }
+
+// TestMigration0007RegistrationNumbers: numbers registered or reserved
+// before migration 0007 stay their events' own after it.
+func TestMigration0007RegistrationNumbers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := old.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, conn, ms[:6]); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range []struct{ event, doc string }{
+		{"ev-1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-1"}`},
+		{"ev-1", `{"type":"REGISTER","status":"Accepted","registrationNumber":"R-1"}`},
+		{"ev-2", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`},
+		{"ev-3", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`}, // a clash: the first keeps it
+		{"ev-3", `{"type":"NOTIFY","status":"Accepted","registrationNumber":"R-9"}`},
+	} {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO event_actions (event_id, id, type, status, doc) VALUES (?, ?, json_extract(?, '$.type'), json_extract(?, '$.status'), ?)`,
+			a.event, "a-"+string(rune('0'+i)), a.doc, a.doc, a.doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	old.Close()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Write(ctx, func(tx core.Tx) error {
+		for number, owner := range map[string]string{"R-1": "ev-1", "R-2": "ev-2"} {
+			if err := tx.ReserveRegistrationNumber(number, owner); err != nil {
+				t.Errorf("%s for its owner %s: %v", number, owner, err)
+			}
+			if err := tx.ReserveRegistrationNumber(number, "someone-else"); !errors.Is(err, core.ErrRegistrationNumberTaken) {
+				t.Errorf("%s for another event: %v", number, err)
+			}
+		}
+		if err := tx.ReserveRegistrationNumber("R-9", "someone-else"); err != nil {
+			t.Errorf("R-9 (not a REGISTER's) reserved: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, fresh) })
 	t.Run("Write", func(t *testing.T) { testWrite(t, fresh, open) })
 	t.Run("Queues", func(t *testing.T) { testQueues(t, fresh) })
+	t.Run("RegistrationNumbers", func(t *testing.T) { testRegistrationNumbers(t, fresh) })
 }
 
 // write runs fn in one Write and fails the test on error.
@@ -791,4 +792,40 @@ func testAudit(t *testing.T, fresh func(*testing.T) core.Store) {
 	check("ObjectAndActor", core.AuditFilter{ObjectID: "obj-1", ActorID: "actor-1"}, []int{1, 7})
 	check("ActorLimit", core.AuditFilter{ActorID: "actor-0", Limit: 2}, []int{0, 2})
 	check("Nothing", core.AuditFilter{ObjectID: "obj-9"}, nil)
+}
+
+// testRegistrationNumbers: a reserved number belongs to one event until it
+// releases it; reserving again for the same event is fine; releasing a
+// number another event holds leaves it alone; a rolled-back reservation
+// leaves nothing.
+func testRegistrationNumbers(t *testing.T, fresh func(*testing.T) core.Store) {
+	s := fresh(t)
+	ctx := context.Background()
+	write(t, s, func(tx core.Tx) error {
+		if err := tx.ReserveRegistrationNumber("N-1", "ev-a"); err != nil {
+			return err
+		}
+		return tx.ReserveRegistrationNumber("N-1", "ev-a") // again: the same event
+	})
+	write(t, s, func(tx core.Tx) error {
+		wantErr(t, "Reserve (taken)", tx.ReserveRegistrationNumber("N-1", "ev-b"), core.ErrRegistrationNumberTaken)
+		if err := tx.ReleaseRegistrationNumber("N-1", "ev-b"); err != nil { // not ev-b's: left alone
+			return err
+		}
+		wantErr(t, "Reserve (still taken)", tx.ReserveRegistrationNumber("N-1", "ev-b"), core.ErrRegistrationNumberTaken)
+		return nil
+	})
+	write(t, s, func(tx core.Tx) error { return tx.ReleaseRegistrationNumber("N-1", "ev-a") })
+	write(t, s, func(tx core.Tx) error { return tx.ReserveRegistrationNumber("N-1", "ev-b") })
+	// a reservation in a write that fails is rolled back with it
+	err := s.Write(ctx, func(tx core.Tx) error {
+		if err := tx.ReserveRegistrationNumber("N-2", "ev-a"); err != nil {
+			return err
+		}
+		return errors.New("the request fails")
+	})
+	if err == nil {
+		t.Fatal("failing write succeeded")
+	}
+	write(t, s, func(tx core.Tx) error { return tx.ReserveRegistrationNumber("N-2", "ev-c") })
 }
