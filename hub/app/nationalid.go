@@ -75,7 +75,7 @@ func (m MessagingOptions) withDefaults() MessagingOptions {
 // partner configured routing is off: routes are skipped and logged.
 func (a *App) openPartners(ctx context.Context) error {
 	o := a.Opts
-	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Partners: map[string]adapters.NationalID{}, Log: a.Log}
+	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Partners: map[string]adapters.NationalID{}, DeadLetters: a.Store, Log: a.Log}
 	a.Ops = &nationalid.Ops{Service: a.Service, Queues: a.Store}
 	if o.Partners != nil && o.Partners.MOSIP != nil {
 		ad, err := a.openMOSIP(o.Partners.MOSIP)

@@ -742,3 +742,134 @@ func TestCorrelationIDReachesMOSIP(t *testing.T) {
 		t.Fatalf("no audit entry of MOSIP's accept in %+v", audit)
 	}
 }
+
+// deadLetters lists the dead letters operators see (GET ops/dead-letters).
+func (e *env) deadLetters(t *testing.T) []core.DeadLetter {
+	t.Helper()
+	res := e.h.Do("GET", "/api/events/ops/dead-letters?status=dead", e.token, nil)
+	if res.Status != 200 {
+		t.Fatalf("dead letters: %d %s", res.Status, res.Body)
+	}
+	var dls []core.DeadLetter
+	res.JSON(&dls)
+	return dls
+}
+
+// TestRejectWhileAtMOSIPThenRegisterAgain: an operator rejects a REGISTER
+// MOSIP has not answered yet (the documented way out of a long wait) and
+// the record is registered again. MOSIP must end with one identity (one
+// VID) for the child, and the record must carry that VID, whether MOSIP's
+// credential arrives after the new REGISTER (it resolves the new one: same
+// packet id) or before it (the accept contradicts the operator's reject:
+// it is kept as a dead letter for operators, and the new REGISTER updates
+// the same MOSIP identity).
+func TestRejectWhileAtMOSIPThenRegisterAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// credentialFirst: wait for MOSIP's first credential before the
+		// new REGISTER
+		credentialFirst bool
+	}{
+		{"credential after the new REGISTER", false},
+		{"credential before the new REGISTER", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := start(t, mosipmock.Profile{CallbackDelay: 1500 * time.Millisecond}, "")
+			ev := e.register(t, "birth", "rj", verifiedBirth("Ada", "Banda"))
+			req := requested(t, ev)
+			eventually(t, 5*time.Second, "the first packet", func() bool { return e.mock.Stats().WorkflowCalls == 1 })
+			res := e.h.Do("POST", "/api/events/events/"+ev.ID+"/actions/"+req.ID+"/reject", e.token, map[string]any{"reason": "MOSIP never answered"})
+			if res.Status != 200 {
+				t.Fatalf("operator reject: %d %s", res.Status, res.Body)
+			}
+			if tc.credentialFirst {
+				var dls []core.DeadLetter
+				eventually(t, 10*time.Second, "the contradicting accept as a dead letter", func() bool {
+					dls = e.deadLetters(t)
+					return len(dls) == 1
+				})
+				d := dls[0]
+				if d.Topic != core.TopicNationalID("mosip") || d.Metadata["unmatched_outcome"] != "accepted" ||
+					d.Metadata["action_id"] != req.ID || !strings.Contains(d.Error, req.ID) || !strings.Contains(d.Error, "not recorded") {
+					t.Fatalf("dead letter %+v", d)
+				}
+				for _, vid := range e.mock.Stats().VIDs {
+					if strings.Contains(d.Error, vid) || strings.Contains(string(d.Payload), vid) || strings.Contains(string(d.Payload), "Ada") {
+						t.Fatalf("the dead letter carries the VID or personal data: %+v", d)
+					}
+				}
+			}
+			if r := e.h.Act(e.token, ev.ID, "register", "rj-r2", nil); r.Status != 200 {
+				t.Fatalf("register again: %d %s", r.Status, r.Body)
+			}
+			st := e.waitRegistered(t, ev.ID, 15*time.Second)
+			eventually(t, 10*time.Second, "both credentials", func() bool { return e.mock.Stats().CallbacksSent >= 2 })
+			s := e.mock.Stats()
+			if len(s.VIDs) != 1 || len(s.PacketsByRegistrationID) != 1 {
+				t.Fatalf("MOSIP has %d identities (VIDs %v) from %d packets %v for one child", len(s.VIDs), s.VIDs, len(s.PacketsByRegistrationID), s.PacketsByRegistrationID)
+			}
+			for _, vid := range s.VIDs {
+				if string(st.Declaration["child.nid"]) != `"`+vid+`"` {
+					t.Fatalf("record's child.nid %s, MOSIP's VID %s", st.Declaration["child.nid"], vid)
+				}
+			}
+			if n := acceptedRegisters(e.stored(t, ev.ID)); n != 1 {
+				t.Fatalf("%d accepted REGISTERs", n)
+			}
+			if n := len(e.deadLetters(t)); tc.credentialFirst != (n == 1) || n > 1 {
+				t.Fatalf("%d dead letters", n)
+			}
+		})
+	}
+}
+
+// TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity: with REGISTER
+// and APPROVE_CORRECTION routed, a birth that got its identity from MOSIP
+// at registration is sent again when a correction is approved: under the
+// same packet id, so MOSIP updates the packet and re-issues the credential
+// of the same identity (same VID) instead of creating a second one.
+func TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity(t *testing.T) {
+	dir := t.TempDir()
+	y := `routes:
+  - name: birth-to-mosip
+    event: birth
+    actions: [REGISTER, APPROVE_CORRECTION]
+    partner: mosip
+    when: {field: mother.verified, in: [verified]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, mosipmock.Profile{}, dir)
+	ev := e.register(t, "birth", "c2", verifiedBirth("Ada", "Banda"))
+	st := e.waitRegistered(t, ev.ID, 10*time.Second)
+	regNum, nid := st.Registered.RegistrationNumber, string(st.Declaration["child.nid"])
+	eventually(t, 5*time.Second, "the first credential", func() bool { return e.mock.Stats().CallbacksAcked == 1 })
+	res := e.h.Act(e.token, ev.ID, "correction/request", "c2-req", map[string]any{
+		"declaration": map[string]any{"child.weightAtBirth": 3.4}, "annotation": map[string]any{"reason": "typo"}})
+	if res.Status != 200 {
+		t.Fatalf("request correction: %d %s", res.Status, res.Body)
+	}
+	res = e.h.Act(e.token, ev.ID, "correction/approve", "c2-approve", nil)
+	if res.Status != 200 {
+		t.Fatalf("approve correction: %d %s", res.Status, res.Body)
+	}
+	if last := res.Event().Actions[len(res.Event().Actions)-1]; last.Type != core.ActionApproveCorrection || last.Status != core.StatusRequested {
+		t.Fatalf("APPROVE_CORRECTION answered %s %s, want it Requested (sent to MOSIP)", last.Type, last.Status)
+	}
+	eventually(t, 10*time.Second, "the approval accepted", func() bool { return core.Derive(e.stored(t, ev.ID)).Pending == nil })
+	after := core.Derive(e.stored(t, ev.ID))
+	ms := e.mock.Stats()
+	if ms.PacketsByCertificate[regNum] != 1 || len(ms.VIDs) != 1 || len(ms.PacketsByRegistrationID) != 1 {
+		t.Fatalf("a correction of a birth MOSIP already registered made %d packets / %d VIDs for certificate %s (%v)",
+			ms.PacketsByCertificate[regNum], len(ms.VIDs), regNum, ms.PacketsByRegistrationID)
+	}
+	for aid, n := range ms.PacketsByRegistrationID {
+		if n != 2 || ms.CallbacksAcked != 2 {
+			t.Fatalf("packet %s written %d times, %d credentials acknowledged: want the packet updated and its credential issued again", aid, n, ms.CallbacksAcked)
+		}
+	}
+	if string(after.Declaration["child.nid"]) != nid || string(after.Declaration["child.weightAtBirth"]) != "3.4" || after.Registered.RegistrationNumber != regNum {
+		t.Fatalf("after the approval: nid %s (was %s), weight %s, number %s", after.Declaration["child.nid"], nid, after.Declaration["child.weightAtBirth"], after.Registered.RegistrationNumber)
+	}
+}
