@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,12 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/bus"
 	"github.com/crvshub/crvshub/hub/nationalid"
 	"github.com/crvshub/crvshub/testharness/hubtest"
+	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
@@ -29,7 +33,7 @@ var officeScopes = append(slices.Clone(hubtest.AllScopes), "type=record.confirm-
 
 // fastMessaging keeps redelivery and breaker timings short.
 var fastMessaging = app.MessagingOptions{
-	AckWait: 10 * time.Second, NakDelay: 200 * time.Millisecond,
+	HandlerTimeout: 3 * time.Second, NakDelay: 200 * time.Millisecond, // ack wait derived: about 10s
 	Retry:   bus.RetryPolicy{MaxRetries: 2, InitialInterval: 20 * time.Millisecond, MaxInterval: 50 * time.Millisecond, Multiplier: 2, RandomizationFactor: 0.5},
 	Breaker: bus.BreakerSettings{FailureThreshold: 3, OpenTimeout: 500 * time.Millisecond},
 }
@@ -872,4 +876,73 @@ func TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity(t *testing.T) {
 	if string(after.Declaration["child.nid"]) != nid || string(after.Declaration["child.weightAtBirth"]) != "3.4" || after.Registered.RegistrationNumber != regNum {
 		t.Fatalf("after the approval: nid %s (was %s), weight %s, number %s", after.Declaration["child.nid"], nid, after.Declaration["child.weightAtBirth"], after.Registered.RegistrationNumber)
 	}
+}
+
+// TestAckWaitCoversRetryBudget runs against the embedded JetStream with
+// millisecond timings. A partner slower than the attempt timeout makes a
+// message use its whole retry budget (3 attempts of 300 ms plus
+// back-offs). With the ack wait derived from that budget, JetStream does
+// not hand the message to a second handler meanwhile: it is dead-lettered
+// once, after exactly 3 attempts (a redelivery would call MOSIP again and
+// add its attempts to the same dead letter). An explicit ack wait shorter
+// than the budget is refused when the hub opens.
+func TestAckWaitCoversRetryBudget(t *testing.T) {
+	slow := app.MessagingOptions{
+		NakDelay:       200 * time.Millisecond,
+		HandlerTimeout: 300 * time.Millisecond,
+		Retry:          bus.RetryPolicy{MaxRetries: 2, InitialInterval: 20 * time.Millisecond, MaxInterval: 50 * time.Millisecond, Multiplier: 2, RandomizationFactor: 0.5},
+		Breaker:        bus.BreakerSettings{FailureThreshold: 1000, OpenTimeout: 500 * time.Millisecond},
+	}
+	t.Run("explicit ack wait shorter than the budget", func(t *testing.T) {
+		dir := t.TempDir()
+		mock, settings, err := mockpartners.StartMOSIP(dir, mosipmock.Profile{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mock.Close() })
+		m := slow
+		m.AckWait = 500 * time.Millisecond
+		a, err := app.Open(context.Background(), app.Options{DataDir: dir, SecretCost: 4, PublicURL: "http://127.0.0.1:1",
+			Partners: &app.PartnersConfig{MOSIP: settings}, Messaging: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			a.Close()
+			t.Fatal("the hub opened with an ack wait of 500ms for a retry budget of about 1s")
+		}
+		if !strings.Contains(err.Error(), "ack wait 500ms") || !strings.Contains(err.Error(), "retry budget") {
+			t.Fatalf("error %q does not name the ack wait and the retry budget", err)
+		}
+	})
+	t.Run("derived ack wait", func(t *testing.T) {
+		e := startWith(t, mosipmock.Profile{Latency: time.Second}, "", slow)
+		ev := e.register(t, "birth", "aw", verifiedBirth("Ada", "Banda"))
+		requested(t, ev)
+		var dls []core.DeadLetter
+		eventually(t, 10*time.Second, "the dead letter", func() bool {
+			dls = e.deadLetters(t)
+			return len(dls) == 1
+		})
+		// longer than the derived ack wait (budget ~1s + 1s margin): a
+		// redelivery would have happened by now
+		time.Sleep(2500 * time.Millisecond)
+		dls = e.deadLetters(t)
+		if len(dls) != 1 || dls[0].Attempts != 3 {
+			t.Fatalf("dead letters %+v: want one, after exactly 3 attempts (the message was handled more than once)", dls)
+		}
+		nc, err := nats.Connect(e.h.App.Bus.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := nc.JetStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci, err := js.ConsumerInfo(core.TopicNationalID("mosip"), "crvshub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumRedelivered != 0 || ci.Config.AckWait < 1900*time.Millisecond || ci.Config.AckWait > 3*time.Second {
+			t.Fatalf("consumer: %d redelivered, ack wait %v (want about 2s: the ~1s budget and a 1s margin)", ci.NumRedelivered, ci.Config.AckWait)
+		}
+	})
 }
