@@ -153,8 +153,15 @@ func (a *Adapter) applyDelivery(ctx context.Context, w http.ResponseWriter, r *h
 		return &refusal{reason: "resolving the action failed; correlation kept", packetID: packetID, err: err}
 	}
 	// The hub's Resolver deletes the correlation with the resolution (one
-	// transaction); deleting here too covers Resolvers that do not.
-	if err := a.corr.DeleteCorrelation(ctx, partnerName, packetID); err != nil {
+	// transaction); deleting here too covers Resolvers that do not. The
+	// packet id belongs to the record, so a newer action (a REGISTER made
+	// again after an operator's reject) may have taken the correlation over
+	// meanwhile: that one is kept, or MOSIP's credential for it would find
+	// no correlation.
+	if cur, err := a.corr.Correlation(ctx, partnerName, packetID); err == nil && cur.ActionID != corr.ActionID {
+		a.cfg.Log.InfoContext(ctx, "mosip correlation now names a newer action; kept", "packetId", packetID,
+			"resolvedActionId", corr.ActionID, "actionId", cur.ActionID)
+	} else if err := a.corr.DeleteCorrelation(ctx, partnerName, packetID); err != nil {
 		// The action is resolved; a left-over correlation only makes a
 		// redelivery resolve again, which the Resolver treats as a no-op.
 		a.cfg.Log.WarnContext(ctx, "mosip correlation not deleted after resolving", "packetId", packetID, "error", err)

@@ -273,6 +273,31 @@ func TestCallbackGoodBirthThenDuplicate(t *testing.T) {
 	}
 }
 
+// TestCallbackKeepsANewerActionsCorrelation: the packet id is the
+// record's, so while MOSIP's credential for a rejected REGISTER is being
+// resolved a new REGISTER of the record may take the correlation over;
+// the adapter must not delete it, or MOSIP's credential for the new
+// REGISTER would find no correlation and the record would wait forever.
+func TestCallbackKeepsANewerActionsCorrelation(t *testing.T) {
+	e := newCbEnv(t)
+	ctx := context.Background()
+	aid := e.aid(birthEvent, birthAction)
+	newer := core.Correlation{Partner: "mosip", Key: aid, EventID: birthEvent, ActionID: "second-register",
+		ActionType: core.ActionRegister, RegistrationNumber: "BRN-1", Data: json.RawMessage(`{"eventType":"birth"}`)}
+	e.res.during = func() {
+		if err := e.corr.PutCorrelation(ctx, newer); err != nil {
+			t.Error(err)
+		}
+	}
+	if got := e.deliverVC(e.iss.key, e.iss.url(), vc(aid, testVID, "BRN-1")); got.Event.Status != "RECEIVED" {
+		t.Fatalf("status %s:\n%s", got.Event.Status, e.logs)
+	}
+	c, err := e.corr.Correlation(ctx, "mosip", aid)
+	if err != nil || c.ActionID != "second-register" {
+		t.Fatalf("the newer action's correlation was not kept: %+v, %v", c, err)
+	}
+}
+
 func TestCallbackDeath(t *testing.T) {
 	e := newCbEnv(t)
 	aid := e.aid(deathEvent, deathAction)

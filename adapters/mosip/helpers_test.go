@@ -73,12 +73,17 @@ type memResolver struct {
 	mu    sync.Mutex
 	calls []resolveCall
 	err   error
+	// during, when set, runs inside Resolve (what happens meanwhile).
+	during func()
 }
 
 func (r *memResolver) Resolve(_ context.Context, eventID, actionID string, out adapters.Outcome) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, resolveCall{eventID, actionID, out})
+	if r.during != nil {
+		r.during()
+	}
 	return r.err
 }
 

@@ -25,10 +25,15 @@ type correlationData struct {
 }
 
 // Register sends a birth (process CRVS_NEW) or death (CRVS_DEATH) to MOSIP
-// as a packet whose AID is PacketID(...), after storing the correlation,
-// and answers Pending: the outcome arrives by the CREDENTIAL_ISSUED
-// callback. Calling it again for the same action re-sends the same AID
-// (MOSIP overwrites the packet) and never makes a second registration.
+// as a packet whose AID is PacketID(centre, machine, event id, process),
+// after storing the correlation (AID -> this action), and answers Pending:
+// the outcome arrives by the CREDENTIAL_ISSUED callback. The AID belongs to
+// the record, not to the action: calling it again for the same action, for
+// a new REGISTER after an operator's reject, or for an approved correction
+// re-sends the same AID, so MOSIP updates the one packet and identity it
+// has for the record and never makes a second registration (a second VID
+// for one child). The correlation is replaced, so MOSIP's next credential
+// for the AID resolves the newest action.
 func (a *Adapter) Register(ctx context.Context, r adapters.Registration) (adapters.Outcome, error) {
 	var process string
 	var fields map[string]string
@@ -52,7 +57,7 @@ func (a *Adapter) Register(ctx context.Context, r adapters.Registration) (adapte
 	if r.CorrelationID == "" {
 		r.CorrelationID = core.RequestMetaFrom(ctx).CorrelationID
 	}
-	aid := PacketID(a.cfg.CenterID, a.cfg.MachineID, r.EventID, r.ActionID)
+	aid := PacketID(a.cfg.CenterID, a.cfg.MachineID, r.EventID, process)
 
 	data, _ := json.Marshal(correlationData{EventType: r.EventType})
 	if err := a.corr.PutCorrelation(ctx, core.Correlation{

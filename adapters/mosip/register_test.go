@@ -73,17 +73,17 @@ var (
 )
 
 func TestPacketID(t *testing.T) {
-	a := PacketID("10001", "10004", "ev-1", "act-1")
-	if a != PacketID("10001", "10004", "ev-1", "act-1") {
+	a := PacketID("10001", "10004", "ev-1", "CRVS_NEW")
+	if a != PacketID("10001", "10004", "ev-1", "CRVS_NEW") {
 		t.Fatal("not deterministic")
 	}
 	if !regexp.MustCompile(`^1000110004[0-9]{19}$`).MatchString(a) {
 		t.Fatalf("PacketID = %q, want centre+machine+19 digits (29)", a)
 	}
 	others := []string{
-		PacketID("10001", "10004", "ev-1", "act-2"),
-		PacketID("10001", "10004", "ev-2", "act-1"),
-		PacketID("10001", "10004", "ev-1|act", "1"), // the separator is part of the hash input
+		PacketID("10001", "10004", "ev-1", "CRVS_DEATH"),
+		PacketID("10001", "10004", "ev-2", "CRVS_NEW"),
+		PacketID("10001", "10004", "ev-1|CRVS", "NEW"), // the separator is part of the hash input
 	}
 	for _, o := range others {
 		if o == a || len(o) != 29 {
@@ -118,7 +118,7 @@ func TestRegisterGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Register: %v", err)
 			}
-			aid := PacketID("10001", "10004", reg.EventID, reg.ActionID)
+			aid := PacketID("10001", "10004", reg.EventID, map[string]string{"birth": "CRVS_NEW", "death": "CRVS_DEATH"}[reg.EventType])
 			if out.Kind != adapters.Pending || out.Reference != aid {
 				t.Fatalf("outcome %+v, want Pending %s", out, aid)
 			}
@@ -209,6 +209,62 @@ func TestRegisterRetrySameAID(t *testing.T) {
 	}
 	if corr.len() != 1 {
 		t.Errorf("%d correlations, want 1", corr.len())
+	}
+}
+
+// TestRegisterSameRecordSameAID: every action MOSIP is sent for one
+// record (the REGISTER, a REGISTER made again after an operator rejected
+// the first while MOSIP had it, an approved correction) carries the
+// record's one AID, so MOSIP updates its packet and identity instead of
+// issuing a second VID; the correlation then names the newest action, so
+// MOSIP's credential resolves it.
+func TestRegisterSameRecordSameAID(t *testing.T) {
+	cases := []struct {
+		name     string
+		reg      func(*testing.T) adapters.Registration
+		actionID string
+		typ      core.ActionType
+	}{
+		{"birth registered again after a reject", func(t *testing.T) adapters.Registration { return birthRegistration(t, fullBirth) }, "second-register", core.ActionRegister},
+		{"birth correction approved", func(t *testing.T) adapters.Registration { return birthRegistration(t, fullBirth) }, "approve-correction", core.ActionApproveCorrection},
+		{"death registered again", func(t *testing.T) adapters.Registration { return deathRegistration(t, fullDeath) }, "second-register", core.ActionRegister},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeMOSIP(t)
+			a, corr, _ := newAdapter(t, baseConfig(f))
+			ctx := context.Background()
+			first := tc.reg(t)
+			o1, err := a.Register(ctx, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := tc.reg(t)
+			next.ActionID, next.ActionType = tc.actionID, tc.typ
+			o2, err := a.Register(ctx, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o1.Reference != o2.Reference {
+				t.Fatalf("a second action of the same record got a new AID (%s, then %s): MOSIP would create a second identity", o1.Reference, o2.Reference)
+			}
+			other := tc.reg(t)
+			other.EventID = "another-record"
+			o3, err := a.Register(ctx, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o3.Reference == o1.Reference {
+				t.Fatalf("two records share the AID %s", o1.Reference)
+			}
+			c, err := corr.Correlation(ctx, "mosip", o1.Reference)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ActionID != tc.actionID || c.ActionType != tc.typ {
+				t.Errorf("correlation names action %s (%s), want the newest %s (%s)", c.ActionID, c.ActionType, tc.actionID, tc.typ)
+			}
+		})
 	}
 }
 

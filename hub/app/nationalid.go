@@ -39,8 +39,13 @@ const (
 // MessagingOptions tune the bus and the partner pipeline; zero values take
 // the defaults.
 type MessagingOptions struct {
-	NATSURL  string        // external NATS JetStream; "" = embedded server in <data>/nats
-	AckWait  time.Duration // bus redelivery when a handler neither acks nor nacks, e.g. after a crash (default 5 min)
+	NATSURL string // external NATS JetStream; "" = embedded server in <data>/nats
+	// AckWait is how long JetStream waits for a handled message's ack
+	// before handing it to another handler (after a crash, say). It must
+	// be longer than the message's whole retry budget (RetryBudget), or a
+	// message still being retried is handled twice and the partner called
+	// twice: 0 derives it from the budget, a shorter value is refused.
+	AckWait  time.Duration
 	NakDelay time.Duration // redelivery delay after a nack, e.g. while a breaker is open (default 1 s)
 	Retry    bus.RetryPolicy
 	Breaker  bus.BreakerSettings
@@ -62,12 +67,36 @@ func (m MessagingOptions) withDefaults() MessagingOptions {
 	if m.Concurrency == 0 {
 		m.Concurrency = 32
 	}
-	if m.AckWait == 0 {
-		// longer than a message's whole retry budget, or JetStream would
-		// redeliver it while it is still being retried
-		m.AckWait = 5 * time.Minute
-	}
 	return m
+}
+
+// RetryBudget is the longest one delivery of a message may be handled:
+// every attempt (the first and MaxRetries retries) running to
+// HandlerTimeout, plus the longest back-off before each retry. m has its
+// defaults.
+func (m MessagingOptions) RetryBudget() time.Duration {
+	return time.Duration(m.Retry.MaxRetries+1)*m.HandlerTimeout + m.Retry.MaxWaits()
+}
+
+// withAckWait sets AckWait, when not set, to the retry budget plus a
+// margin (a tenth, at least a second: the handler's store reads, the
+// ack's round trip), and refuses an AckWait that is not longer than the
+// budget: JetStream would redeliver a message its first handler is still
+// retrying, and the partner would get the registration twice. m has its
+// defaults (partner delivery settings applied).
+func (m MessagingOptions) withAckWait() (MessagingOptions, error) {
+	budget := m.RetryBudget()
+	if m.AckWait == 0 {
+		m.AckWait = budget + max(budget/10, time.Second)
+		return m, nil
+	}
+	if m.AckWait <= budget {
+		return m, fmt.Errorf("messaging: ack wait %v is not longer than one message's retry budget %v (%d attempts of up to %v plus back-offs): "+
+			"JetStream would hand a message still being retried to a second handler and the partner would be called twice; "+
+			"leave the ack wait unset to derive it, raise it, or lower delivery.maxRetries / attemptTimeout", m.AckWait, budget,
+			m.Retry.MaxRetries+1, m.HandlerTimeout)
+	}
+	return m, nil
 }
 
 // openPartners builds the configured National ID adapters and, when there
@@ -75,7 +104,7 @@ func (m MessagingOptions) withDefaults() MessagingOptions {
 // partner configured routing is off: routes are skipped and logged.
 func (a *App) openPartners(ctx context.Context) error {
 	o := a.Opts
-	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Partners: map[string]adapters.NationalID{}, Log: a.Log}
+	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Partners: map[string]adapters.NationalID{}, DeadLetters: a.Store, Log: a.Log}
 	a.Ops = &nationalid.Ops{Service: a.Service, Queues: a.Store}
 	if o.Partners != nil && o.Partners.MOSIP != nil {
 		ad, err := a.openMOSIP(o.Partners.MOSIP)
@@ -102,7 +131,9 @@ func (a *App) openPartners(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m = m.withDefaults()
+	if m, err = m.withDefaults().withAckWait(); err != nil {
+		return err
+	}
 	b, err := bus.Open(ctx, bus.Options{DataDir: o.DataDir, URL: m.NATSURL, Log: a.Log, AckWait: m.AckWait, NakDelay: m.NakDelay,
 		SubscribersCount: m.Concurrency})
 	if err != nil {

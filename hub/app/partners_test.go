@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 func TestLoadPartners(t *testing.T) {
@@ -46,7 +48,7 @@ delivery:
 	}
 	if m.Retry.MaxRetries != 7 || m.Retry.InitialInterval != time.Second || m.Retry.MaxInterval != 30*time.Second ||
 		m.Retry.RandomizationFactor != 0.3 || m.Breaker.FailureThreshold != 10 || m.Breaker.OpenTimeout != 2*time.Minute ||
-		m.Concurrency != 8 || m.HandlerTimeout != 45*time.Second || m.NakDelay != 5*time.Second || m.AckWait != 5*time.Minute {
+		m.Concurrency != 8 || m.HandlerTimeout != 45*time.Second || m.NakDelay != 5*time.Second || m.AckWait != 0 {
 		t.Fatalf("delivery settings applied as %+v", m)
 	}
 	// secrets from the environment
@@ -69,5 +71,51 @@ delivery:
 	}
 	if _, err := (&DeliverySettings{Jitter: 2}).apply(MessagingOptions{}); err == nil {
 		t.Error("jitter 2 accepted")
+	}
+}
+
+// TestAckWaitFromRetryBudget: JetStream's ack wait must outlast one
+// message's whole retry budget, or JetStream hands a message still being
+// retried to a second handler and the partner is called twice. Unset, it
+// is derived from the budget (partners.yaml delivery settings included);
+// set shorter, it is refused.
+func TestAckWaitFromRetryBudget(t *testing.T) {
+	cases := []struct {
+		name     string
+		delivery *DeliverySettings
+		ackWait  time.Duration
+		want     time.Duration // 0: refused
+	}{
+		// 4 attempts of 60s + back-offs 0.75s, 1.5s, 3s = 245.25s, + a tenth
+		{"defaults", nil, 0, 245250 * time.Millisecond * 11 / 10},
+		// 7 attempts of 60s + 0.75+1.5+3+6+7.5+7.5 s = 446.25s, + a tenth
+		{"6 retries of 60s", &DeliverySettings{MaxRetries: 6, AttemptTimeout: core.Duration(60 * time.Second)}, 0, 446250 * time.Millisecond * 11 / 10},
+		// 2 attempts of 100ms + a 15ms back-off, + the 1s minimum margin
+		{"small numbers", &DeliverySettings{MaxRetries: 1, AttemptTimeout: core.Duration(100 * time.Millisecond),
+			InitialInterval: core.Duration(10 * time.Millisecond), Jitter: 0.5}, 0, 1215 * time.Millisecond},
+		{"explicit, longer than the budget", nil, 10 * time.Minute, 10 * time.Minute},
+		{"explicit, shorter than the budget", &DeliverySettings{MaxRetries: 6, AttemptTimeout: core.Duration(60 * time.Second)}, 5 * time.Minute, 0},
+		{"explicit, equal to the budget", nil, 245250 * time.Millisecond, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := c.delivery.apply(MessagingOptions{AckWait: c.ackWait})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err = m.withDefaults().withAckWait()
+			if c.want == 0 {
+				if err == nil || !strings.Contains(err.Error(), "retry budget") || !strings.Contains(err.Error(), c.ackWait.String()) {
+					t.Fatalf("ack wait %v for a budget of %v: %v, want refused naming both", c.ackWait, m.RetryBudget(), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.AckWait != c.want || m.AckWait <= m.RetryBudget() {
+				t.Fatalf("ack wait %v, want %v (budget %v)", m.AckWait, c.want, m.RetryBudget())
+			}
+		})
 	}
 }

@@ -240,6 +240,12 @@ func (b *Bus) ensureStream(topic string) error {
 }
 
 // ensureConsumer creates (or updates) the topic's durable push consumer.
+// It has at most SubscribersCount messages outstanding: JetStream's
+// AckWait runs from delivery, and each subscriber handles one message at
+// a time, so a message pushed to a busy subscriber would wait in its
+// buffer with the clock running and could be handed out again (and its
+// partner called twice) before its first handling even started. With
+// several hub processes on one consumer the limit is shared by all.
 func (b *Bus) ensureConsumer(topic string) error {
 	if err := b.ensureStream(topic); err != nil {
 		return err
@@ -254,6 +260,7 @@ func (b *Bus) ensureConsumer(topic string) error {
 			DeliverPolicy:  nats.DeliverAllPolicy,
 			AckPolicy:      nats.AckExplicitPolicy,
 			AckWait:        b.o.AckWait,
+			MaxAckPending:  b.o.SubscribersCount,
 			MaxDeliver:     -1,
 		})
 		if err != nil {
@@ -261,9 +268,9 @@ func (b *Bus) ensureConsumer(topic string) error {
 		}
 	case err != nil:
 		return fmt.Errorf("bus: consumer %s: %w", topic, err)
-	case info.Config.AckWait != b.o.AckWait:
+	case info.Config.AckWait != b.o.AckWait || info.Config.MaxAckPending != b.o.SubscribersCount:
 		cfg := info.Config
-		cfg.AckWait = b.o.AckWait
+		cfg.AckWait, cfg.MaxAckPending = b.o.AckWait, b.o.SubscribersCount
 		if _, err := b.js.UpdateConsumer(topic, &cfg); err != nil {
 			return fmt.Errorf("bus: update consumer %s: %w", topic, err)
 		}

@@ -168,3 +168,23 @@ func TestRedelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerLimitFollowsSubscribers: the consumer's outstanding-message
+// limit is the number of subscribers, also when a restart changes it.
+func TestConsumerLimitFollowsSubscribers(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{2, 5} {
+		b := openBus(t, dir, Options{SubscribersCount: n})
+		subscribe(t, b, "limits")
+		ci, err := b.js.ConsumerInfo("limits", group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.Config.MaxAckPending != n {
+			t.Fatalf("%d subscribers: MaxAckPending %d", n, ci.Config.MaxAckPending)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -77,15 +77,37 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // Backoff is the wait before retry n (1-based), jitter included.
 func (p RetryPolicy) Backoff(n int) time.Duration {
 	p = p.withDefaults()
-	d := float64(p.InitialInterval)
-	for i := 1; i < n && d < float64(p.MaxInterval); i++ {
-		d *= p.Multiplier
-	}
-	d = min(d, float64(p.MaxInterval))
+	d := p.base(n)
 	if p.RandomizationFactor > 0 {
 		d *= 1 + p.RandomizationFactor*(2*rand.Float64()-1)
 	}
 	return time.Duration(d)
+}
+
+// MaxBackoff is the longest wait Backoff(n) may return (jitter at its
+// upper bound).
+func (p RetryPolicy) MaxBackoff(n int) time.Duration {
+	p = p.withDefaults()
+	return time.Duration(p.base(n) * (1 + p.RandomizationFactor))
+}
+
+// MaxWaits is the longest a message may spend waiting between its
+// attempts: the sum of MaxBackoff over its MaxRetries retries.
+func (p RetryPolicy) MaxWaits() time.Duration {
+	var d time.Duration
+	for n := 1; n <= p.MaxRetries; n++ {
+		d += p.MaxBackoff(n)
+	}
+	return d
+}
+
+// base is the wait before retry n without jitter (p has its defaults).
+func (p RetryPolicy) base(n int) float64 {
+	d := float64(p.InitialInterval)
+	for i := 1; i < n && d < float64(p.MaxInterval); i++ {
+		d *= p.Multiplier
+	}
+	return min(d, float64(p.MaxInterval))
 }
 
 // attemptsError carries how many times the handler ran.

@@ -90,6 +90,9 @@ func TestBackoffJitterBounded(t *testing.T) {
 	for _, tt := range tests {
 		lo, hi := time.Duration(float64(tt.base)*0.75), time.Duration(float64(tt.base)*1.25)
 		seen := map[time.Duration]bool{}
+		if m := p.MaxBackoff(tt.n); m != hi {
+			t.Fatalf("retry %d: MaxBackoff %v, want %v", tt.n, m, hi)
+		}
 		for range 200 {
 			d := p.Backoff(tt.n)
 			if d < lo || d > hi {
@@ -103,6 +106,10 @@ func TestBackoffJitterBounded(t *testing.T) {
 	}
 	if d := (RetryPolicy{InitialInterval: time.Second}).Backoff(3); d != 4*time.Second {
 		t.Fatalf("no jitter: %v, want 4s", d)
+	}
+	p.MaxRetries = 5 // 125 + 250 + 500 + 1000 + 1250 ms
+	if d := p.MaxWaits(); d != 3125*time.Millisecond {
+		t.Fatalf("MaxWaits %v, want 3.125s", d)
 	}
 }
 

@@ -218,3 +218,45 @@ func TestNewRouterRefusesBadHandlers(t *testing.T) {
 		t.Fatal("published to an invalid topic")
 	}
 }
+
+// TestQueuedMessagesAreNotRedelivered: JetStream's ack wait runs from
+// delivery, and every subscriber handles one message at a time, so a
+// message pushed to a busy subscriber waits in its buffer with the clock
+// running. With more messages delivered than handlers, a queued message
+// outlives the ack wait before its handler even starts, and JetStream
+// hands it out again: the partner would be called twice. The consumer
+// therefore has no more messages outstanding than there are handlers.
+func TestQueuedMessagesAreNotRedelivered(t *testing.T) {
+	b := openBus(t, t.TempDir(), Options{AckWait: time.Second, NakDelay: 100 * time.Millisecond, SubscribersCount: 1})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	runRouter(t, b, RouterOptions{Sink: &memSink{}}, Handler{Name: "slow", Topic: "slow", Func: func(m *message.Message) error {
+		mu.Lock()
+		calls[m.UUID]++
+		mu.Unlock()
+		time.Sleep(400 * time.Millisecond) // each handling is shorter than the ack wait
+		return nil
+	}})
+	ids := []string{"q1", "q2", "q3", "q4", "q5"}
+	for _, id := range ids {
+		publish(t, b.Publisher(), "slow", id, "x")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(calls)
+		mu.Unlock()
+		if n == len(ids) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // a redelivery would arrive by now
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if calls[id] != 1 {
+			t.Errorf("message %s handled %d times, want once (calls %v)", id, calls[id], calls)
+		}
+	}
+}

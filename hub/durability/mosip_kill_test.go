@@ -62,13 +62,18 @@ func TestKill9RegistrationsCompleteOnce(t *testing.T) {
   websubSecret: kill-test-websub
   credentialAllowList: [%s]
   timeoutSeconds: 5
+# short attempts: the ack wait, derived from this retry budget (about 10s),
+# is how soon messages a killed hub had taken come back
+delivery:
+  attemptTimeout: 2s
+  initialInterval: 100ms
+  maxInterval: 400ms
 `, mock.URL(), mock.PublicKeyURL())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	id, secret := cliCreateClientScopes(t, ctx, bin, dir, append(hubtest.AllScopes, "type=record.confirm-registration"))
 	addr := freeLoopbackAddr(t)
-	// a short ack wait: messages a killed hub had taken come back soon
-	flags := []string{"--partners", partners, "--ack-wait", "5s"}
+	flags := []string{"--partners", partners}
 	p := startServeAt(t, ctx, bin, dir, addr, flags...)
 	phase("hub ready")
 	c := newCaller(p.base, "")

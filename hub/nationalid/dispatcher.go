@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/crvshub/crvshub/adapters"
@@ -24,7 +25,11 @@ type Dispatcher struct {
 	// refuses the call with bus.ErrUnavailable, so the message stays
 	// queued instead of being dead-lettered. nil: calls are not guarded.
 	Breakers *bus.Breakers
-	Log      *slog.Logger
+	// DeadLetters keeps a partner outcome that contradicts the recorded
+	// one (MOSIP accepted an action an operator had rejected) where
+	// operators look for failed deliveries; nil: it is only logged.
+	DeadLetters core.DeadLetterSink
+	Log         *slog.Logger
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{} // action id -> sync-mode requests waiting
@@ -140,9 +145,12 @@ func (f resolverFunc) Resolve(ctx context.Context, eventID, actionID string, out
 }
 
 // resolve records a partner's outcome. Accepting an accepted action again
-// changes nothing; an outcome that contradicts the recorded one (accept
-// after an operator's reject) is logged and dropped: retrying cannot
-// change it.
+// (or rejecting a rejected one) changes nothing. An outcome that
+// contradicts the recorded one (MOSIP accepted, and so issued an identity
+// for, an action an operator had rejected meanwhile) cannot be recorded and
+// no retry changes that, but it must not vanish in a log line: it is
+// stored as a dead letter (unmatchedOutcome) for an operator to see, and
+// logged at warn.
 func (d *Dispatcher) resolve(ctx context.Context, partner, eventID, actionID string, out adapters.Outcome) error {
 	conf := core.Confirmation{Decision: core.Accept, RegistrationNumber: out.RegistrationNumber, Declaration: out.Declaration,
 		Correlation: out.Correlation}
@@ -157,16 +165,69 @@ func (d *Dispatcher) resolve(ctx context.Context, partner, eventID, actionID str
 		return fmt.Errorf("resolve %s: outcome %d is neither accepted nor rejected", actionID, out.Kind)
 	}
 	_, err := d.Service.Resolve(ctx, principal(partner), eventID, actionID, conf)
+	var ce *core.Error
 	switch {
 	case err == nil:
 		d.log().InfoContext(ctx, "partner outcome recorded", "partner", partner, "eventId", eventID, "actionId", actionID, "accepted", conf.Decision == core.Accept)
+	case errors.As(err, &ce) && ce.Code == "ALREADY_REJECTED" && conf.Decision == core.Reject:
+		d.log().InfoContext(ctx, "partner rejected an action already rejected", "partner", partner, "eventId", eventID, "actionId", actionID)
 	case core.KindOf(err) == core.KindConflict:
-		d.log().WarnContext(ctx, "partner outcome contradicts the recorded one; dropped", "partner", partner, "eventId", eventID, "actionId", actionID, "error", err)
-		err = nil
+		if err := d.unmatchedOutcome(ctx, partner, eventID, actionID, out, err); err != nil {
+			return err
+		}
 	default:
 		return err
 	}
 	d.wake(actionID)
+	return nil
+}
+
+// unmatchedOutcome keeps a partner outcome that contradicts the record as
+// a dead letter on the partner's topic (listed by GET
+// /api/events/ops/dead-letters). Its id is derived from the partner,
+// action and decision, so a repeated delivery updates the one dead letter.
+// The payload is the action's route message (ids only, no personal data,
+// no VID): replaying it is harmless, as the dispatcher skips an action
+// that is already resolved; the operator discards it once the record is
+// dealt with. A failure to store it is returned, so the partner's
+// delivery is refused and comes back instead of being lost.
+func (d *Dispatcher) unmatchedOutcome(ctx context.Context, partner, eventID, actionID string, out adapters.Outcome, cause error) error {
+	decision := "accepted"
+	if out.Kind == adapters.Rejected {
+		decision = "rejected"
+	}
+	msg := fmt.Sprintf("partner %s %s action %s of event %s (reference %s), which the hub has already resolved otherwise (%v): "+
+		"the partner's outcome was not recorded. If the partner created an identity, registering the record again sends the same "+
+		"packet id and the partner updates that identity; discard this dead letter once the record is settled",
+		partner, decision, actionID, eventID, out.Reference, cause)
+	d.log().WarnContext(ctx, "partner outcome contradicts the recorded one; kept as a dead letter", "partner", partner,
+		"eventId", eventID, "actionId", actionID, "reference", out.Reference, "decision", decision, "error", cause)
+	if d.DeadLetters == nil {
+		return nil
+	}
+	payload, err := json.Marshal(core.RouteMessage{Partner: partner, EventID: eventID, ActionID: actionID})
+	if err != nil {
+		return fmt.Errorf("unmatched outcome of %s: %w", actionID, err)
+	}
+	md := map[string]string{"unmatched_outcome": decision, "event_id": eventID, "action_id": actionID}
+	if out.Reference != "" {
+		md["reference"] = out.Reference
+	}
+	if id := core.RequestMetaFrom(ctx).CorrelationID; id != "" {
+		md["correlation_id"] = id
+	}
+	now := time.Now().UTC()
+	if d.Service.Now != nil {
+		now = d.Service.Now().UTC()
+	}
+	dl := core.DeadLetter{
+		ID:    uuid.NewSHA1(uuid.NameSpaceURL, []byte("crvshub:unmatched-outcome:"+partner+"|"+actionID+"|"+decision)).String(),
+		Topic: core.TopicNationalID(partner), Handler: "nationalid-" + partner, Payload: payload, Metadata: md,
+		Error: msg, Attempts: 1, FailedAt: now,
+	}
+	if err := d.DeadLetters.PutDeadLetter(context.WithoutCancel(ctx), dl); err != nil {
+		return fmt.Errorf("store the unmatched outcome of %s as a dead letter: %w", actionID, err)
+	}
 	return nil
 }
 

@@ -96,6 +96,49 @@ func TestDispatcherOutcomes(t *testing.T) {
 			t.Fatalf("rejected REGISTER left %s pending=%v", st.Status, st.Pending)
 		}
 	})
+	t.Run("an outcome contradicting the record is kept for operators", func(t *testing.T) {
+		d := &nationalid.Dispatcher{Service: h.App.Service, Partners: map[string]adapters.NationalID{"fake": &fakeID{}}, DeadLetters: h.App.Store}
+		ev, req := requestedRegister("contra")
+		op := core.Principal{ID: "operator", Type: core.UserTypeSystem, Scopes: mustScopes(t, officeScopes...), Office: hubtest.OfficeIbombo}
+		if _, err := h.App.Service.Resolve(ctx, op, ev.ID, req.ID, core.Confirmation{Decision: core.Reject, Reason: "waited too long"}); err != nil {
+			t.Fatal(err)
+		}
+		accept := adapters.Outcome{Kind: adapters.Accepted, Reference: "PKT-1", Declaration: core.Declaration{"child.nid": json.RawMessage(`"7777777777"`)}}
+		for range 2 { // a repeated delivery updates the one dead letter
+			if err := d.Resolver("fake").Resolve(ctx, ev.ID, req.ID, accept); err != nil {
+				t.Fatalf("contradicting accept: %v", err)
+			}
+		}
+		// a reject of a rejected action contradicts nothing
+		if err := d.Resolver("fake").Resolve(ctx, ev.ID, req.ID, adapters.Outcome{Kind: adapters.Rejected}); err != nil {
+			t.Fatal(err)
+		}
+		dls, err := h.App.Store.DeadLetters(ctx, core.DeadLetterFilter{Status: core.DeadLetterDead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []core.DeadLetter
+		for _, dl := range dls {
+			if dl.Metadata["event_id"] == ev.ID {
+				mine = append(mine, dl)
+			}
+		}
+		if len(mine) != 1 || mine[0].Attempts != 2 || mine[0].Handler != "nationalid-fake" || mine[0].Metadata["reference"] != "PKT-1" ||
+			!strings.Contains(mine[0].Error, "already been rejected") {
+			t.Fatalf("dead letters of the contradicted action: %+v", mine)
+		}
+		if strings.Contains(mine[0].Error, "7777777777") || strings.Contains(string(mine[0].Payload), "7777777777") {
+			t.Fatalf("the dead letter carries the partner's identity number: %+v", mine[0])
+		}
+		if got, _ := h.App.Store.Event(ctx, ev.ID); core.Derive(got).Status == core.EventRegistered {
+			t.Fatal("a contradicting accept registered the record")
+		}
+		// not stored: the delivery is refused (the partner comes back), not dropped
+		d.DeadLetters = failingSink{}
+		if err := d.Resolver("fake").Resolve(ctx, ev.ID, req.ID, accept); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("with the dead letter store failing: %v, want the error", err)
+		}
+	})
 	t.Run("permanent error", func(t *testing.T) {
 		f := &fakeID{err: errors.Join(adapters.ErrPermanent, errors.New("MOSIP: KER-PUT-002 invalid fields"))}
 		d := &nationalid.Dispatcher{Service: h.App.Service, Partners: map[string]adapters.NationalID{"fake": f}}
@@ -117,6 +160,12 @@ func TestDispatcherOutcomes(t *testing.T) {
 			}
 		}
 	})
+}
+
+type failingSink struct{}
+
+func (failingSink) PutDeadLetter(context.Context, core.DeadLetter) error {
+	return errors.New("disk full")
 }
 
 func mustScopes(t *testing.T, s ...string) core.Scopes {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,12 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/bus"
 	"github.com/crvshub/crvshub/hub/nationalid"
 	"github.com/crvshub/crvshub/testharness/hubtest"
+	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
@@ -29,7 +33,7 @@ var officeScopes = append(slices.Clone(hubtest.AllScopes), "type=record.confirm-
 
 // fastMessaging keeps redelivery and breaker timings short.
 var fastMessaging = app.MessagingOptions{
-	AckWait: 10 * time.Second, NakDelay: 200 * time.Millisecond,
+	HandlerTimeout: 3 * time.Second, NakDelay: 200 * time.Millisecond, // ack wait derived: about 10s
 	Retry:   bus.RetryPolicy{MaxRetries: 2, InitialInterval: 20 * time.Millisecond, MaxInterval: 50 * time.Millisecond, Multiplier: 2, RandomizationFactor: 0.5},
 	Breaker: bus.BreakerSettings{FailureThreshold: 3, OpenTimeout: 500 * time.Millisecond},
 }
@@ -753,4 +757,204 @@ func TestCorrelationIDReachesMOSIP(t *testing.T) {
 	if accept == nil || accept.Operation != "action.REGISTER" || accept.CorrelationID != "ministry-req-0042" {
 		t.Fatalf("no audit entry of MOSIP's accept in %+v", audit)
 	}
+}
+
+// deadLetters lists the dead letters operators see (GET ops/dead-letters).
+func (e *env) deadLetters(t *testing.T) []core.DeadLetter {
+	t.Helper()
+	res := e.h.Do("GET", "/api/events/ops/dead-letters?status=dead", e.token, nil)
+	if res.Status != 200 {
+		t.Fatalf("dead letters: %d %s", res.Status, res.Body)
+	}
+	var dls []core.DeadLetter
+	res.JSON(&dls)
+	return dls
+}
+
+// TestRejectWhileAtMOSIPThenRegisterAgain: an operator rejects a REGISTER
+// MOSIP has not answered yet (the documented way out of a long wait) and
+// the record is registered again. MOSIP must end with one identity (one
+// VID) for the child, and the record must carry that VID, whether MOSIP's
+// credential arrives after the new REGISTER (it resolves the new one: same
+// packet id) or before it (the accept contradicts the operator's reject:
+// it is kept as a dead letter for operators, and the new REGISTER updates
+// the same MOSIP identity).
+func TestRejectWhileAtMOSIPThenRegisterAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// credentialFirst: wait for MOSIP's first credential before the
+		// new REGISTER
+		credentialFirst bool
+	}{
+		{"credential after the new REGISTER", false},
+		{"credential before the new REGISTER", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := start(t, mosipmock.Profile{CallbackDelay: 1500 * time.Millisecond}, "")
+			ev := e.register(t, "birth", "rj", verifiedBirth("Ada", "Banda"))
+			req := requested(t, ev)
+			eventually(t, 5*time.Second, "the first packet", func() bool { return e.mock.Stats().WorkflowCalls == 1 })
+			res := e.h.Do("POST", "/api/events/events/"+ev.ID+"/actions/"+req.ID+"/reject", e.token, map[string]any{"reason": "MOSIP never answered"})
+			if res.Status != 200 {
+				t.Fatalf("operator reject: %d %s", res.Status, res.Body)
+			}
+			if tc.credentialFirst {
+				var dls []core.DeadLetter
+				eventually(t, 10*time.Second, "the contradicting accept as a dead letter", func() bool {
+					dls = e.deadLetters(t)
+					return len(dls) == 1
+				})
+				d := dls[0]
+				if d.Topic != core.TopicNationalID("mosip") || d.Metadata["unmatched_outcome"] != "accepted" ||
+					d.Metadata["action_id"] != req.ID || !strings.Contains(d.Error, req.ID) || !strings.Contains(d.Error, "not recorded") {
+					t.Fatalf("dead letter %+v", d)
+				}
+				for _, vid := range e.mock.Stats().VIDs {
+					if strings.Contains(d.Error, vid) || strings.Contains(string(d.Payload), vid) || strings.Contains(string(d.Payload), "Ada") {
+						t.Fatalf("the dead letter carries the VID or personal data: %+v", d)
+					}
+				}
+			}
+			if r := e.h.Act(e.token, ev.ID, "register", "rj-r2", nil); r.Status != 200 {
+				t.Fatalf("register again: %d %s", r.Status, r.Body)
+			}
+			st := e.waitRegistered(t, ev.ID, 15*time.Second)
+			eventually(t, 10*time.Second, "both credentials", func() bool { return e.mock.Stats().CallbacksSent >= 2 })
+			s := e.mock.Stats()
+			if len(s.VIDs) != 1 || len(s.PacketsByRegistrationID) != 1 {
+				t.Fatalf("MOSIP has %d identities (VIDs %v) from %d packets %v for one child", len(s.VIDs), s.VIDs, len(s.PacketsByRegistrationID), s.PacketsByRegistrationID)
+			}
+			for _, vid := range s.VIDs {
+				if string(st.Declaration["child.nid"]) != `"`+vid+`"` {
+					t.Fatalf("record's child.nid %s, MOSIP's VID %s", st.Declaration["child.nid"], vid)
+				}
+			}
+			if n := acceptedRegisters(e.stored(t, ev.ID)); n != 1 {
+				t.Fatalf("%d accepted REGISTERs", n)
+			}
+			if n := len(e.deadLetters(t)); tc.credentialFirst != (n == 1) || n > 1 {
+				t.Fatalf("%d dead letters", n)
+			}
+		})
+	}
+}
+
+// TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity: with REGISTER
+// and APPROVE_CORRECTION routed, a birth that got its identity from MOSIP
+// at registration is sent again when a correction is approved: under the
+// same packet id, so MOSIP updates the packet and re-issues the credential
+// of the same identity (same VID) instead of creating a second one.
+func TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity(t *testing.T) {
+	dir := t.TempDir()
+	y := `routes:
+  - name: birth-to-mosip
+    event: birth
+    actions: [REGISTER, APPROVE_CORRECTION]
+    partner: mosip
+    when: {field: mother.verified, in: [verified]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, mosipmock.Profile{}, dir)
+	ev := e.register(t, "birth", "c2", verifiedBirth("Ada", "Banda"))
+	st := e.waitRegistered(t, ev.ID, 10*time.Second)
+	regNum, nid := st.Registered.RegistrationNumber, string(st.Declaration["child.nid"])
+	eventually(t, 5*time.Second, "the first credential", func() bool { return e.mock.Stats().CallbacksAcked == 1 })
+	res := e.h.Act(e.token, ev.ID, "correction/request", "c2-req", map[string]any{
+		"declaration": map[string]any{"child.weightAtBirth": 3.4}, "annotation": map[string]any{"reason": "typo"}})
+	if res.Status != 200 {
+		t.Fatalf("request correction: %d %s", res.Status, res.Body)
+	}
+	res = e.h.Act(e.token, ev.ID, "correction/approve", "c2-approve", nil)
+	if res.Status != 200 {
+		t.Fatalf("approve correction: %d %s", res.Status, res.Body)
+	}
+	if last := res.Event().Actions[len(res.Event().Actions)-1]; last.Type != core.ActionApproveCorrection || last.Status != core.StatusRequested {
+		t.Fatalf("APPROVE_CORRECTION answered %s %s, want it Requested (sent to MOSIP)", last.Type, last.Status)
+	}
+	eventually(t, 10*time.Second, "the approval accepted", func() bool { return core.Derive(e.stored(t, ev.ID)).Pending == nil })
+	after := core.Derive(e.stored(t, ev.ID))
+	ms := e.mock.Stats()
+	if ms.PacketsByCertificate[regNum] != 1 || len(ms.VIDs) != 1 || len(ms.PacketsByRegistrationID) != 1 {
+		t.Fatalf("a correction of a birth MOSIP already registered made %d packets / %d VIDs for certificate %s (%v)",
+			ms.PacketsByCertificate[regNum], len(ms.VIDs), regNum, ms.PacketsByRegistrationID)
+	}
+	for aid, n := range ms.PacketsByRegistrationID {
+		if n != 2 || ms.CallbacksAcked != 2 {
+			t.Fatalf("packet %s written %d times, %d credentials acknowledged: want the packet updated and its credential issued again", aid, n, ms.CallbacksAcked)
+		}
+	}
+	if string(after.Declaration["child.nid"]) != nid || string(after.Declaration["child.weightAtBirth"]) != "3.4" || after.Registered.RegistrationNumber != regNum {
+		t.Fatalf("after the approval: nid %s (was %s), weight %s, number %s", after.Declaration["child.nid"], nid, after.Declaration["child.weightAtBirth"], after.Registered.RegistrationNumber)
+	}
+}
+
+// TestAckWaitCoversRetryBudget runs against the embedded JetStream with
+// millisecond timings. A partner slower than the attempt timeout makes a
+// message use its whole retry budget (3 attempts of 300 ms plus
+// back-offs). With the ack wait derived from that budget, JetStream does
+// not hand the message to a second handler meanwhile: it is dead-lettered
+// once, after exactly 3 attempts (a redelivery would call MOSIP again and
+// add its attempts to the same dead letter). An explicit ack wait shorter
+// than the budget is refused when the hub opens.
+func TestAckWaitCoversRetryBudget(t *testing.T) {
+	slow := app.MessagingOptions{
+		NakDelay:       200 * time.Millisecond,
+		HandlerTimeout: 300 * time.Millisecond,
+		Retry:          bus.RetryPolicy{MaxRetries: 2, InitialInterval: 20 * time.Millisecond, MaxInterval: 50 * time.Millisecond, Multiplier: 2, RandomizationFactor: 0.5},
+		Breaker:        bus.BreakerSettings{FailureThreshold: 1000, OpenTimeout: 500 * time.Millisecond},
+	}
+	t.Run("explicit ack wait shorter than the budget", func(t *testing.T) {
+		dir := t.TempDir()
+		mock, settings, err := mockpartners.StartMOSIP(dir, mosipmock.Profile{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mock.Close() })
+		m := slow
+		m.AckWait = 500 * time.Millisecond
+		a, err := app.Open(context.Background(), app.Options{DataDir: dir, SecretCost: 4, PublicURL: "http://127.0.0.1:1",
+			Partners: &app.PartnersConfig{MOSIP: settings}, Messaging: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			a.Close()
+			t.Fatal("the hub opened with an ack wait of 500ms for a retry budget of about 1s")
+		}
+		if !strings.Contains(err.Error(), "ack wait 500ms") || !strings.Contains(err.Error(), "retry budget") {
+			t.Fatalf("error %q does not name the ack wait and the retry budget", err)
+		}
+	})
+	t.Run("derived ack wait", func(t *testing.T) {
+		e := startWith(t, mosipmock.Profile{Latency: time.Second}, "", slow)
+		ev := e.register(t, "birth", "aw", verifiedBirth("Ada", "Banda"))
+		requested(t, ev)
+		var dls []core.DeadLetter
+		eventually(t, 10*time.Second, "the dead letter", func() bool {
+			dls = e.deadLetters(t)
+			return len(dls) == 1
+		})
+		// longer than the derived ack wait (budget ~1s + 1s margin): a
+		// redelivery would have happened by now
+		time.Sleep(2500 * time.Millisecond)
+		dls = e.deadLetters(t)
+		if len(dls) != 1 || dls[0].Attempts != 3 {
+			t.Fatalf("dead letters %+v: want one, after exactly 3 attempts (the message was handled more than once)", dls)
+		}
+		nc, err := nats.Connect(e.h.App.Bus.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := nc.JetStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci, err := js.ConsumerInfo(core.TopicNationalID("mosip"), "crvshub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumRedelivered != 0 || ci.Config.AckWait < 1900*time.Millisecond || ci.Config.AckWait > 3*time.Second {
+			t.Fatalf("consumer: %d redelivered, ack wait %v (want about 2s: the ~1s budget and a 1s margin)", ci.NumRedelivered, ci.Config.AckWait)
+		}
+	})
 }

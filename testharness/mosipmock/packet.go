@@ -56,7 +56,9 @@ type createPacketRequest struct {
 
 // createPacket is PUT /commons/v1/packetmanager/createPacket. A reused
 // packet id updates the stored packet (MOSIP: "If the same AID is used
-// twice, the record will be updated").
+// twice, the record will be updated"): the identity (VID) issued for it
+// stays the same, and the packet counts under its latest certificate
+// number only.
 func (m *Mock) createPacket(w http.ResponseWriter, r *http.Request) {
 	m.count(func(s *Stats) { s.CreatePacketCalls++ })
 	m.latency(r)
@@ -76,7 +78,15 @@ func (m *Mock) createPacket(w http.ResponseWriter, r *http.Request) {
 	}
 	q := req.Request
 	m.mu.Lock()
-	_, update := m.packets[q.ID]
+	old, update := m.packets[q.ID]
+	if update && old.certKey != certKey {
+		// an update under a new certificate number (a correction) moves
+		// the packet: it is one registration, counted once
+		delete(m.certPackets[old.certKey], q.ID)
+		if len(m.certPackets[old.certKey]) == 0 {
+			delete(m.certPackets, old.certKey)
+		}
+	}
 	m.packets[q.ID] = p
 	if m.stats.PacketsByRegistrationID == nil {
 		m.stats.PacketsByRegistrationID = map[string]int{}

@@ -106,6 +106,11 @@ func TestCreatePacketResponseAndUpdates(t *testing.T) {
 	if s.CreatePacketCalls != 5 {
 		t.Fatalf("CreatePacketCalls %d", s.CreatePacketCalls)
 	}
+	// the same AID under a corrected certificate number: still one packet
+	put(packetBody(aid2, "CRVS_NEW", map[string]any{"birthCertificateNumber": "BRN-B"}))
+	if s := m.Stats(); s.PacketsByCertificate["BRN-A"] != 1 || s.PacketsByCertificate["BRN-B"] != 1 || len(s.PacketsByRegistrationID) != 4 {
+		t.Fatalf("after moving %s to BRN-B: %v", aid2, s.PacketsByCertificate)
+	}
 }
 
 func TestSamePacketTwiceIsOneRegistration(t *testing.T) {

@@ -133,7 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	natsURL := fs.String("nats-url", env("CRVSHUB_NATS_URL", ""), "external NATS JetStream URL; default: an embedded server in <data>/nats")
 	withMocks := fs.Bool("with-mocks", false, "start the MOSIP mock in-process and route to it (demo and tests)")
 	mockProfile := fs.String("mock-profile", env("CRVSHUB_MOCK_PROFILE", ""), "with --with-mocks: fault profile, e.g. latency=50ms,errorRate=0.2,down,neverCallBack")
-	ackWait := fs.Duration("ack-wait", 0, "bus redelivery of a message taken but never acknowledged, e.g. after a crash (default 5m)")
+	ackWait := fs.Duration("ack-wait", 0, "bus redelivery of a message taken but never acknowledged, e.g. after a crash (default: the partner retry budget plus a tenth; a shorter value is refused)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
