@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/crvshub/crvshub/core"
 )
@@ -48,6 +49,13 @@ func FuzzValidateDeclaration(f *testing.F) {
 			return
 		}
 		errs := core.ValidateValues(cc, ec, d, testNow)
+		if len(errs) == 0 {
+			for k, v := range d {
+				if !utf8.Valid(v) || !json.Valid(v) {
+					t.Fatalf("%s stored as %q: not valid UTF-8 JSON", k, v)
+				}
+			}
+		}
 		if again := core.ValidateValues(cc, ec, d, testNow); !reflect.DeepEqual(errs, again) {
 			t.Fatalf("ValidateValues is not deterministic: %+v vs %+v", errs, again)
 		}

@@ -326,6 +326,16 @@ func (s *Service) precheckAction(p Principal, in *ActionInput) error {
 	if len(in.Declaration) > 0 && !in.Type.CarriesDeclaration() {
 		return invalid("INVALID_INPUT", "Action '%s' does not take a declaration", in.Type)
 	}
+	// The free-form parts are checked and re-encoded here, before any
+	// transaction; the declaration is checked once the event type is known.
+	ann, err := checkAnnotation(in.Annotation)
+	if err != nil {
+		return err
+	}
+	in.Annotation = ann
+	if err := checkContent(in.Content); err != nil {
+		return err
+	}
 	if in.RegistrationNumber != "" {
 		if in.Type != ActionRegister {
 			return invalid("INVALID_INPUT", "registrationNumber is only allowed on REGISTER")
@@ -516,10 +526,7 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 		}
 	}
 	// Annotations are free-form action metadata (e.g. "review.comment"),
-	// not form fields: only their size is checked.
-	if len(in.Annotation) > MaxDeclarationFields {
-		return nil, none, invalid("INVALID_INPUT", "annotation has too many fields")
-	}
+	// not form fields: precheckAction bounded and re-encoded them.
 	switch in.Type {
 	case ActionEdit:
 		if st.Status == EventNotified || st.Status == EventCreated {

@@ -44,6 +44,16 @@ const MaxDeclarationFields = 500
 // unknown field id or a value of the wrong type is an error naming the
 // field. Null values are allowed (they clear a field). Required fields are
 // not checked here (see MissingRequired).
+//
+// Each value is first read strictly (see canonicalJSON): bytes that are not
+// UTF-8, unpaired surrogates, duplicate keys, control characters (tab and
+// line breaks only in a TEXTAREA), bidirectional overrides, numbers a
+// double cannot hold and deep nesting are errors naming the sub-key
+// (`child.name.firstname`). ValidateValues then replaces each value in
+// decl by its re-encoded form, so that every caller stores what was
+// validated and nothing else: the sender's bytes never reach the
+// database, and a value has one meaning for validation, storage, search
+// and every reader.
 func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now time.Time) []FieldError {
 	var errs []FieldError
 	if len(decl) > MaxDeclarationFields {
@@ -59,6 +69,15 @@ func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now ti
 		if isNull(raw) {
 			continue
 		}
+		raw, sub, msg := canonicalJSON(raw, textRules{maxNesting: MaxValueNesting, controls: true, multiline: f.Type == FieldTextArea})
+		if msg != "" {
+			errs = append(errs, FieldError{ID: joinFieldID(id, sub), Message: msg})
+			continue
+		}
+		decl[id] = raw
+		if isNull(raw) {
+			continue
+		}
 		if msg, sub := checkValue(cc, f, raw, now); msg != "" {
 			fid := id
 			if sub != "" {
@@ -68,6 +87,13 @@ func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now ti
 		}
 	}
 	return errs
+}
+
+func joinFieldID(id, sub string) string {
+	if sub == "" {
+		return id
+	}
+	return id + "." + sub
 }
 
 // MissingRequired lists the required fields that the (aggregated)

@@ -119,7 +119,7 @@ func TestValidateValuesBirth(t *testing.T) {
 		{"number above max", `{"child.weightAtBirth":10.01}`, []wantErr{{"child.weightAtBirth", "at most 10"}}},
 		{"number below min", `{"mother.age":-1}`, []wantErr{{"mother.age", "at least 0"}}},
 		{"number as string", `{"child.weightAtBirth":"4.5"}`, []wantErr{{"child.weightAtBirth", "expected a number"}}},
-		{"number overflow", `{"child.weightAtBirth":1e400}`, []wantErr{{"child.weightAtBirth", "expected a number"}}},
+		{"number overflow", `{"child.weightAtBirth":1e400}`, []wantErr{{"child.weightAtBirth", "number out of range"}}},
 
 		// CHECKBOX
 		{"checkbox", `{"mother.detailsNotAvailable":true,"father.detailsNotAvailable":false}`, nil},

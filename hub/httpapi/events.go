@@ -141,7 +141,7 @@ func contains(ss []string, s string) bool {
 
 func (s *Server) createEvent(c *gin.Context) {
 	var in core.CreateInput
-	if err := decodeStrict(body(c), &in); err != nil {
+	if err := decodeInput(body(c), &in); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -151,7 +151,7 @@ func (s *Server) createEvent(c *gin.Context) {
 
 func (s *Server) createAndNotify(c *gin.Context) {
 	var in core.CreateAndNotifyInput
-	if err := decodeStrict(body(c), &in); err != nil {
+	if err := decodeInput(body(c), &in); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -162,7 +162,7 @@ func (s *Server) createAndNotify(c *gin.Context) {
 func (s *Server) action(t core.ActionType) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in core.ActionInput
-		if err := decodeStrict(body(c), &in); err != nil {
+		if err := decodeInput(body(c), &in); err != nil {
 			s.fail(c, err)
 			return
 		}

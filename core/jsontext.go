@@ -1,0 +1,526 @@
+package core
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Why this file exists: encoding/json (v1) is lenient in ways that let one
+// request mean two things. It keeps the last of duplicate keys, turns
+// invalid UTF-8 and unpaired surrogate escapes into U+FFFD when it decodes
+// a string, and a json.RawMessage keeps the sender's bytes untouched. So a
+// declaration value such as {"firstname":"Eve","firstname":"Mallory"} was
+// validated as "Mallory", stored with both keys, served with both, and
+// indexed as one of them; bytes that are not UTF-8 were stored and served
+// as they came. The parser below reads a JSON text strictly (RFC 8259 plus
+// the I-JSON rules of RFC 7493: UTF-8 only, no unpaired surrogates, unique
+// member names, numbers a double can hold), applies the character rules of
+// the place the value goes, and writes the value again from its decoded
+// form, so what is stored has one meaning.
+
+// Limits on the free-form parts of an action (annotation and content) and
+// on the nesting of any declaration value.
+const (
+	// MaxValueNesting is how deeply a declaration value, an annotation
+	// value or a content value may nest arrays and objects. OpenCRVS's
+	// deepest shapes (a list of files, content.duplicates[].id) use two.
+	MaxValueNesting = 5
+	// MaxAnnotationValueBytes caps one annotation value, encoded: room
+	// for a 5000-character review comment in any script.
+	MaxAnnotationValueBytes = 16 << 10
+	// MaxAnnotationBytes caps all annotation values of one action.
+	MaxAnnotationBytes = 64 << 10
+	// MaxContentBytes caps an action's content, encoded. OpenCRVS sends
+	// a reason, a comment, a template id or a list of duplicates there.
+	MaxContentBytes = 16 << 10
+	// maxBodyNesting bounds any request body of the events API.
+	maxBodyNesting = 32
+	// maxSafeInteger is 2^53: larger integers do not survive a double.
+	maxSafeInteger = 1 << 53
+)
+
+// textRules says what a JSON text may hold beyond RFC 8259 and I-JSON.
+type textRules struct {
+	maxNesting int
+	// controls rejects C0 and C1 control characters, DEL, and the
+	// bidirectional embedding, override and isolate controls
+	// (U+202A-U+202E, U+2066-U+2069), which make a name display as
+	// something other than what is stored.
+	controls bool
+	// multiline lets tab, line feed and carriage return through the
+	// control check (a TEXTAREA, a review comment, a reason).
+	multiline bool
+}
+
+// jsonTextError is a problem found at path (keys and indexes).
+type jsonTextError struct {
+	path []string
+	msg  string
+}
+
+// pathString joins a path with dots, cut short when very deep.
+func pathString(path []string) string {
+	if len(path) > 8 {
+		return strings.Join(path[:8], ".") + "..."
+	}
+	return strings.Join(path, ".")
+}
+
+// jsonText is a strict one-pass JSON reader and writer.
+type jsonText struct {
+	src   []byte
+	pos   int
+	out   []byte
+	rules textRules
+	path  []string
+	err   *jsonTextError
+	// nestingPath is how many path segments name a nesting error.
+	nestingPath int
+}
+
+// canonicalJSON checks raw under the rules and returns it written again
+// from its decoded form: no insignificant white space, strings with only
+// the escapes JSON needs, member order kept, numbers as sent (their text
+// was checked against the JSON grammar and the range of a double). On a
+// problem it returns the dotted path below raw ("" for raw itself) and a
+// message.
+func canonicalJSON(raw []byte, r textRules) (out []byte, sub, msg string) {
+	j := &jsonText{src: raw, rules: r, out: make([]byte, 0, len(raw))}
+	j.ws()
+	j.value(0)
+	j.ws()
+	if j.err == nil && j.pos < len(j.src) {
+		j.fail("Invalid JSON: unexpected data after the value")
+	}
+	if j.err != nil {
+		return nil, pathString(j.err.path), j.err.msg
+	}
+	return j.out, "", ""
+}
+
+func (j *jsonText) fail(format string, args ...any) {
+	if j.err == nil {
+		j.err = &jsonTextError{path: append([]string(nil), j.path...), msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (j *jsonText) ws() {
+	for j.pos < len(j.src) {
+		switch j.src[j.pos] {
+		case ' ', '\t', '\n', '\r':
+			j.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (j *jsonText) value(depth int) {
+	if j.err != nil {
+		return
+	}
+	if j.pos >= len(j.src) {
+		j.fail("Invalid JSON: unexpected end")
+		return
+	}
+	switch c := j.src[j.pos]; {
+	case c == '{':
+		j.object(depth + 1)
+	case c == '[':
+		j.array(depth + 1)
+	case c == '"':
+		s, ok := j.str()
+		if ok {
+			j.out = appendJSONString(j.out, s)
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		j.number()
+	case bytes.HasPrefix(j.src[j.pos:], []byte("true")):
+		j.literal("true")
+	case bytes.HasPrefix(j.src[j.pos:], []byte("false")):
+		j.literal("false")
+	case bytes.HasPrefix(j.src[j.pos:], []byte("null")):
+		j.literal("null")
+	default:
+		j.fail("Invalid JSON at byte %d", j.pos)
+	}
+}
+
+func (j *jsonText) literal(s string) {
+	j.pos += len(s)
+	j.out = append(j.out, s...)
+}
+
+func (j *jsonText) nest(depth int) bool {
+	if j.rules.maxNesting > 0 && depth > j.rules.maxNesting {
+		// named by the value that holds it, not by a path of indexes
+		if len(j.path) > j.nestingPath {
+			j.path = j.path[:j.nestingPath]
+		}
+		j.fail("Invalid input: nested deeper than %d levels", j.rules.maxNesting)
+		return false
+	}
+	return true
+}
+
+func (j *jsonText) object(depth int) {
+	if !j.nest(depth) {
+		return
+	}
+	j.pos++ // {
+	j.out = append(j.out, '{')
+	seen := map[string]bool{}
+	j.ws()
+	if j.pos < len(j.src) && j.src[j.pos] == '}' {
+		j.pos++
+		j.out = append(j.out, '}')
+		return
+	}
+	for j.err == nil {
+		j.ws()
+		if j.pos >= len(j.src) || j.src[j.pos] != '"' {
+			j.fail("Invalid JSON at byte %d: expected a key", j.pos)
+			return
+		}
+		k, ok := j.str()
+		if !ok {
+			return
+		}
+		j.path = append(j.path, k)
+		if seen[k] {
+			j.fail("Invalid input: duplicate key '%s'", k)
+			return
+		}
+		seen[k] = true
+		if len(seen) > 1 {
+			j.out = append(j.out, ',')
+		}
+		j.out = appendJSONString(j.out, k)
+		j.out = append(j.out, ':')
+		j.ws()
+		if j.pos >= len(j.src) || j.src[j.pos] != ':' {
+			j.fail("Invalid JSON at byte %d: expected ':'", j.pos)
+			return
+		}
+		j.pos++
+		j.ws()
+		j.value(depth)
+		if j.err != nil {
+			return
+		}
+		j.path = j.path[:len(j.path)-1]
+		j.ws()
+		if j.pos < len(j.src) && j.src[j.pos] == ',' {
+			j.pos++
+			continue
+		}
+		if j.pos < len(j.src) && j.src[j.pos] == '}' {
+			j.pos++
+			j.out = append(j.out, '}')
+			return
+		}
+		j.fail("Invalid JSON at byte %d: expected ',' or '}'", j.pos)
+	}
+}
+
+func (j *jsonText) array(depth int) {
+	if !j.nest(depth) {
+		return
+	}
+	j.pos++ // [
+	j.out = append(j.out, '[')
+	j.ws()
+	if j.pos < len(j.src) && j.src[j.pos] == ']' {
+		j.pos++
+		j.out = append(j.out, ']')
+		return
+	}
+	for i := 0; j.err == nil; i++ {
+		if i > 0 {
+			j.out = append(j.out, ',')
+		}
+		j.path = append(j.path, strconv.Itoa(i))
+		j.ws()
+		j.value(depth)
+		if j.err != nil {
+			return
+		}
+		j.path = j.path[:len(j.path)-1]
+		j.ws()
+		if j.pos < len(j.src) && j.src[j.pos] == ',' {
+			j.pos++
+			continue
+		}
+		if j.pos < len(j.src) && j.src[j.pos] == ']' {
+			j.pos++
+			j.out = append(j.out, ']')
+			return
+		}
+		j.fail("Invalid JSON at byte %d: expected ',' or ']'", j.pos)
+	}
+}
+
+// str reads a string at j.pos (on its opening quote) and returns it decoded.
+func (j *jsonText) str() (string, bool) {
+	j.pos++ // "
+	var b strings.Builder
+	for {
+		if j.pos >= len(j.src) {
+			j.fail("Invalid JSON: unterminated string")
+			return "", false
+		}
+		c := j.src[j.pos]
+		switch {
+		case c == '"':
+			j.pos++
+			return b.String(), true
+		case c == '\\':
+			r, ok := j.escape()
+			if !ok {
+				return "", false
+			}
+			if !j.allowed(r) {
+				return "", false
+			}
+			b.WriteRune(r)
+		case c < 0x20:
+			j.fail("Invalid JSON: raw control character in a string")
+			return "", false
+		default:
+			r, n := utf8.DecodeRune(j.src[j.pos:])
+			if r == utf8.RuneError && n <= 1 {
+				j.fail("Invalid input: not valid UTF-8")
+				return "", false
+			}
+			j.pos += n
+			if !j.allowed(r) {
+				return "", false
+			}
+			b.WriteRune(r)
+		}
+	}
+}
+
+// escape reads one escape sequence at j.pos (on its backslash). A \u
+// escape of a UTF-16 surrogate must be followed by its other half.
+func (j *jsonText) escape() (rune, bool) {
+	if j.pos+1 >= len(j.src) {
+		j.fail("Invalid JSON: unterminated escape")
+		return 0, false
+	}
+	c := j.src[j.pos+1]
+	j.pos += 2
+	switch c {
+	case '"', '\\', '/':
+		return rune(c), true
+	case 'b':
+		return '\b', true
+	case 'f':
+		return '\f', true
+	case 'n':
+		return '\n', true
+	case 'r':
+		return '\r', true
+	case 't':
+		return '\t', true
+	case 'u':
+		r, ok := j.hex4()
+		if !ok {
+			return 0, false
+		}
+		if !utf16.IsSurrogate(r) {
+			return r, true
+		}
+		if r < 0xDC00 && j.pos+1 < len(j.src) && j.src[j.pos] == '\\' && j.src[j.pos+1] == 'u' {
+			j.pos += 2
+			lo, ok := j.hex4()
+			if !ok {
+				return 0, false
+			}
+			if d := utf16.DecodeRune(r, lo); d != utf8.RuneError {
+				return d, true
+			}
+		}
+		j.fail("Invalid input: unpaired UTF-16 surrogate \\u%04x", r)
+		return 0, false
+	}
+	j.fail("Invalid JSON: bad escape \\%c", c)
+	return 0, false
+}
+
+func (j *jsonText) hex4() (rune, bool) {
+	if j.pos+4 > len(j.src) {
+		j.fail("Invalid JSON: short \\u escape")
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(j.src[j.pos:j.pos+4]), 16, 16)
+	if err != nil {
+		j.fail("Invalid JSON: bad \\u escape")
+		return 0, false
+	}
+	j.pos += 4
+	return rune(v), true
+}
+
+// allowed applies the control-character rules to one decoded character.
+func (j *jsonText) allowed(r rune) bool {
+	if msg := disallowedRune(r, j.rules); msg != "" {
+		j.fail("%s", msg)
+		return false
+	}
+	return true
+}
+
+// disallowedRune says why r may not appear under the rules, or "".
+func disallowedRune(r rune, rules textRules) string {
+	if !rules.controls {
+		return ""
+	}
+	switch {
+	case r == '\t' || r == '\n' || r == '\r':
+		if rules.multiline {
+			return ""
+		}
+		return fmt.Sprintf("Invalid input: control character U+%04X is not allowed here", r)
+	case r < 0x20 || r >= 0x7F && r <= 0x9F:
+		return fmt.Sprintf("Invalid input: control character U+%04X is not allowed", r)
+	case r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069:
+		return fmt.Sprintf("Invalid input: bidirectional control U+%04X is not allowed", r)
+	}
+	return ""
+}
+
+// checkText applies the rules to a decoded Go string (content values).
+func checkText(s string, rules textRules) string {
+	if !utf8.ValidString(s) {
+		return "Invalid input: not valid UTF-8"
+	}
+	for _, r := range s {
+		if msg := disallowedRune(r, rules); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// number reads a number, checks it against the JSON grammar, and refuses
+// what a double cannot hold: an overflow (1e309) or an integer beyond
+// ±2^53, which decoders in Go and JavaScript silently round.
+func (j *jsonText) number() {
+	start := j.pos
+	if j.src[j.pos] == '-' {
+		j.pos++
+	}
+	digits := func() int {
+		n := 0
+		for j.pos < len(j.src) && j.src[j.pos] >= '0' && j.src[j.pos] <= '9' {
+			j.pos++
+			n++
+		}
+		return n
+	}
+	intStart := j.pos
+	if n := digits(); n == 0 || n > 1 && j.src[intStart] == '0' {
+		j.fail("Invalid JSON: bad number at byte %d", start)
+		return
+	}
+	integer := true
+	if j.pos < len(j.src) && j.src[j.pos] == '.' {
+		integer = false
+		j.pos++
+		if digits() == 0 {
+			j.fail("Invalid JSON: bad number at byte %d", start)
+			return
+		}
+	}
+	if j.pos < len(j.src) && (j.src[j.pos] == 'e' || j.src[j.pos] == 'E') {
+		integer = false
+		j.pos++
+		if j.pos < len(j.src) && (j.src[j.pos] == '+' || j.src[j.pos] == '-') {
+			j.pos++
+		}
+		if digits() == 0 {
+			j.fail("Invalid JSON: bad number at byte %d", start)
+			return
+		}
+	}
+	lit := string(j.src[start:j.pos])
+	if msg := numberProblem(lit, integer); msg != "" {
+		j.fail("%s", msg)
+		return
+	}
+	j.out = append(j.out, lit...)
+}
+
+func numberProblem(lit string, integer bool) string {
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "Invalid input: number out of range"
+	}
+	if integer && math.Abs(f) > maxSafeInteger {
+		return "Invalid input: integer beyond ±2^53 cannot be kept exactly"
+	}
+	return ""
+}
+
+// appendJSONString writes s as a JSON string: only '"', '\\' and control
+// characters are escaped (U+2028 and U+2029 too, for JavaScript).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\r':
+			b = append(b, '\\', 'r')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r < 0x20 || r == 0x2028 || r == 0x2029:
+			b = append(b, '\\', 'u', hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+// CheckInputJSON checks the raw body of an events API request
+// (CreateInput, ActionInput, CreateAndNotifyInput) against the I-JSON rules
+// that encoding/json does not enforce: valid UTF-8, paired surrogates,
+// unique keys at every level, numbers a double holds exactly, and a
+// bounded nesting. The HTTP layer calls it on the body it decoded, so that
+// a key sent twice (`"eventType":"death","eventType":"birth"`) or bytes
+// that decoding would silently replace are a 400 naming the key, never a
+// guess. Problems inside the declaration are named by field id
+// (`child.name.firstname`), as the declaration's own validation names
+// them; others by their path in the body (`content.reason`).
+func CheckInputJSON(body []byte) error {
+	j := &jsonText{src: body, rules: textRules{maxNesting: maxBodyNesting}, nestingPath: 2}
+	j.ws()
+	j.value(0)
+	j.ws()
+	if j.err == nil && j.pos < len(j.src) {
+		j.fail("Invalid JSON: unexpected data after the value")
+	}
+	if j.err == nil {
+		return nil
+	}
+	path, lead, code := j.err.path, "Invalid request body: ", "INVALID_INPUT"
+	if len(path) > 0 && path[0] == "declaration" {
+		path, lead, code = path[1:], "Invalid declaration: ", "INVALID_DECLARATION"
+	}
+	id := pathString(path)
+	if id == "" {
+		return invalid(code, "%s", j.err.msg)
+	}
+	return &Error{Kind: KindInvalid, Code: code, Message: lead + id + ": " + j.err.msg,
+		Fields: []FieldError{{ID: id, Message: j.err.msg}}}
+}
