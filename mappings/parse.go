@@ -3,7 +3,9 @@ package mappings
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -40,7 +42,9 @@ type bundle struct {
 	parent    *bundle
 }
 
-// decodeJSON decodes a whole body keeping numbers exact.
+// decodeJSON decodes a whole body keeping numbers exact. Anything after
+// the JSON value is an error: dec.More() would miss a stray '}' or ']', so
+// the end of input is checked instead.
 func decodeJSON(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -48,7 +52,7 @@ func decodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("trailing data after the JSON value")
 	}
 	return v, nil

@@ -515,6 +515,8 @@ func TestFHIRBadInput(t *testing.T) {
 		{"a JSON array", []byte(`[{"resourceType":"Bundle"}]`), "", nil},
 		{"wrong resourceType", []byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Banda"}]}`), "", []string{"Patient"}},
 		{"empty bundle", []byte(`{"resourceType":"Bundle","type":"document","entry":[]}`), "", nil},
+		{"trailing }", append(fresh(t, birth), '}'), "", []string{"trailing data"}},
+		{"trailing ]", append(fresh(t, birth), ']'), "", []string{"trailing data"}},
 		{"no subject", editJSON(t, fresh(t, birth), func(m map[string]any) {
 			child := childPatient(m)
 			dropEntries(m, func(r map[string]any) bool {
