@@ -100,7 +100,7 @@ func (s *Server) outcomeOf(c *gin.Context, err error) (int, mappings.OperationOu
 		if status < 400 || status > 499 {
 			status = http.StatusBadRequest
 		}
-		oo := me.Outcome()
+		oo := mappings.NewOutcome(capIssues(me.Issues)...)
 		if len(oo.Issue) == 0 {
 			oo = mappings.NewOutcome(mappings.Issue{Severity: "error", Code: "invalid", Diagnostics: "The bundle cannot be used"})
 		}
@@ -126,9 +126,37 @@ func (s *Server) outcomeOf(c *gin.Context, err error) (int, mappings.OperationOu
 			issues = append(issues, mappings.Issue{Severity: "error", Code: "value",
 				Diagnostics: fmt.Sprintf("Declaration field %s (mapped from the bundle): %s", f.ID, f.Message)})
 		}
-		return status, mappings.NewOutcome(issues...)
+		return status, mappings.NewOutcome(capIssues(issues)...)
 	}
 	return status, mappings.NewOutcome(mappings.Issue{Severity: "error", Code: code, Diagnostics: ce.Message})
+}
+
+// MaxOutcomeIssues is the most issues an OperationOutcome answers; the
+// rest are counted in one last issue. The mapper already collapses
+// repeated issues of one kind; this bounds what is left, so an answer
+// never grows with the size of the bundle.
+const MaxOutcomeIssues = 100
+
+// capIssues keeps the first MaxOutcomeIssues issues and says how many more
+// there were. Errors and fatals are moved first, so the cap never hides
+// why a bundle was refused.
+func capIssues(issues []mappings.Issue) []mappings.Issue {
+	if len(issues) <= MaxOutcomeIssues {
+		return issues
+	}
+	out := make([]mappings.Issue, 0, MaxOutcomeIssues+1)
+	for _, severe := range []bool{true, false} {
+		for _, is := range issues {
+			if len(out) == MaxOutcomeIssues {
+				break
+			}
+			if (is.Severity == "error" || is.Severity == "fatal") == severe {
+				out = append(out, is)
+			}
+		}
+	}
+	return append(out, mappings.Issue{Severity: "information", Code: "informational",
+		Diagnostics: fmt.Sprintf("and %d more issues, not listed", len(issues)-MaxOutcomeIssues)})
 }
 
 // writeFHIR answers a FHIR resource.
@@ -381,6 +409,12 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 		var rs []resourcePeek
 		isBundle := false
 		if mode != fhirAny { // POST /fhir leaves every look at the body to the mapper
+			// the entry count first: peeking at millions of entries costs
+			// as much memory as mapping them
+			if err := mappings.CheckEntries(raw); err != nil {
+				s.fhirFail(c, err)
+				return
+			}
 			peek, rs, isBundle = peekBundle(raw)
 		}
 		var header *resourcePeek
@@ -476,7 +510,7 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 			status = http.StatusOK
 		}
 		issues := append([]mappings.Issue{{Severity: "information", Code: "informational", Diagnostics: summary}}, res.Issues...)
-		oo := mappings.NewOutcome(issues...)
+		oo := mappings.NewOutcome(capIssues(issues)...)
 		c.Header("Location", EventsPrefix+"/events/"+ev.ID)
 		if mode == fhirMessage {
 			writeFHIR(c, http.StatusOK, s.responseMessage(c, header, "ok", oo))

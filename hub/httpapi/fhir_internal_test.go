@@ -111,3 +111,26 @@ func TestProcessMessageTransientError(t *testing.T) {
 		t.Errorf("POST /fhir with the store gone: %d %s", status, b)
 	}
 }
+
+// TestCapIssues: at most MaxOutcomeIssues issues, errors first, and one
+// more counting the rest.
+func TestCapIssues(t *testing.T) {
+	var in []mappings.Issue
+	for i := 0; i < 3*MaxOutcomeIssues; i++ {
+		in = append(in, mappings.Issue{Severity: "warning", Code: "structure", Diagnostics: "w"})
+	}
+	in = append(in, mappings.Issue{Severity: "error", Code: "value", Diagnostics: "why it was refused"})
+	out := capIssues(in)
+	if len(out) != MaxOutcomeIssues+1 {
+		t.Fatalf("%d issues, want %d", len(out), MaxOutcomeIssues+1)
+	}
+	if out[0].Diagnostics != "why it was refused" {
+		t.Errorf("the error is not kept first: %+v", out[0])
+	}
+	if last := out[len(out)-1].Diagnostics; last != "and 201 more issues, not listed" {
+		t.Errorf("last issue %q", last)
+	}
+	if few := in[:5]; len(capIssues(few)) != 5 {
+		t.Errorf("a short list was changed")
+	}
+}
