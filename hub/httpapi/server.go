@@ -49,6 +49,10 @@ type Server struct {
 	log    *slog.Logger
 	engine *gin.Engine
 	routes []route
+	// fhirLimit bounds how many FHIR bundles are peeked at and mapped at
+	// once (the three ingestion routes share it): decoding an 8 MiB
+	// bundle costs many times its size in memory.
+	fhirLimit *limiter
 }
 
 // New builds the HTTP server.
@@ -63,7 +67,7 @@ func New(deps Deps) *Server {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	s := &Server{deps: deps, log: deps.Log, engine: e}
+	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
 	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
@@ -74,8 +78,8 @@ func New(deps Deps) *Server {
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		var chain []gin.HandlerFunc
-		if r.limit != nil {
-			chain = append(chain, r.limit)
+		if r.readAhead != nil {
+			chain = append(chain, r.readAhead)
 		}
 		authenticate, requireScopes, read := s.authenticate, s.requireScopes, readBody(deps.MaxBody, deps.Log)
 		if r.fhir { // FHIR routes answer OperationOutcomes
@@ -89,6 +93,9 @@ func New(deps Deps) *Server {
 		}
 		if r.body {
 			chain = append(chain, read)
+		}
+		if r.limit != nil { // after the body: a slow sender must not hold a slot
+			chain = append(chain, r.limit)
 		}
 		chain = append(chain, r.handler)
 		e.Handle(r.method, r.path, chain...)

@@ -6,9 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -16,6 +21,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/crvshub/crvshub/hub/auth"
+	"github.com/crvshub/crvshub/hub/httpapi"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -207,4 +213,57 @@ func TestPublicKeys(t *testing.T) {
 			t.Errorf("JWKS kid %v, token kid %q", raw.Keys[0]["kid"], hdr.Kid)
 		}
 	})
+}
+
+// TestTokenSlowBodies: clients that send a token request's headers and
+// then trickle (or never send) the body hold no concurrency slot: more of
+// them than there are slots, on both token routes, do not make valid
+// token requests wait or fail; each slow one is answered 408 once
+// httpapi.TokenBodyTimeout has passed, and its connection closed.
+func TestTokenSlowBodies(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	id, secret := h.NewClient("victim", hubtest.OfficeIbombo, "type=record.read")
+	addr := strings.TrimPrefix(h.URL, "http://")
+	n := 2*runtime.GOMAXPROCS(0) + 2 // more than the token routes' slots
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	began := time.Now()
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		path := []string{"/auth/token", "/token"}[i%2]
+		if _, err := fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the server take them in
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		res := h.Do("POST", "/auth/token", "", map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret})
+		if res.Status != 200 {
+			t.Fatalf("valid token request %d with %d slow bodies pending: %d %s", i, n, res.Status, res.Body)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("valid token request %d took %v", i, d)
+		}
+	}
+	// the slow ones are answered 408, not held until the server's read timeout
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(httpapi.TokenBodyTimeout + 5*time.Second))
+		b, err := io.ReadAll(c)
+		if !strings.HasPrefix(string(b), "HTTP/1.1 408") || !strings.Contains(string(b), "invalid_request") {
+			t.Errorf("slow body %d: %v %q", i, err, b)
+		}
+	}
+	if d := time.Since(began); d < httpapi.TokenBodyTimeout || d > httpapi.TokenBodyTimeout+5*time.Second {
+		t.Errorf("slow bodies answered after %v, want about %v", d, httpapi.TokenBodyTimeout)
+	}
 }
