@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -41,6 +43,25 @@ type Deps struct {
 	PartnerRoutes []PartnerRoute
 	// Metrics serves GET /metrics (Prometheus text format); nil = 404.
 	Metrics http.Handler
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For / X-Real-IP headers name the client for the audit
+	// trail. Empty: none, the audit records the connection's peer; a
+	// client could otherwise write any address into the audit.
+	TrustedProxies []string
+}
+
+// CheckTrustedProxies reports the first entry of proxies that is neither
+// an IP address nor a CIDR.
+func CheckTrustedProxies(proxies []string) error {
+	for _, p := range proxies {
+		if _, _, err := net.ParseCIDR(p); err == nil {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			return fmt.Errorf("trusted proxy %q is neither an IP address nor a CIDR", p)
+		}
+	}
+	return nil
 }
 
 // Server holds the Gin engine and the route table.
@@ -65,6 +86,13 @@ func New(deps Deps) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	// gin trusts every proxy by default, so any client could set the
+	// remote address the audit records with X-Forwarded-For: trust none
+	// unless told (an invalid list, which app.Open refuses, trusts none).
+	if err := CheckTrustedProxies(deps.TrustedProxies); err != nil || e.SetTrustedProxies(deps.TrustedProxies) != nil {
+		deps.Log.Error("trusted proxies ignored: not IPs or CIDRs; trusting none", "trustedProxies", deps.TrustedProxies)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
