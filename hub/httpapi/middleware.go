@@ -58,7 +58,11 @@ func withCorrelation() gin.HandlerFunc {
 
 // accessLog logs one line per request. It logs the route pattern, never
 // the raw URL: query strings may carry client secrets (OpenCRVS v1 token
-// requests).
+// requests). A 5xx answer's errors recorded on the gin context (c.Error:
+// the token endpoint's server errors, which answer only "internal error")
+// are logged with it, at level error, so a failing token endpoint is seen;
+// whoever records an error there must keep secrets out of it (the token
+// handler's errors are store and signing failures, never credentials).
 func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -72,7 +76,12 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if p, ok := c.Get(ctxPrincipal); ok {
 			attrs = append(attrs, "caller", p.(core.Principal).ID)
 		}
-		log.InfoContext(c.Request.Context(), "http", attrs...)
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 && len(c.Errors) > 0 {
+			attrs = append(attrs, "errors", c.Errors.Errors())
+			level = slog.LevelError
+		}
+		log.Log(c.Request.Context(), level, "http", attrs...)
 	}
 }
 
