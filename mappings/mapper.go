@@ -75,6 +75,9 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 			res, err = nil, fmt.Errorf("mappings: internal error: %v", p)
 		}
 	}()
+	if e := CheckEntries(body); e != nil {
+		return nil, e
+	}
 	doc, jerr := decodeJSON(body)
 	if jerr != nil {
 		msg := "the body is not JSON: " + jerr.Error()

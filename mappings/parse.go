@@ -3,7 +3,9 @@ package mappings
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -40,7 +42,9 @@ type bundle struct {
 	parent    *bundle
 }
 
-// decodeJSON decodes a whole body keeping numbers exact.
+// decodeJSON decodes a whole body keeping numbers exact. Anything after
+// the JSON value is an error: dec.More() would miss a stray '}' or ']', so
+// the end of input is checked instead.
 func decodeJSON(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -48,7 +52,7 @@ func decodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("trailing data after the JSON value")
 	}
 	return v, nil
@@ -65,40 +69,53 @@ var knownTypes = map[string]bool{
 }
 
 // parseBundle indexes the entries of a Bundle object. Problems that do not
-// stop mapping are added to issues.
+// stop mapping are added to issues, one per kind: a bundle padded with
+// thousands of junk entries gets one issue saying how many were ignored
+// and where the first is, not one issue each (an answer must not grow
+// with the junk).
 func parseBundle(data obj, path string, parent *bundle, issues *[]Issue) *bundle {
 	b := &bundle{Path: path, Data: data, parent: parent, byURL: map[string]*resource{}}
 	b.Type, _ = data["type"].(string)
 	entries, _ := data["entry"].([]any)
+	var g issueGroups
+	defer g.flush(issues)
+	ignored := func(severity, code, expr, what string) {
+		g.add(severity+"|"+code+"|"+what, Issue{Severity: severity, Code: code, Expression: []string{expr}, Diagnostics: what + "; ignored"},
+			func(n int) string { return fmt.Sprintf("%d entries ignored, the first at %s: %s", n, expr, what) })
+	}
 	for i, e := range entries {
 		ep := fmt.Sprintf("%s.entry[%d]", path, i)
 		eo, ok := e.(obj)
 		if !ok {
-			*issues = append(*issues, warn("structure", ep, "entry is not an object; ignored"))
+			ignored("warning", "structure", ep, "entry is not an object")
 			continue
 		}
 		ro, ok := eo["resource"].(obj)
 		if !ok {
 			if eo["resource"] != nil || eo["request"] == nil {
-				*issues = append(*issues, warn("structure", ep+".resource", "entry has no resource; ignored"))
+				ignored("warning", "structure", ep+".resource", "entry has no resource")
 			}
 			continue
 		}
 		rt, _ := ro["resourceType"].(string)
 		if rt == "" {
-			*issues = append(*issues, warn("structure", ep+".resource.resourceType", "resource without resourceType; ignored"))
+			ignored("warning", "structure", ep+".resource.resourceType", "resource without resourceType")
 			continue
 		}
 		r := &resource{Type: rt, Path: ep + ".resource", Data: ro, Index: i}
 		r.ID, _ = ro["id"].(string)
 		if !knownTypes[rt] {
-			*issues = append(*issues, info("informational", r.Path, fmt.Sprintf("resource type %s is not used by the mapping; ignored", rt)))
+			ignored("information", "informational", r.Path, fmt.Sprintf("resource type %s is not used by the mapping", rt))
 		}
 		b.Resources = append(b.Resources, r)
 		if fu, _ := eo["fullUrl"].(string); fu != "" {
 			r.FullURL = fu
 			if prev, dup := b.byURL[fu]; dup && prev != r {
-				*issues = append(*issues, warn("structure", ep+".fullUrl", fmt.Sprintf("fullUrl %s is used twice (also %s); the first is kept", fu, prev.Path)))
+				at := ep + ".fullUrl"
+				g.add("fullUrl|"+fu, warn("structure", at, fmt.Sprintf("fullUrl %s is used twice (also %s); the first is kept", fu, prev.Path)),
+					func(n int) string {
+						return fmt.Sprintf("fullUrl %s is used by %d more entries, the first at %s (also %s); the first is kept", fu, n, at, prev.Path)
+					})
 			} else {
 				b.byURL[fu] = r
 			}
@@ -120,6 +137,123 @@ func parseBundle(data obj, path string, parent *bundle, issues *[]Issue) *bundle
 		}
 	}
 	return b
+}
+
+// issueGroups collapses repeated issues of one kind into one, in the order
+// each kind first occurred.
+type issueGroups struct {
+	order []*issueGroup
+	byKey map[string]*issueGroup
+}
+
+type issueGroup struct {
+	first    Issue
+	n        int
+	collapse func(n int) string // the diagnostics for n > 1 occurrences
+}
+
+// add counts one issue of the kind key; the first one is kept.
+func (g *issueGroups) add(key string, is Issue, collapse func(n int) string) {
+	if x := g.byKey[key]; x != nil {
+		x.n++
+		return
+	}
+	if g.byKey == nil {
+		g.byKey = map[string]*issueGroup{}
+	}
+	x := &issueGroup{first: is, n: 1, collapse: collapse}
+	g.byKey[key] = x
+	g.order = append(g.order, x)
+}
+
+// flush appends one issue per kind to issues: the first occurrence as it
+// was for a kind seen once, else a summary counting them.
+func (g *issueGroups) flush(issues *[]Issue) {
+	for _, x := range g.order {
+		is := x.first
+		if x.n > 1 {
+			is.Diagnostics = x.collapse(x.n)
+		}
+		*issues = append(*issues, is)
+	}
+}
+
+// MaxBundleEntries is the most entries a body may hold, counting the
+// entries of nested bundles: real birth and death notifications have tens.
+// More is refused before the body is decoded, so that a body of junk
+// entries costs neither memory nor an answer that grows with it.
+const MaxBundleEntries = 10000
+
+// CheckEntries refuses (413, an issue naming Bundle.entry) a body whose
+// "entry" arrays, at any depth, hold more than MaxBundleEntries elements
+// in all. It streams the JSON tokens and stops at the limit, so it costs
+// little even on a body of millions of entries. A body that is not JSON
+// passes: the decoder answers that precisely.
+func CheckEntries(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	// frame is one open object or array.
+	type frame struct {
+		object, wantKey bool   // an object, and whether its next token is a key
+		key             string // the object's current key
+		entries         bool   // an array that is the value of an "entry" key
+	}
+	var stack []frame
+	n := 0
+	// value notes one value read in the innermost container.
+	value := func() bool {
+		if len(stack) == 0 {
+			return true
+		}
+		top := &stack[len(stack)-1]
+		if top.object {
+			top.wantKey = true
+		}
+		if top.entries {
+			n++
+		}
+		return n <= MaxBundleEntries
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // end of input, or not JSON: decodeJSON says which
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if !value() {
+					return tooManyEntries()
+				}
+				f := frame{object: t == '{', wantKey: t == '{'}
+				if len(stack) > 0 && t == '[' {
+					if p := stack[len(stack)-1]; p.object && p.key == "entry" {
+						f.entries = true
+					}
+				}
+				stack = append(stack, f)
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].wantKey {
+				stack[len(stack)-1].key, stack[len(stack)-1].wantKey = t, false
+				continue
+			}
+			if !value() {
+				return tooManyEntries()
+			}
+		default:
+			if !value() {
+				return tooManyEntries()
+			}
+		}
+	}
+}
+
+func tooManyEntries() error {
+	return badInput(413, Issue{Severity: "error", Code: "too-costly", Expression: []string{"Bundle.entry"},
+		Diagnostics: fmt.Sprintf("the bundle has more than %d entries (counting those of nested bundles); send fewer", MaxBundleEntries)})
 }
 
 func isUUIDish(s string) bool {

@@ -60,6 +60,10 @@ type Options struct {
 	// queues and partners, so production binds them to an internal
 	// interface. "" keeps /metrics on the API listener.
 	MetricsAddr string
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For names the client in the audit trail; none by
+	// default (the connection's peer is recorded).
+	TrustedProxies []string
 }
 
 // DBFile is the SQLite database file name inside the data folder.
@@ -99,6 +103,9 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if err := httpapi.CheckTrustedProxies(o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -140,18 +147,19 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		apiMetrics = a.metricsHandler()
 	}
 	a.HTTP = httpapi.New(httpapi.Deps{
-		AfterAction:   a.Dispatcher.AfterAction,
-		Ops:           a.Ops,
-		PartnerRoutes: a.partnerRoutes(),
-		Metrics:       apiMetrics,
-		Service:       a.Service,
-		Auth:          a.Auth,
-		Token:         auth.TokenHandler(a.Clients, a.Issuer),
-		WellKnownPEM:  auth.WellKnownPEM(kp),
-		JWKS:          auth.JWKS(kp),
-		Ready:         a.ready,
-		Log:           o.Log,
-		FHIR:          fm,
+		AfterAction:    a.Dispatcher.AfterAction,
+		Ops:            a.Ops,
+		PartnerRoutes:  a.partnerRoutes(),
+		Metrics:        apiMetrics,
+		Service:        a.Service,
+		Auth:           a.Auth,
+		Token:          auth.TokenHandler(a.Clients, a.Issuer),
+		WellKnownPEM:   auth.WellKnownPEM(kp),
+		JWKS:           auth.JWKS(kp),
+		Ready:          a.ready,
+		Log:            o.Log,
+		FHIR:           fm,
+		TrustedProxies: o.TrustedProxies,
 	})
 	return a, nil
 }

@@ -42,3 +42,33 @@ func TestOpenStoreOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenTrustedProxies: IPs and CIDRs are taken; anything else is
+// refused by Open, naming the entry, rather than silently trusted or
+// dropped.
+func TestOpenTrustedProxies(t *testing.T) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	cases := []struct {
+		proxies []string
+		bad     string // "" = accepted
+	}{
+		{nil, ""},
+		{[]string{"10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8"}, ""},
+		{[]string{"10.0.0.0/33"}, "10.0.0.0/33"},
+		{[]string{"10.0.0.1", "proxy.example"}, "proxy.example"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.proxies, ","), func(t *testing.T) {
+			a, err := Open(context.Background(), Options{DataDir: t.TempDir(), Log: log, SecretCost: 4, TrustedProxies: c.proxies})
+			if err == nil {
+				a.Close()
+			}
+			if c.bad == "" && err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if c.bad != "" && (err == nil || !strings.Contains(err.Error(), c.bad)) {
+				t.Fatalf("Open: err = %v, want one naming %q", err, c.bad)
+			}
+		})
+	}
+}

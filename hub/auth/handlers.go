@@ -141,7 +141,8 @@ func readTokenParams(w http.ResponseWriter, r *http.Request) (map[string]string,
 			if err := dec.Decode(&in); err != nil {
 				return nil, http.StatusBadRequest, "malformed JSON body: grant_type, client_id and client_secret must be strings"
 			}
-			if dec.More() {
+			// dec.More() misses a stray '}' or ']': only the end of input will do
+			if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 				return nil, http.StatusBadRequest, "malformed JSON body: trailing data"
 			}
 			for k, v := range map[string]*string{"grant_type": in.GrantType, "client_id": in.ClientID, "client_secret": in.ClientSecret} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,8 +16,9 @@ import (
 	"github.com/crvshub/crvshub/core"
 )
 
-// decodeStrict decodes a JSON body into v, rejecting unknown keys and
-// wrong value types with a message that names the field.
+// decodeStrict decodes a JSON body into v, rejecting unknown keys, wrong
+// value types (with a message that names the field) and anything after the
+// JSON object.
 func decodeStrict(b []byte, v any) error {
 	if len(b) == 0 {
 		return core.Errorf(core.KindInvalid, "INVALID_INPUT", "Request body is empty; send a JSON object")
@@ -24,7 +26,10 @@ func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
+	// dec.More() misses a stray '}' or ']' (it reports "no more values in
+	// this container"); only reaching the end of input proves there is
+	// nothing after the object (as core's strictDecode does).
+	if _, terr := dec.Token(); err == nil && !errors.Is(terr, io.EOF) {
 		err = errors.New("unexpected data after the JSON object")
 	}
 	if err == nil {

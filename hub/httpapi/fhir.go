@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ const (
 var notifyScopes = [][]string{{core.ScopeRecordCreate}, {core.ScopeRecordNotify}}
 
 func (s *Server) fhirRoutes() []route {
-	ingest := []int{400, 401, 403, 409, 413, 415, 422}
+	ingest := []int{400, 401, 403, 409, 413, 415, 422, 429}
 	return []route{
 		{method: "POST", path: FHIRPrefix, fhir: true, body: true, auth: true, scopes: notifyScopes, tag: "fhir",
 			summary: "Ingest a FHIR R4 birth or death notification (document, message, transaction, batch or collection Bundle); " +
@@ -53,7 +54,7 @@ func (s *Server) fhirRoutes() []route {
 		{method: "POST", path: FHIRPrefix + "/$process-message", fhir: true, body: true, auth: true, scopes: notifyScopes, tag: "fhir",
 			summary: "FHIR messaging ($process-message): a message Bundle in, a response message Bundle out " +
 				"(MessageHeader.response.code ok, fatal-error on 4xx, transient-error on 5xx)",
-			request: "Bundle", response: "Bundle", statuses: []int{400, 401, 403, 409, 413, 415, 422, 503}, handler: s.fhirIngest(fhirMessage)},
+			request: "Bundle", response: "Bundle", statuses: []int{400, 401, 403, 409, 413, 415, 422, 429, 503}, handler: s.fhirIngest(fhirMessage)},
 		{method: "POST", path: "/notification", fhir: true, body: true, auth: true, scopes: notifyScopes, tag: "fhir",
 			summary: "OpenCRVS v1 Event Notification API: a document Bundle, Composition first, with a draft Task naming regLastOffice",
 			request: "Bundle", response: "OperationOutcome", created: true, statuses: ingest, handler: s.fhirIngest(fhirNotification)},
@@ -100,7 +101,7 @@ func (s *Server) outcomeOf(c *gin.Context, err error) (int, mappings.OperationOu
 		if status < 400 || status > 499 {
 			status = http.StatusBadRequest
 		}
-		oo := me.Outcome()
+		oo := mappings.NewOutcome(capIssues(me.Issues)...)
 		if len(oo.Issue) == 0 {
 			oo = mappings.NewOutcome(mappings.Issue{Severity: "error", Code: "invalid", Diagnostics: "The bundle cannot be used"})
 		}
@@ -126,9 +127,37 @@ func (s *Server) outcomeOf(c *gin.Context, err error) (int, mappings.OperationOu
 			issues = append(issues, mappings.Issue{Severity: "error", Code: "value",
 				Diagnostics: fmt.Sprintf("Declaration field %s (mapped from the bundle): %s", f.ID, f.Message)})
 		}
-		return status, mappings.NewOutcome(issues...)
+		return status, mappings.NewOutcome(capIssues(issues)...)
 	}
 	return status, mappings.NewOutcome(mappings.Issue{Severity: "error", Code: code, Diagnostics: ce.Message})
+}
+
+// MaxOutcomeIssues is the most issues an OperationOutcome answers; the
+// rest are counted in one last issue. The mapper already collapses
+// repeated issues of one kind; this bounds what is left, so an answer
+// never grows with the size of the bundle.
+const MaxOutcomeIssues = 100
+
+// capIssues keeps the first MaxOutcomeIssues issues and says how many more
+// there were. Errors and fatals are moved first, so the cap never hides
+// why a bundle was refused.
+func capIssues(issues []mappings.Issue) []mappings.Issue {
+	if len(issues) <= MaxOutcomeIssues {
+		return issues
+	}
+	out := make([]mappings.Issue, 0, MaxOutcomeIssues+1)
+	for _, severe := range []bool{true, false} {
+		for _, is := range issues {
+			if len(out) == MaxOutcomeIssues {
+				break
+			}
+			if (is.Severity == "error" || is.Severity == "fatal") == severe {
+				out = append(out, is)
+			}
+		}
+	}
+	return append(out, mappings.Issue{Severity: "information", Code: "informational",
+		Diagnostics: fmt.Sprintf("and %d more issues, not listed", len(issues)-MaxOutcomeIssues)})
 }
 
 // writeFHIR answers a FHIR resource.
@@ -369,6 +398,35 @@ func sameReference(ref, fullURL, id string) bool {
 	return id != "" && strings.HasSuffix(ref, "/"+id)
 }
 
+// FHIRMapWait is how long an ingestion request waits for a mapping slot
+// before it is answered 429 (see FHIRMapConcurrency).
+const FHIRMapWait = 10 * time.Second
+
+// FHIRMapConcurrency is how many bundles the ingestion routes map at once
+// (2 x GOMAXPROCS: mapping is CPU work). Only the mapping holds a slot:
+// reading the body happens before (a slow sender holds none) and storing
+// the event after (so concurrent requests still share the store's group
+// commits).
+func FHIRMapConcurrency() int { return 2 * runtime.GOMAXPROCS(0) }
+
+// fhirSlot takes a mapping slot, or answers 429 (Retry-After) as an
+// OperationOutcome with issue code throttled.
+func (s *Server) fhirSlot(c *gin.Context) (func(), bool) {
+	release, err := s.fhirLimit.acquire(c.Request.Context())
+	if errors.Is(err, errBusy) {
+		c.Header("Retry-After", "1")
+		writeFHIR(c, http.StatusTooManyRequests, mappings.NewOutcome(mappings.Issue{Severity: "error", Code: "throttled",
+			Diagnostics: "Too many bundles are being mapped at once; retry shortly"}))
+		c.Abort()
+		return nil, false
+	}
+	if err != nil { // the client left
+		c.Abort()
+		return nil, false
+	}
+	return release, true
+}
+
 // fhirIngest serves the three ingestion routes.
 func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -376,11 +434,22 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 		if m == nil {
 			return
 		}
+		release, ok := s.fhirSlot(c)
+		if !ok {
+			return
+		}
+		defer release() // early answers; released as soon as the mapping is done otherwise
 		raw := body(c)
 		var peek bundlePeek
 		var rs []resourcePeek
 		isBundle := false
 		if mode != fhirAny { // POST /fhir leaves every look at the body to the mapper
+			// the entry count first: peeking at millions of entries costs
+			// as much memory as mapping them
+			if err := mappings.CheckEntries(raw); err != nil {
+				s.fhirFail(c, err)
+				return
+			}
 			peek, rs, isBundle = peekBundle(raw)
 		}
 		var header *resourcePeek
@@ -417,6 +486,7 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 			}
 		}
 		res, err := m.Map(raw, s.now())
+		release()
 		if err != nil {
 			fail(err)
 			return
@@ -476,7 +546,7 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 			status = http.StatusOK
 		}
 		issues := append([]mappings.Issue{{Severity: "information", Code: "informational", Diagnostics: summary}}, res.Issues...)
-		oo := mappings.NewOutcome(issues...)
+		oo := mappings.NewOutcome(capIssues(issues)...)
 		c.Header("Location", EventsPrefix+"/events/"+ev.ID)
 		if mode == fhirMessage {
 			writeFHIR(c, http.StatusOK, s.responseMessage(c, header, "ok", oo))

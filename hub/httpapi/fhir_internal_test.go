@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -109,5 +110,95 @@ func TestProcessMessageTransientError(t *testing.T) {
 	if err := json.Unmarshal(b, &oo); err != nil || status < 500 || oo.ResourceType != "OperationOutcome" ||
 		len(oo.Issue) != 1 || oo.Issue[0].Severity != "fatal" || bytes.Contains(b, []byte("sqlite")) {
 		t.Errorf("POST /fhir with the store gone: %d %s", status, b)
+	}
+}
+
+// TestFHIRMapLimit: the three ingestion routes share a bounded number of
+// mapping slots; with none free a request waits, then gets 429 with
+// Retry-After and an OperationOutcome (code throttled); once a slot is
+// free bundles pass again.
+func TestFHIRMapLimit(t *testing.T) {
+	cc, err := countryconfig.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := mappings.New(cc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hub.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	scopes, err := core.ParseScopes([]string{"type=record.create", "type=record.notify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := core.Principal{ID: "his", Type: core.UserTypeSystem, Scopes: scopes, Office: "58325d6c-dc50-4779-aa42-06daa5712756"}
+	s := New(Deps{Service: &core.Service{Store: st, Config: cc}, Auth: fixedAuth{p}, FHIR: fm})
+	s.fhirLimit = newLimiter(1, 50*time.Millisecond)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	doc, err := os.ReadFile("../../docs/examples/fhir-birth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(path string) (*http.Response, []byte) {
+		res, err := http.Post(srv.URL+path, FHIRContentType, bytes.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+
+	release, err := s.fhirLimit.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{FHIRPrefix, FHIRPrefix + "/$process-message", "/notification"} {
+		start := time.Now()
+		res, b := post(path)
+		var oo mappings.OperationOutcome
+		if err := json.Unmarshal(b, &oo); err != nil || res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" ||
+			oo.ResourceType != "OperationOutcome" || len(oo.Issue) != 1 || oo.Issue[0].Code != "throttled" {
+			t.Errorf("%s with no slot free: %d %v %s", path, res.StatusCode, res.Header, b)
+		}
+		if waited := time.Since(start); waited < 40*time.Millisecond {
+			t.Errorf("%s refused after %v; it should wait for a slot first", path, waited)
+		}
+	}
+	release()
+	if res, b := post(FHIRPrefix); res.StatusCode != http.StatusCreated {
+		t.Fatalf("with the slot free: %d %s", res.StatusCode, b)
+	}
+	// the slot is given back after the mapping: another bundle passes at once
+	if res, b := post(FHIRPrefix); res.StatusCode != http.StatusOK {
+		t.Fatalf("the same bundle again: %d %s", res.StatusCode, b)
+	}
+}
+
+// TestCapIssues: at most MaxOutcomeIssues issues, errors first, and one
+// more counting the rest.
+func TestCapIssues(t *testing.T) {
+	var in []mappings.Issue
+	for i := 0; i < 3*MaxOutcomeIssues; i++ {
+		in = append(in, mappings.Issue{Severity: "warning", Code: "structure", Diagnostics: "w"})
+	}
+	in = append(in, mappings.Issue{Severity: "error", Code: "value", Diagnostics: "why it was refused"})
+	out := capIssues(in)
+	if len(out) != MaxOutcomeIssues+1 {
+		t.Fatalf("%d issues, want %d", len(out), MaxOutcomeIssues+1)
+	}
+	if out[0].Diagnostics != "why it was refused" {
+		t.Errorf("the error is not kept first: %+v", out[0])
+	}
+	if last := out[len(out)-1].Diagnostics; last != "and 201 more issues, not listed" {
+		t.Errorf("last issue %q", last)
+	}
+	if few := in[:5]; len(capIssues(few)) != 5 {
+		t.Errorf("a short list was changed")
 	}
 }

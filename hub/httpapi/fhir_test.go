@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/httpapi"
+	"github.com/crvshub/crvshub/mappings"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -515,6 +518,8 @@ func TestFHIRBadInput(t *testing.T) {
 		{"a JSON array", []byte(`[{"resourceType":"Bundle"}]`), "", nil},
 		{"wrong resourceType", []byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Banda"}]}`), "", []string{"Patient"}},
 		{"empty bundle", []byte(`{"resourceType":"Bundle","type":"document","entry":[]}`), "", nil},
+		{"trailing }", append(fresh(t, birth), '}'), "", []string{"trailing data"}},
+		{"trailing ]", append(fresh(t, birth), ']'), "", []string{"trailing data"}},
 		{"no subject", editJSON(t, fresh(t, birth), func(m map[string]any) {
 			child := childPatient(m)
 			dropEntries(m, func(r map[string]any) bool {
@@ -543,6 +548,70 @@ func TestFHIRBadInput(t *testing.T) {
 	}
 	if n := total(t, h, tok); n != 0 {
 		t.Errorf("%d events stored", n)
+	}
+}
+
+// TestFHIRJunkEntries: a bundle padded with junk entries gets an answer
+// that does not grow with the junk (one issue per kind of junk, at most
+// httpapi.MaxOutcomeIssues issues and a count of the rest), and a bundle
+// of more than mappings.MaxBundleEntries entries is a 413 naming
+// Bundle.entry on every ingestion route, with nothing stored.
+func TestFHIRJunkEntries(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+
+	t.Run("padded within the limit", func(t *testing.T) {
+		body := editJSON(t, fresh(t, readFile(t, v1BirthFile)), func(m map[string]any) {
+			e := entries(m)
+			for i := 0; i < 9000; i++ {
+				e = append(e, 1)
+			}
+			for i := 0; i < 2*httpapi.MaxOutcomeIssues; i++ { // a kind of its own each
+				e = append(e, map[string]any{"resource": map[string]any{"resourceType": fmt.Sprintf("Junk%d", i)}})
+			}
+			m["entry"] = e
+		})
+		res := postFHIR(t, h, pathFHIR, tok, body, fhirJSON)
+		oo := wantOutcome(t, res, http.StatusCreated, "9000 entries ignored", "and ")
+		if n := len(oo.Issue); n != httpapi.MaxOutcomeIssues+1 {
+			t.Errorf("%d issues, want %d and a count of the rest", n, httpapi.MaxOutcomeIssues+1)
+		}
+		if !strings.Contains(oo.Issue[0].Diagnostics, "created") {
+			t.Errorf("the first issue is not the summary: %+v", oo.Issue[0])
+		}
+		if last := oo.Issue[len(oo.Issue)-1].Diagnostics; !strings.Contains(last, "more issues") {
+			t.Errorf("last issue %q does not count the rest", last)
+		}
+		if len(res.Body) > 64<<10 {
+			t.Errorf("a %d-byte bundle got a %d-byte answer", len(body), len(res.Body))
+		}
+	})
+
+	junk := func(typ string, n int) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.TrimSuffix(strings.Repeat("1,", n), ",") + `]}`)
+	}
+	over := mappings.MaxBundleEntries + 1
+	for _, tc := range []struct {
+		path string
+		body []byte
+	}{
+		{pathFHIR, junk("document", over)},
+		{pathNotification, junk("document", over)},
+		{pathProcessMessage, junk("message", over)},
+		{pathFHIR, junk("collection", (7<<20)/2)}, // about 7 MiB of entries, under the body limit
+	} {
+		t.Run(fmt.Sprintf("%s %d bytes", tc.path, len(tc.body)), func(t *testing.T) {
+			res := postFHIR(t, h, tc.path, tok, tc.body, fhirJSON)
+			wantOutcome(t, res, http.StatusRequestEntityTooLarge, "Bundle.entry", fmt.Sprint(mappings.MaxBundleEntries))
+			if len(res.Body) > 4<<10 {
+				t.Errorf("a %d-byte bundle got a %d-byte answer", len(tc.body), len(res.Body))
+			}
+		})
+	}
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events stored, want 1 (the padded bundle)", n)
 	}
 }
 

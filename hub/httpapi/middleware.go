@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,7 +58,11 @@ func withCorrelation() gin.HandlerFunc {
 
 // accessLog logs one line per request. It logs the route pattern, never
 // the raw URL: query strings may carry client secrets (OpenCRVS v1 token
-// requests).
+// requests). A 5xx answer's errors recorded on the gin context (c.Error:
+// the token endpoint's server errors, which answer only "internal error")
+// are logged with it, at level error, so a failing token endpoint is seen;
+// whoever records an error there must keep secrets out of it (the token
+// handler's errors are store and signing failures, never credentials).
 func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -70,7 +76,12 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if p, ok := c.Get(ctxPrincipal); ok {
 			attrs = append(attrs, "caller", p.(core.Principal).ID)
 		}
-		log.InfoContext(c.Request.Context(), "http", attrs...)
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 && len(c.Errors) > 0 {
+			attrs = append(attrs, "errors", c.Errors.Errors())
+			level = slog.LevelError
+		}
+		log.Log(c.Request.Context(), level, "http", attrs...)
 	}
 }
 
@@ -179,27 +190,99 @@ func (s *Server) requireScopes(groups [][]string) gin.HandlerFunc {
 	}
 }
 
+// limiter lets at most n holders in at once; the others wait up to wait
+// for a slot. It bounds the costly part of a request (a bcrypt comparison,
+// mapping a FHIR bundle), never the reading of its body: a slot held while
+// a client trickles its body in would let a few idle connections lock
+// everyone else out.
+type limiter struct {
+	sem  chan struct{}
+	wait time.Duration
+}
+
+func newLimiter(n int, wait time.Duration) *limiter {
+	return &limiter{sem: make(chan struct{}, n), wait: wait}
+}
+
+// errBusy: no slot came free in time.
+var errBusy = errors.New("too many requests at once")
+
+// acquire takes a slot. It answers a release function (safe to call more
+// than once), or errBusy, or the context's error if the client left.
+func (l *limiter) acquire(ctx context.Context) (func(), error) {
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.sem <- struct{}{}:
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-l.sem }) }, nil
+}
+
 // limitConcurrency lets at most n requests of a route run at once; the
 // others wait up to wait, then get 429 with Retry-After. It guards the
 // token endpoints, where each request costs a deliberately slow bcrypt
-// comparison, so a flood of token requests cannot starve the hub.
+// comparison, so a flood of token requests cannot starve the hub. Put it
+// after readAhead: the body must be in before a slot is taken.
 func limitConcurrency(n int, wait time.Duration) gin.HandlerFunc {
-	sem := make(chan struct{}, n)
+	l := newLimiter(n, wait)
 	return func(c *gin.Context) {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case sem <- struct{}{}:
-		case <-t.C:
+		release, err := l.acquire(c.Request.Context())
+		if errors.Is(err, errBusy) {
 			c.Header("Retry-After", "1")
 			c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": "temporarily_unavailable",
 				"error_description": "too many token requests at once; retry shortly"})
 			return
-		case <-c.Request.Context().Done():
+		}
+		if err != nil {
 			c.Abort()
 			return
 		}
-		defer func() { <-sem }()
+		defer release()
+		c.Next()
+	}
+}
+
+// TokenBodyTimeout is how long a token request may take to send its body.
+// Token bodies are a few hundred bytes; a client that has not sent one in
+// this time is answered 408 and its connection closed.
+const TokenBodyTimeout = 5 * time.Second
+
+// readAhead reads up to max bytes of the request body, under a read
+// deadline of timeout, before the rest of the chain runs (the concurrency
+// limit included), and hands the handler the same bytes (followed by
+// whatever is left, for a body over max: the handler's own size check
+// still answers 413). A client that sends its body slowly then only holds
+// its own connection, never a slot others need. It answers the OAuth2
+// error shape, as the token routes it guards.
+func readAhead(max int64, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rc := http.NewResponseController(c.Writer)
+		deadline := rc.SetReadDeadline(time.Now().Add(timeout)) == nil
+		b, err := io.ReadAll(io.LimitReader(c.Request.Body, max+1))
+		if err == nil && deadline && int64(len(b)) <= max {
+			// the whole body is in; the server's own limits apply again to
+			// the next request. On an error, or a body over max, the
+			// deadline stays: the server reads no more than it allows.
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		if err != nil {
+			status, desc := http.StatusBadRequest, "request body could not be read"
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				status, desc = http.StatusRequestTimeout, "request body not received in time"
+			}
+			c.Header("Connection", "close")
+			c.AbortWithStatusJSON(status, gin.H{"error": "invalid_request", "error_description": desc})
+			return
+		}
+		c.Request.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b), c.Request.Body), c.Request.Body}
 		c.Next()
 	}
 }

@@ -102,7 +102,7 @@ func (s *Server) OpenAPI() obj {
 			if r.fhir {
 				schema, errType = ref("OperationOutcome"), FHIRContentType
 				// $process-message: a response message once the body's header was read
-				if r.body && r.response == "Bundle" && st != http.StatusUnauthorized && st != http.StatusRequestEntityTooLarge && st != http.StatusUnsupportedMediaType {
+				if r.body && r.response == "Bundle" && st != http.StatusUnauthorized && st != http.StatusRequestEntityTooLarge && st != http.StatusUnsupportedMediaType && st != http.StatusTooManyRequests {
 					schema = obj{"oneOf": []obj{ref("Bundle"), ref("OperationOutcome")}}
 				}
 			}

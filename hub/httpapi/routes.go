@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/auth"
 )
 
 // EventsPrefix is where the OpenCRVS-compatible events API lives.
@@ -23,7 +24,8 @@ type route struct {
 	auth            bool
 	scopes          [][]string      // route-level scope groups (all groups, any type within one)
 	body            bool            // reads a JSON body (size-limited, content-type checked)
-	limit           gin.HandlerFunc // optional concurrency limit, before everything else
+	readAhead       gin.HandlerFunc // optional: reads the body first, for a handler that parses it itself (readAhead)
+	limit           gin.HandlerFunc // optional concurrency limit, after the body is read, right before the handler
 	request         string          // component schema name of the body
 	response        string          // component schema name of the 200 answer
 	responseIsArray bool
@@ -60,12 +62,15 @@ func (s *Server) routeTable() []route {
 	ev := EventsPrefix
 	authErrs := []int{401, 403}
 	tokenLimit := limitConcurrency(2*runtime.GOMAXPROCS(0), 2*time.Second) // shared by both token routes
+	// the token handler reads its own body (JSON, form or none); it is read
+	// ahead, with a deadline, so that no slot is held while it trickles in
+	tokenBody := readAhead(auth.MaxTokenRequestBody, TokenBodyTimeout)
 	rs := []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: the process is up", tag: "ops", handler: s.healthz, response: "Health"},
 		{method: "GET", path: "/readyz", summary: "Readiness: the store answers", tag: "ops", handler: s.readyz, response: "Health", statuses: []int{503}},
 		{method: "GET", path: ev + "/openapi.json", summary: "This OpenAPI document", tag: "ops", handler: s.openAPIHandler, response: "OpenAPI"},
-		{method: "POST", path: "/auth/token", summary: "OAuth2 client_credentials token (credentials in a JSON body, form body or query)", tag: "auth", handler: s.deps.Token, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 429}},
-		{method: "POST", path: "/token", summary: "Alias of /auth/token for OpenCRVS v1 clients", tag: "auth", handler: s.deps.Token, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 429}},
+		{method: "POST", path: "/auth/token", summary: "OAuth2 client_credentials token (credentials in a JSON body, form body or query)", tag: "auth", handler: s.deps.Token, readAhead: tokenBody, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 408, 413, 429}},
+		{method: "POST", path: "/token", summary: "Alias of /auth/token for OpenCRVS v1 clients", tag: "auth", handler: s.deps.Token, readAhead: tokenBody, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 408, 413, 429}},
 		{method: "GET", path: "/auth/.well-known", summary: "The token signing public key (PEM)", tag: "auth", handler: s.deps.WellKnownPEM, response: "PEM"},
 		{method: "GET", path: "/auth/.well-known/jwks.json", summary: "The token signing public key (JWKS)", tag: "auth", handler: s.deps.JWKS, response: "JWKS"},
 		{method: "GET", path: ev + "/config", summary: "Event configurations (forms)", tag: "config", auth: true, handler: s.getConfig, response: "EventConfig", responseIsArray: true, statuses: authErrs},

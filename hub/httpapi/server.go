@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -41,6 +43,25 @@ type Deps struct {
 	PartnerRoutes []PartnerRoute
 	// Metrics serves GET /metrics (Prometheus text format); nil = 404.
 	Metrics http.Handler
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For / X-Real-IP headers name the client for the audit
+	// trail. Empty: none, the audit records the connection's peer; a
+	// client could otherwise write any address into the audit.
+	TrustedProxies []string
+}
+
+// CheckTrustedProxies reports the first entry of proxies that is neither
+// an IP address nor a CIDR.
+func CheckTrustedProxies(proxies []string) error {
+	for _, p := range proxies {
+		if _, _, err := net.ParseCIDR(p); err == nil {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			return fmt.Errorf("trusted proxy %q is neither an IP address nor a CIDR", p)
+		}
+	}
+	return nil
 }
 
 // Server holds the Gin engine and the route table.
@@ -49,6 +70,10 @@ type Server struct {
 	log    *slog.Logger
 	engine *gin.Engine
 	routes []route
+	// fhirLimit bounds how many FHIR bundles are peeked at and mapped at
+	// once (the three ingestion routes share it): decoding an 8 MiB
+	// bundle costs many times its size in memory.
+	fhirLimit *limiter
 }
 
 // New builds the HTTP server.
@@ -61,9 +86,16 @@ func New(deps Deps) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	// gin trusts every proxy by default, so any client could set the
+	// remote address the audit records with X-Forwarded-For: trust none
+	// unless told (an invalid list, which app.Open refuses, trusts none).
+	if err := CheckTrustedProxies(deps.TrustedProxies); err != nil || e.SetTrustedProxies(deps.TrustedProxies) != nil {
+		deps.Log.Error("trusted proxies ignored: not IPs or CIDRs; trusting none", "trustedProxies", deps.TrustedProxies)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	s := &Server{deps: deps, log: deps.Log, engine: e}
+	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
 	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
@@ -74,8 +106,8 @@ func New(deps Deps) *Server {
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		var chain []gin.HandlerFunc
-		if r.limit != nil {
-			chain = append(chain, r.limit)
+		if r.readAhead != nil {
+			chain = append(chain, r.readAhead)
 		}
 		authenticate, requireScopes, read := s.authenticate, s.requireScopes, readBody(deps.MaxBody, deps.Log)
 		if r.fhir { // FHIR routes answer OperationOutcomes
@@ -89,6 +121,9 @@ func New(deps Deps) *Server {
 		}
 		if r.body {
 			chain = append(chain, read)
+		}
+		if r.limit != nil { // after the body: a slow sender must not hold a slot
+			chain = append(chain, r.limit)
 		}
 		chain = append(chain, r.handler)
 		e.Handle(r.method, r.path, chain...)

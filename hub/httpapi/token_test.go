@@ -1,21 +1,35 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/crvshub/crvshub/core/store/sqlite"
 	"github.com/crvshub/crvshub/hub/auth"
+	"github.com/crvshub/crvshub/hub/httpapi"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -98,6 +112,8 @@ func TestTokenErrors(t *testing.T) {
 		{"no client_secret", "", "application/json", js(map[string]string{"grant_type": "client_credentials", "client_id": id}), "", 400, "invalid_request"},
 		{"no client_id", "", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_secret=" + url.QueryEscape(secret), "", 400, "invalid_request"},
 		{"malformed JSON", "", "application/json", `{"grant_type":`, "", 400, "invalid_request"},
+		{"JSON with a trailing }", "", "application/json", js(map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret}) + "}", "", 400, "invalid_request"},
+		{"JSON with a trailing ]", "", "application/json", js(map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret}) + "]", "", 400, "invalid_request"},
 		{"JSON values not strings", "", "application/json", `{"grant_type":"client_credentials","client_id":1,"client_secret":2}`, "", 400, "invalid_request"},
 		{"text/plain body", "", "text/plain", "grant_type=client_credentials", "", 400, "invalid_request"},
 		{"parameter repeated", "grant_type=client_credentials&client_id=" + id + "&client_id=" + id + "&client_secret=" + url.QueryEscape(secret), "", "", "", 400, "invalid_request"},
@@ -207,4 +223,126 @@ func TestPublicKeys(t *testing.T) {
 			t.Errorf("JWKS kid %v, token kid %q", raw.Keys[0]["kid"], hdr.Kid)
 		}
 	})
+}
+
+// TestTokenSlowBodies: clients that send a token request's headers and
+// then trickle (or never send) the body hold no concurrency slot: more of
+// them than there are slots, on both token routes, do not make valid
+// token requests wait or fail; each slow one is answered 408 once
+// httpapi.TokenBodyTimeout has passed, and its connection closed.
+func TestTokenSlowBodies(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	id, secret := h.NewClient("victim", hubtest.OfficeIbombo, "type=record.read")
+	addr := strings.TrimPrefix(h.URL, "http://")
+	n := 2*runtime.GOMAXPROCS(0) + 2 // more than the token routes' slots
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	began := time.Now()
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		path := []string{"/auth/token", "/token"}[i%2]
+		if _, err := fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the server take them in
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		res := h.Do("POST", "/auth/token", "", map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret})
+		if res.Status != 200 {
+			t.Fatalf("valid token request %d with %d slow bodies pending: %d %s", i, n, res.Status, res.Body)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("valid token request %d took %v", i, d)
+		}
+	}
+	// the slow ones are answered 408, not held until the server's read timeout
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(httpapi.TokenBodyTimeout + 5*time.Second))
+		b, err := io.ReadAll(c)
+		if !strings.HasPrefix(string(b), "HTTP/1.1 408") || !strings.Contains(string(b), "invalid_request") {
+			t.Errorf("slow body %d: %v %q", i, err, b)
+		}
+	}
+	if d := time.Since(began); d < httpapi.TokenBodyTimeout || d > httpapi.TokenBodyTimeout+5*time.Second {
+		t.Errorf("slow bodies answered after %v, want about %v", d, httpapi.TokenBodyTimeout)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the server goroutine writes and the test
+// reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestTokenServerErrorLogged: when the token endpoint fails (here its
+// store is closed) it answers a bare 500 server_error, and the access log
+// line of that request, at level error, carries the cause; neither the
+// answer nor the log quotes the secret.
+func TestTokenServerErrorLogged(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hub.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil { // every read fails from here on
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Log:   slog.New(slog.NewJSONHandler(&logs, nil)),
+		Token: auth.TokenHandler(&auth.Clients{Store: st, Cost: 4}, &auth.Issuer{Key: foreignKey(t)}),
+	}).Handler())
+	defer srv.Close()
+	const secret = "s3cret-never-logged"
+	res, err := http.Post(srv.URL+"/auth/token", "application/json", strings.NewReader(
+		`{"grant_type":"client_credentials","client_id":"`+uuid.NewString()+`","client_secret":"`+secret+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "server_error") {
+		t.Fatalf("status %d %s, want 500 server_error", res.StatusCode, body)
+	}
+	var line struct {
+		Level, Msg, Route string
+		Status            int
+		Errors            []string
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for line.Msg == "" && time.Now().Before(deadline) {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, `"msg":"http"`) {
+				_ = json.Unmarshal([]byte(l), &line)
+			}
+		}
+		if line.Msg == "" {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if line.Level != "ERROR" || line.Status != 500 || line.Route != "/auth/token" || len(line.Errors) != 1 || !strings.Contains(line.Errors[0], "read client") {
+		t.Errorf("access log line %+v, want level ERROR with the cause; log:\n%s", line, logs.String())
+	}
+	if strings.Contains(logs.String(), secret) || strings.Contains(string(body), secret) {
+		t.Errorf("the secret is in the log or the answer")
+	}
 }

@@ -93,6 +93,12 @@ func TestBadRequests(t *testing.T) {
 		{"create: body a string", pathEvents, `"birth"`, []string{"JSON object"}, ""},
 		{"create: broken JSON", pathEvents, `{"type":"birth",`, []string{"JSON"}, ""},
 		{"create: trailing data", pathEvents, createBody(nil) + `{}`, []string{"after"}, ""},
+		// a stray closing '}' or ']' is trailing data too (json.Decoder.More misses it)
+		{"create: trailing }", pathEvents, createBody(nil) + `}`, []string{"after"}, ""},
+		{"create: trailing ]", pathEvents, createBody(nil) + `]`, []string{"after"}, ""},
+		{"create: trailing }}}]]", pathEvents, createBody(nil) + `}}}]]`, []string{"after"}, ""},
+		{"notify: trailing }", notifyPath, notifyBody(nil) + `}`, []string{"after"}, ""},
+		{"create+notify: trailing ]", pathNotify, cnBody(nil) + `]`, []string{"after"}, ""},
 		{"create: empty body", pathEvents, ``, []string{"empty"}, ""},
 		{"create: unknown event type", pathEvents, createBody(set("type", "marriage")), []string{"marriage"}, ""},
 		{"create: no type", pathEvents, createBody(del("type")), []string{"type"}, ""},

@@ -72,6 +72,8 @@ type Options struct {
 	Store sqlite.Options
 	// MetricsAddr serves /metrics on a listener of its own (app.Options).
 	MetricsAddr string
+	// TrustedProxies is app.Options.TrustedProxies (nil = trust none).
+	TrustedProxies []string
 }
 
 // startMOSIP starts a MOSIP mock for the hub (see mockpartners).
@@ -103,7 +105,7 @@ func Start(t testing.TB, o Options) *Hub {
 	}
 	url := "http://" + ln.Addr().String()
 	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging, Store: o.Store,
-		MetricsAddr: o.MetricsAddr}
+		MetricsAddr: o.MetricsAddr, TrustedProxies: o.TrustedProxies}
 	var mock *mosipmock.Mock
 	if o.MOSIP != nil {
 		mock, opts.Partners = startMOSIP(t, o.DataDir, *o.MOSIP, log.With("component", "mosip-mock"))

@@ -28,6 +28,7 @@ import (
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/auth"
+	"github.com/crvshub/crvshub/hub/httpapi"
 )
 
 const usage = `crvshub: civil registration interoperability hub
@@ -133,9 +134,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	natsURL := fs.String("nats-url", env("CRVSHUB_NATS_URL", ""), "external NATS JetStream URL; default: an embedded server in <data>/nats")
 	withMocks := fs.Bool("with-mocks", false, "start the MOSIP mock in-process and route to it (demo and tests)")
 	mockProfile := fs.String("mock-profile", env("CRVSHUB_MOCK_PROFILE", ""), "with --with-mocks: fault profile, e.g. latency=50ms,errorRate=0.2,down,neverCallBack")
+	trusted := fs.String("trusted-proxies", env("CRVSHUB_TRUSTED_PROXIES", ""), "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client in the audit; default none")
 	ackWait := fs.Duration("ack-wait", 0, "bus redelivery of a message taken but never acknowledged, e.g. after a crash (default: the partner retry budget plus a tenth; a shorter value is refused)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	var proxies []string
+	for _, p := range strings.Split(*trusted, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			proxies = append(proxies, p)
+		}
+	}
+	if err := httpapi.CheckTrustedProxies(proxies); err != nil {
+		return usageError{"--trusted-proxies: " + err.Error()}
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -152,7 +163,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*publicURL = base
 	}
 	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, PublicURL: *publicURL, MetricsAddr: *metricsAddr,
-		Messaging: app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
+		TrustedProxies: proxies,
+		Messaging:      app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
 	if *partners != "" {
 		if opts.Partners, err = app.LoadPartners(*partners); err != nil {
 			ln.Close()

@@ -88,6 +88,7 @@ func TestCLIErrors(t *testing.T) {
 		{"disable without id", []string{"clients", "disable", "--data", data}, "client id", true},
 		{"disable unknown", []string{"clients", "disable", "--data", data, "00000000-0000-4000-8000-000000000000"}, "not found", false},
 		{"bad log level", []string{"serve", "--data", data, "--log-level", "loud"}, "log level", true},
+		{"bad trusted proxy", []string{"serve", "--data", data, "--trusted-proxies", "10.0.0.0/8, proxy.example"}, "proxy.example", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
