@@ -189,6 +189,13 @@ func ParseSearch(body []byte, cc *CountryConfig, now time.Time) (SearchFilter, e
 		Offset *int            `json:"offset"`
 		Sort   json.RawMessage `json:"sort"`
 	}
+	// A key given twice ({"query":A,"query":B}) would be decided by the
+	// decoder (the last wins): refused, as on every write body.
+	if json.Valid(body) {
+		if err := CheckInputJSON(body); err != nil {
+			return SearchFilter{}, badQuery("Invalid search body: %s", strings.TrimPrefix(err.Error(), "Invalid request body: "))
+		}
+	}
 	if err := strictDecode(body, &req); err != nil {
 		return SearchFilter{}, badQuery("Invalid search body: %v", err)
 	}

@@ -98,7 +98,7 @@ func (s *Server) opsRoutes() []route {
 func (s *Server) resolve(d core.Decision) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in ResolveInput
-		if err := decodeStrict(body(c), &in); err != nil {
+		if err := decodeInput(body(c), &in); err != nil {
 			s.fail(c, err)
 			return
 		}

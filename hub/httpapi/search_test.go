@@ -170,3 +170,13 @@ func TestSearchScopeLimits(t *testing.T) {
 	none := h.ClientToken(hubtest.OfficeIbombo, "type=record.read")
 	wantError(t, h.Do("POST", pathSearch, none, queries[0].query), http.StatusForbidden, "record.search")
 }
+
+// TestSearchDuplicateKeys: a search body with a key given twice is a 400
+// naming it, not a search decided by whichever key the decoder keeps.
+func TestSearchDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	body := `{"query":{"type":"and","clauses":[{"eventType":"death"}]},"query":{"type":"and","clauses":[{"eventType":"birth"}]}}`
+	wantError(t, h.Do("POST", pathSearch, tok, body), http.StatusBadRequest, "query")
+}
