@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,45 +19,28 @@ import (
 func TestMigration0005Backfill(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	ms, err := loadMigrations(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) < 5 || ms[4].version != 5 {
-		t.Fatalf("migrations: %d", len(ms))
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := old.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, conn, ms[:4]); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []struct{ id, created, doc string }{
-		{"e-place", "office-a", `{"placeOfEvent":"FACILITY-B","legalStatuses":{"DECLARED":{"createdBy":"clerk"},"REGISTERED":{"createdBy":"registrar"}}}`},
-		{"e-noplace", "office-a", `{"legalStatuses":{}}`},
-	} {
-		if _, err := conn.ExecContext(ctx, `INSERT INTO events (id, type, tracking_id, created_at, updated_at) VALUES (?, 'birth', ?, 't', 't')`, r.id, r.id); err != nil {
-			t.Fatal(err)
+	oldDatabase(t, path, 4, func(ctx context.Context, conn *sql.Conn) error {
+		for _, r := range []struct{ id, created, doc string }{
+			{"e-place", "office-a", `{"placeOfEvent":"FACILITY-B","legalStatuses":{"DECLARED":{"createdBy":"clerk"},"REGISTERED":{"createdBy":"registrar"}}}`},
+			{"e-noplace", "office-a", `{"legalStatuses":{}}`},
+		} {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO events (id, type, tracking_id, created_at, updated_at) VALUES (?, 'birth', ?, 't', 't')`, r.id, r.id); err != nil {
+				return err
+			}
+			res, err := conn.ExecContext(ctx, `INSERT INTO events_index (event_id, type, status, tracking_id, created_at, updated_at,
+				created_at_location, updated_at_location, declared_at_location, registered_at_location, assigned_to, created_by,
+				updated_by, created_by_user_type, date_of_event) VALUES (?, 'birth', 'DECLARED', ?, 't', 't', ?, ?, '', '', '', 'c', 'c', 'system', '')`,
+				r.id, r.id, r.created, r.created)
+			if err != nil {
+				return err
+			}
+			rid, _ := res.LastInsertId()
+			if _, err := conn.ExecContext(ctx, `INSERT INTO events_index_docs (rid, doc) VALUES (?, ?)`, rid, r.doc); err != nil {
+				return err
+			}
 		}
-		res, err := conn.ExecContext(ctx, `INSERT INTO events_index (event_id, type, status, tracking_id, created_at, updated_at,
-			created_at_location, updated_at_location, declared_at_location, registered_at_location, assigned_to, created_by,
-			updated_by, created_by_user_type, date_of_event) VALUES (?, 'birth', 'DECLARED', ?, 't', 't', ?, ?, '', '', '', 'c', 'c', 'system', '')`,
-			r.id, r.id, r.created, r.created)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rid, _ := res.LastInsertId()
-		if _, err := conn.ExecContext(ctx, `INSERT INTO events_index_docs (rid, doc) VALUES (?, ?)`, rid, r.doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn.Close()
-	old.Close()
+		return nil
+	})
 
 	s, err := Open(ctx, path, Options{})
 	if err != nil {
@@ -85,34 +69,13 @@ func TestMigration0005Backfill(t *testing.T) {
 func TestMigration0006TransactionKeys(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	ms, err := loadMigrations(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := old.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, conn, ms[:5]); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	oldDatabase(t, path, 5, execAll(
 		`INSERT INTO events (id, type, transaction_id, tracking_id, created_at, updated_at) VALUES ('ev-1', 'birth', 'tx-1', 'TRK0001', '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')`,
 		`INSERT INTO event_actions (event_id, id, type, status, transaction_id, doc) VALUES ('ev-1', 'a-1', 'CREATE', 'Accepted', 'tx-1',
 			'{"id":"a-1","type":"CREATE","status":"Accepted","transactionId":"tx-1","createdBy":"hospital-a","createdAt":"2024-01-01T00:00:00Z","declaration":{}}')`,
 		`INSERT INTO event_actions (event_id, id, type, status, transaction_id, doc) VALUES ('ev-1', 'a-2', 'NOTIFY', 'Accepted', 'tx-2',
 			'{"id":"a-2","type":"NOTIFY","status":"Accepted","transactionId":"tx-2","createdBy":"hospital-a","createdAt":"2024-01-01T00:00:00Z","declaration":{}}')`,
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn.Close()
-	old.Close()
+	))
 
 	s, err := Open(ctx, path, Options{})
 	if err != nil {
@@ -153,35 +116,21 @@ func TestMigration0006TransactionKeys(t *testing.T) {
 func TestMigration0007RegistrationNumbers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	ms, err := loadMigrations(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := old.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, conn, ms[:6]); err != nil {
-		t.Fatal(err)
-	}
-	for i, a := range []struct{ event, doc string }{
-		{"ev-1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-1"}`},
-		{"ev-1", `{"type":"REGISTER","status":"Accepted","registrationNumber":"R-1"}`},
-		{"ev-2", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`},
-		{"ev-3", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`}, // a clash: the first keeps it
-		{"ev-3", `{"type":"NOTIFY","status":"Accepted","registrationNumber":"R-9"}`},
-	} {
-		if _, err := conn.ExecContext(ctx, `INSERT INTO event_actions (event_id, id, type, status, doc) VALUES (?, ?, json_extract(?, '$.type'), json_extract(?, '$.status'), ?)`,
-			a.event, "a-"+string(rune('0'+i)), a.doc, a.doc, a.doc); err != nil {
-			t.Fatal(err)
+	oldDatabase(t, path, 6, func(ctx context.Context, conn *sql.Conn) error {
+		for i, a := range []struct{ event, doc string }{
+			{"ev-1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-1"}`},
+			{"ev-1", `{"type":"REGISTER","status":"Accepted","registrationNumber":"R-1"}`},
+			{"ev-2", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`},
+			{"ev-3", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`}, // a clash: the first keeps it
+			{"ev-3", `{"type":"NOTIFY","status":"Accepted","registrationNumber":"R-9"}`},
+		} {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO event_actions (event_id, id, type, status, doc) VALUES (?, ?, json_extract(?, '$.type'), json_extract(?, '$.status'), ?)`,
+				a.event, fmt.Sprint("a-", i), a.doc, a.doc, a.doc); err != nil {
+				return err
+			}
 		}
-	}
-	conn.Close()
-	old.Close()
+		return nil
+	})
 	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -203,5 +152,49 @@ func TestMigration0007RegistrationNumbers(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// oldDatabase makes a database file at path with the first n migrations
+// only (as an older hub left it) and runs stmts on it.
+func oldDatabase(t *testing.T, path string, n int, stmts ...func(ctx context.Context, c *sql.Conn) error) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < n+1 || ms[n].version != n+1 {
+		t.Fatalf("migrations: %d, want more than %d", len(ms), n)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := migrate(ctx, conn, ms[:n]); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		if err := st(ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// execAll runs SQL statements in order.
+func execAll(qs ...string) func(context.Context, *sql.Conn) error {
+	return func(ctx context.Context, c *sql.Conn) error {
+		for _, q := range qs {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
 	}
 }
