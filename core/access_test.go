@@ -181,12 +181,7 @@ func TestServiceJurisdiction(t *testing.T) {
 // a confirm/reject scope that reaches the record (event type and
 // jurisdiction), like any other action on it.
 func TestServiceResolveAccess(t *testing.T) {
-	conf := core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
-		if a.Type == core.ActionNotify {
-			return core.Confirmation{Decision: core.Defer}, nil
-		}
-		return core.Confirmation{Decision: core.Accept}, nil
-	})
+	conf := deferring(core.ActionNotify)
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -221,4 +222,15 @@ func (h *history) resolved(id string) bool {
 		}
 	}
 	return false
+}
+
+// deferring is a confirmer that defers actions of type t and accepts the
+// rest (a partner deciding t later).
+func deferring(t core.ActionType) core.Confirmer {
+	return core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
+		if a.Type == t {
+			return core.Confirmation{Decision: core.Defer}, nil
+		}
+		return core.Confirmation{Decision: core.Accept}, nil
+	})
 }

@@ -12,12 +12,7 @@ import (
 // registered under it; a rejection frees it; a partner's own number
 // replaces it.
 func TestRegistrationNumberReservation(t *testing.T) {
-	deferRegister := core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
-		if a.Type == core.ActionRegister {
-			return core.Confirmation{Decision: core.Defer}, nil
-		}
-		return core.Confirmation{Decision: core.Accept}, nil
-	})
+	deferRegister := deferring(core.ActionRegister)
 	svc, _ := newService(t, deferRegister)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)

@@ -190,12 +190,7 @@ func TestRoutingConfirmer(t *testing.T) {
 // TestResolveWithRecordScopedPrincipal: a record-scoped principal may
 // resolve its own action only.
 func TestResolveWithRecordScopedPrincipal(t *testing.T) {
-	conf := core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
-		if a.Type == core.ActionNotify {
-			return core.Confirmation{Decision: core.Defer}, nil
-		}
-		return core.Confirmation{Decision: core.Accept}, nil
-	})
+	conf := deferring(core.ActionNotify)
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)

@@ -457,12 +457,7 @@ func TestServiceSearchAccess(t *testing.T) {
 // TestServiceDeferredRegisterKeepsTheCallersNumber: a registrationNumber
 // sent with REGISTER must survive a deferred confirmation.
 func TestServiceDeferredRegisterKeepsTheCallersNumber(t *testing.T) {
-	conf := core.ConfirmerFunc(func(_ context.Context, _ *core.EventDocument, a *core.Action) (core.Confirmation, error) {
-		if a.Type == core.ActionRegister {
-			return core.Confirmation{Decision: core.Defer}, nil
-		}
-		return core.Confirmation{Decision: core.Accept}, nil
-	})
+	conf := deferring(core.ActionRegister)
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)

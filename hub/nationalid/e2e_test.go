@@ -44,6 +44,24 @@ type env struct {
 	token string
 }
 
+// startCorrectionsRouted starts a hub whose country config also routes
+// approved corrections of births to MOSIP (as OpenCRVS v2.1 can).
+func startCorrectionsRouted(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	y := `routes:
+  - name: birth-to-mosip
+    event: birth
+    actions: [REGISTER, APPROVE_CORRECTION]
+    partner: mosip
+    when: {field: mother.verified, in: [verified]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, mosipmock.Profile{}, dir)
+}
+
 func start(t *testing.T, p mosipmock.Profile, configDir string) *env {
 	t.Helper()
 	return startWith(t, p, configDir, fastMessaging)
@@ -675,18 +693,7 @@ func TestVerifyIdentityWithIDA(t *testing.T) {
 // the approval goes to MOSIP (UIN creation, OpenCRVS v2.1's matrix) and is
 // accepted with the VID, under the record's registration number.
 func TestApprovedCorrectionGoesToMOSIP(t *testing.T) {
-	dir := t.TempDir()
-	y := `routes:
-  - name: birth-to-mosip
-    event: birth
-    actions: [REGISTER, APPROVE_CORRECTION]
-    partner: mosip
-    when: {field: mother.verified, in: [verified]}
-`
-	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := start(t, mosipmock.Profile{}, dir)
+	e := startCorrectionsRouted(t)
 	ev := e.register(t, "birth", "corr", hubtest.BirthDeclaration("Late", "Verified"))
 	st := core.Derive(ev)
 	if st.Status != core.EventRegistered {
@@ -845,18 +852,7 @@ func TestRejectWhileAtMOSIPThenRegisterAgain(t *testing.T) {
 // same packet id, so MOSIP updates the packet and re-issues the credential
 // of the same identity (same VID) instead of creating a second one.
 func TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity(t *testing.T) {
-	dir := t.TempDir()
-	y := `routes:
-  - name: birth-to-mosip
-    event: birth
-    actions: [REGISTER, APPROVE_CORRECTION]
-    partner: mosip
-    when: {field: mother.verified, in: [verified]}
-`
-	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := start(t, mosipmock.Profile{}, dir)
+	e := startCorrectionsRouted(t)
 	ev := e.register(t, "birth", "c2", verifiedBirth("Ada", "Banda"))
 	st := e.waitRegistered(t, ev.ID, 10*time.Second)
 	regNum, nid := st.Registered.RegistrationNumber, string(st.Declaration["child.nid"])
