@@ -106,6 +106,9 @@ type Correlations interface {
 	Correlation(ctx context.Context, partner, key string) (*core.Correlation, error)
 	// DeleteCorrelation removes one; absent is not an error.
 	DeleteCorrelation(ctx context.Context, partner, key string) error
+	// EventCorrelations lists the partner's outstanding correlations for
+	// one event, oldest first (the references already sent for it).
+	EventCorrelations(ctx context.Context, partner, eventID string) ([]core.Correlation, error)
 }
 
 // ErrPermanent marks a partner error that retrying cannot fix. Wrap it:

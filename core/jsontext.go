@@ -40,7 +40,8 @@ const (
 	MaxContentBytes = 16 << 10
 	// maxBodyNesting bounds any request body of the events API.
 	maxBodyNesting = 32
-	// maxSafeInteger is 2^53: larger integers do not survive a double.
+	// maxSafeInteger is 2^53: from there on, integers do not survive a
+	// double.
 	maxSafeInteger = 1 << 53
 )
 
@@ -409,8 +410,9 @@ func checkText(s string, rules textRules) string {
 }
 
 // number reads a number, checks it against the JSON grammar, and refuses
-// what a double cannot hold: an overflow (1e309) or an integer beyond
-// ±2^53, which decoders in Go and JavaScript silently round.
+// what a double cannot hold: an overflow (1e309), a magnitude of 2^53 or
+// more, or more than 17 significant digits, which decoders in Go and
+// JavaScript silently round (two different numbers would read as one).
 func (j *jsonText) number() {
 	start := j.pos
 	if j.src[j.pos] == '-' {
@@ -429,9 +431,7 @@ func (j *jsonText) number() {
 		j.fail("Invalid JSON: bad number at byte %d", start)
 		return
 	}
-	integer := true
 	if j.pos < len(j.src) && j.src[j.pos] == '.' {
-		integer = false
 		j.pos++
 		if digits() == 0 {
 			j.fail("Invalid JSON: bad number at byte %d", start)
@@ -439,7 +439,6 @@ func (j *jsonText) number() {
 		}
 	}
 	if j.pos < len(j.src) && (j.src[j.pos] == 'e' || j.src[j.pos] == 'E') {
-		integer = false
 		j.pos++
 		if j.pos < len(j.src) && (j.src[j.pos] == '+' || j.src[j.pos] == '-') {
 			j.pos++
@@ -450,22 +449,55 @@ func (j *jsonText) number() {
 		}
 	}
 	lit := string(j.src[start:j.pos])
-	if msg := numberProblem(lit, integer); msg != "" {
+	if msg := numberProblem(lit); msg != "" {
 		j.fail("%s", msg)
 		return
 	}
 	j.out = append(j.out, lit...)
 }
 
-func numberProblem(lit string, integer bool) string {
+func numberProblem(lit string) string {
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return "Invalid input: number out of range"
 	}
-	if integer && math.Abs(f) > maxSafeInteger {
-		return "Invalid input: integer beyond ±2^53 cannot be kept exactly"
+	// |f| >= 2^53: 2^53+1 already reads as 2^53, so two different numbers
+	// would be stored, indexed and compared as one. Checked on the value,
+	// whatever the spelling (9007199254740993, 9.007199254740993e15).
+	if math.Abs(f) >= maxSafeInteger {
+		return "Invalid input: number beyond ±2^53 cannot be kept exactly"
+	}
+	if significantDigits(lit) > 17 {
+		return "Invalid input: more than 17 significant digits cannot be kept exactly"
 	}
 	return ""
+}
+
+// significantDigits counts the digits of a JSON number's mantissa from its
+// first non-zero digit to its last non-zero one (17 is all a double keeps).
+func significantDigits(lit string) int {
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		lit = lit[:i]
+	}
+	first, last := -1, -1
+	n := 0
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		if c != '0' {
+			if first < 0 {
+				first = n
+			}
+			last = n
+		}
+		n++
+	}
+	if first < 0 {
+		return 0
+	}
+	return last - first + 1
 }
 
 // appendJSONString writes s as a JSON string: only '"', '\\' and control

@@ -110,6 +110,9 @@ type Queues interface {
 	PutCorrelation(ctx context.Context, c Correlation) error
 	// DeleteCorrelation removes one, in its own write; absent is fine.
 	DeleteCorrelation(ctx context.Context, partner, key string) error
+	// EventCorrelations lists a partner's outstanding correlations for one
+	// event, oldest first.
+	EventCorrelations(ctx context.Context, partner, eventID string) ([]Correlation, error)
 	// OutboxLen counts unpublished outbox messages (a metric).
 	OutboxLen(ctx context.Context) (int, error)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,19 @@ func (c *memCorr) DeleteCorrelation(_ context.Context, partner, key string) erro
 	defer c.mu.Unlock()
 	delete(c.m, partner+"/"+key)
 	return nil
+}
+
+func (c *memCorr) EventCorrelations(_ context.Context, partner, eventID string) ([]core.Correlation, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []core.Correlation
+	for _, x := range c.m {
+		if x.Partner == partner && x.EventID == eventID {
+			out = append(out, x)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
 }
 
 func (c *memCorr) len() int {

@@ -57,7 +57,10 @@ func (a *Adapter) Register(ctx context.Context, r adapters.Registration) (adapte
 	if r.CorrelationID == "" {
 		r.CorrelationID = core.RequestMetaFrom(ctx).CorrelationID
 	}
-	aid := PacketID(a.cfg.CenterID, a.cfg.MachineID, r.EventID, process)
+	aid, err := a.recordAID(ctx, r.EventID, process)
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
 
 	data, _ := json.Marshal(correlationData{EventType: r.EventType})
 	if err := a.corr.PutCorrelation(ctx, core.Correlation{
@@ -166,4 +169,27 @@ func (a *Adapter) workflowBody(r adapters.Registration, aid, process string) map
 			"notificationInfo": map[string]string{"name": n.full(), "phone": phone, "email": email},
 		},
 	}
+}
+
+// recordAID is the packet id (AID) of a record: the one already sent for
+// it while a correlation for it is outstanding (a packet an older hub sent
+// under an id derived another way must be updated, not duplicated by a
+// second identity), else PacketID's.
+func (a *Adapter) recordAID(ctx context.Context, eventID, process string) (string, error) {
+	aid := PacketID(a.cfg.CenterID, a.cfg.MachineID, eventID, process)
+	cs, err := a.corr.EventCorrelations(ctx, partnerName, eventID)
+	if err != nil {
+		return "", fmt.Errorf("mosip: register: read correlations: %w", err)
+	}
+	for _, c := range cs {
+		if c.Key == aid {
+			return aid, nil
+		}
+	}
+	if len(cs) > 0 {
+		a.cfg.Log.InfoContext(ctx, "mosip: sending the record again under the packet id it was first sent with",
+			"eventId", eventID, "packetId", cs[0].Key)
+		return cs[0].Key, nil
+	}
+	return aid, nil
 }

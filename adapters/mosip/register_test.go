@@ -268,6 +268,38 @@ func TestRegisterSameRecordSameAID(t *testing.T) {
 	}
 }
 
+// TestRegisterKeepsAnOlderPacketID: a record an older hub sent under a
+// packet id derived another way (then from event and action) and still
+// waiting is sent again under that id, so MOSIP updates its packet instead
+// of creating a second identity.
+func TestRegisterKeepsAnOlderPacketID(t *testing.T) {
+	f := newFakeMOSIP(t)
+	a, corr, _ := newAdapter(t, baseConfig(f))
+	ctx := context.Background()
+	r := birthRegistration(t, fullBirth)
+	legacy := "10001100049999999999999999999"
+	if err := corr.PutCorrelation(ctx, core.Correlation{Partner: "mosip", Key: legacy, EventID: r.EventID, ActionID: r.ActionID,
+		ActionType: r.ActionType, RegistrationNumber: r.RegistrationNumber, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Register(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Reference != legacy {
+		t.Fatalf("sent again under %s, want the packet id it was first sent with %s", out.Reference, legacy)
+	}
+	if corr.len() != 1 {
+		t.Errorf("%d correlations, want the one, replaced", corr.len())
+	}
+	// a record with no packet outstanding gets its per-record id
+	other := birthRegistration(t, fullBirth)
+	other.EventID = "never-sent"
+	if out, err := a.Register(ctx, other); err != nil || out.Reference == legacy {
+		t.Fatalf("a new record: %v %v", out.Reference, err)
+	}
+}
+
 func TestRegisterCorrelationStoreFails(t *testing.T) {
 	f := newFakeMOSIP(t)
 	a, corr, _ := newAdapter(t, baseConfig(f))

@@ -111,21 +111,43 @@ func TestMigration0006TransactionKeys(t *testing.T) {
 	}
 }
 
-// TestMigration0007RegistrationNumbers: numbers registered or reserved
-// before migration 0007 stay their events' own after it.
+// TestMigration0007RegistrationNumbers: numbers in use before migration
+// 0007 (registered, or carried by a REGISTER still waiting) stay their
+// events' own after it; a rejected request's number is free; a number a
+// registered record holds wins over another record's waiting request.
 func TestMigration0007RegistrationNumbers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
+	type act struct{ event, id, doc string }
 	oldDatabase(t, path, 6, func(ctx context.Context, conn *sql.Conn) error {
-		for i, a := range []struct{ event, doc string }{
-			{"ev-1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-1"}`},
-			{"ev-1", `{"type":"REGISTER","status":"Accepted","registrationNumber":"R-1"}`},
-			{"ev-2", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`},
-			{"ev-3", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`}, // a clash: the first keeps it
-			{"ev-3", `{"type":"NOTIFY","status":"Accepted","registrationNumber":"R-9"}`},
+		for _, a := range []act{
+			// ev-1: registered under R-1
+			{"ev-1", "a1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-1"}`},
+			{"ev-1", "a2", `{"type":"REGISTER","status":"Accepted","registrationNumber":"R-1","originalActionId":"a1"}`},
+			// ev-2: waiting with R-2
+			{"ev-2", "b1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`},
+			// ev-3: asked for R-2 too (the clash 0007 is for): the first keeps it
+			{"ev-3", "c1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-2"}`},
+			// ev-4: rejected with R-4: free
+			{"ev-4", "d1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-4"}`},
+			{"ev-4", "d2", `{"type":"REGISTER","status":"Rejected","originalActionId":"d1"}`},
+			// ev-5: requested R-6, registered under a redrawn R-5: R-6 is free
+			{"ev-5", "e1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-6"}`},
+			{"ev-5", "e2", `{"type":"REGISTER","status":"Accepted","registrationNumber":"R-5","originalActionId":"e1"}`},
+			// ev-6: waiting with R-5, which ev-5 is registered under: ev-5 keeps it
+			{"ev-6", "f1", `{"type":"REGISTER","status":"Requested","registrationNumber":"R-5"}`},
+			{"ev-7", "g1", `{"type":"NOTIFY","status":"Accepted","registrationNumber":"R-9"}`},
 		} {
-			if _, err := conn.ExecContext(ctx, `INSERT INTO event_actions (event_id, id, type, status, doc) VALUES (?, ?, json_extract(?, '$.type'), json_extract(?, '$.status'), ?)`,
-				a.event, fmt.Sprint("a-", i), a.doc, a.doc, a.doc); err != nil {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO event_actions (event_id, id, type, status, doc)
+				VALUES (?, ?, json_extract(?, '$.type'), json_extract(?, '$.status'), ?)`, a.event, a.id, a.doc, a.doc, a.doc); err != nil {
+				return err
+			}
+		}
+		for _, r := range [][2]string{{"ev-1", "R-1"}, {"ev-5", "R-5"}} {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO events_index (event_id, type, status, tracking_id, registration_number, created_at, updated_at,
+				created_at_location, updated_at_location, declared_at_location, registered_at_location, assigned_to, created_by,
+				updated_by, created_by_user_type, date_of_event) VALUES (?, 'birth', 'REGISTERED', ?, ?, 't', 't', 'l', 'l', '', '', '', 'c', 'c', 'system', '')`,
+				r[0], r[0], r[1]); err != nil {
 				return err
 			}
 		}
@@ -137,7 +159,7 @@ func TestMigration0007RegistrationNumbers(t *testing.T) {
 	}
 	defer s.Close()
 	err = s.Write(ctx, func(tx core.Tx) error {
-		for number, owner := range map[string]string{"R-1": "ev-1", "R-2": "ev-2"} {
+		for number, owner := range map[string]string{"R-1": "ev-1", "R-2": "ev-2", "R-5": "ev-5"} {
 			if err := tx.ReserveRegistrationNumber(number, owner); err != nil {
 				t.Errorf("%s for its owner %s: %v", number, owner, err)
 			}
@@ -145,8 +167,10 @@ func TestMigration0007RegistrationNumbers(t *testing.T) {
 				t.Errorf("%s for another event: %v", number, err)
 			}
 		}
-		if err := tx.ReserveRegistrationNumber("R-9", "someone-else"); err != nil {
-			t.Errorf("R-9 (not a REGISTER's) reserved: %v", err)
+		for _, free := range []string{"R-4", "R-6", "R-9"} {
+			if err := tx.ReserveRegistrationNumber(free, "someone-else"); err != nil {
+				t.Errorf("%s should be free: %v", free, err)
+			}
 		}
 		return nil
 	})

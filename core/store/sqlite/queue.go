@@ -344,6 +344,32 @@ func (s *Store) PutCorrelation(ctx context.Context, c core.Correlation) error {
 	return s.Write(ctx, func(tx core.Tx) error { return tx.PutCorrelation(c) })
 }
 
+// EventCorrelations lists a partner's outstanding correlations for one
+// event, oldest first.
+func (s *Store) EventCorrelations(ctx context.Context, partner, eventID string) ([]core.Correlation, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT doc FROM correlations WHERE partner = ? AND event_id = ? ORDER BY created_at, key`, partner, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: event correlations: %w", err)
+	}
+	defer rows.Close()
+	var out []core.Correlation
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("sqlite: event correlations: %w", err)
+		}
+		var c core.Correlation
+		if err := json.Unmarshal([]byte(doc), &c); err != nil {
+			return nil, fmt.Errorf("sqlite: event correlations: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: event correlations: %w", err)
+	}
+	return out, nil
+}
+
 // DeleteCorrelation removes one partner correlation (no write when it is
 // already gone, e.g. deleted with the resolution it settled).
 func (s *Store) DeleteCorrelation(ctx context.Context, partner, key string) error {

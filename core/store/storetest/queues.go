@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/crvshub/crvshub/core"
 )
@@ -103,6 +104,21 @@ func testQueues(t *testing.T, fresh func(*testing.T) core.Store) {
 		}
 		if _, err := q.Correlation(ctx, "osia", c.Key); !errors.Is(err, core.ErrNotFound) {
 			t.Fatalf("other partner: %v, want ErrNotFound", err)
+		}
+		// by event: this partner's, oldest first
+		older := core.Correlation{Partner: "mosip", Key: "k-older", EventID: "e1", ActionID: "a0", ActionType: core.ActionRegister, CreatedAt: at(-time.Hour)}
+		other := core.Correlation{Partner: "osia", Key: "k-osia", EventID: "e1", ActionID: "a9", ActionType: core.ActionRegister, CreatedAt: at(0)}
+		for _, x := range []core.Correlation{older, other} {
+			if err := q.PutCorrelation(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		byEvent, err := q.EventCorrelations(ctx, "mosip", "e1")
+		if err != nil || len(byEvent) != 2 || byEvent[0].Key != "k-older" || byEvent[1].Key != c.Key {
+			t.Fatalf("EventCorrelations(mosip, e1) = %+v, %v", byEvent, err)
+		}
+		if none, err := q.EventCorrelations(ctx, "mosip", "e2"); err != nil || len(none) != 0 {
+			t.Fatalf("EventCorrelations(mosip, e2) = %+v, %v", none, err)
 		}
 		write(t, s, func(tx core.Tx) error {
 			in, err := tx.Correlation("mosip", c.Key)

@@ -12,9 +12,19 @@ CREATE TABLE registration_numbers (
 	event_id TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Existing numbers, accepted or reserved, in the order they were written;
--- a number two events claim stays with the first.
+-- Numbers in use now: first those records are registered under...
 INSERT OR IGNORE INTO registration_numbers (number, event_id)
-	SELECT json_extract(doc, '$.registrationNumber'), event_id FROM event_actions
-	WHERE type = 'REGISTER' AND coalesce(json_extract(doc, '$.registrationNumber'), '') <> ''
-	ORDER BY seq;
+	SELECT registration_number, event_id FROM events_index
+	WHERE registration_number IS NOT NULL AND registration_number <> '';
+
+-- ...then those of REGISTER requests still waiting (no accepted or
+-- rejected row points at them), oldest first. A rejected request's number
+-- is free, as it is when a rejection happens from now on; a number an
+-- accepted record holds stays with it.
+INSERT OR IGNORE INTO registration_numbers (number, event_id)
+	SELECT json_extract(r.doc, '$.registrationNumber'), r.event_id FROM event_actions r
+	WHERE r.type = 'REGISTER' AND r.status = 'Requested'
+		AND coalesce(json_extract(r.doc, '$.registrationNumber'), '') <> ''
+		AND NOT EXISTS (SELECT 1 FROM event_actions x
+			WHERE x.event_id = r.event_id AND json_extract(x.doc, '$.originalActionId') = r.id)
+	ORDER BY r.seq;
