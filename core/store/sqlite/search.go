@@ -746,8 +746,10 @@ func (s *Store) Search(ctx context.Context, f core.SearchFilter) (core.SearchPag
 	switch {
 	case total >= 0:
 		page.Total = int(total)
-	case limit < 0 || (n > 0 && n < limit) || (n == 0 && offset == 0):
-		// The page reached the end of the results: no need to count.
+	case (n > 0 && (limit < 0 || n < limit)) || (n == 0 && offset == 0):
+		// The page reached the end of the results: no need to count. An
+		// empty page past the start says nothing of where they end, even
+		// without a limit: the offset may be past it.
 		page.Total = int(offset + n)
 	default:
 		if total, err = s.searchCount(ctx, tx, countSQL, args); err != nil {

@@ -361,6 +361,10 @@ func testSearch(t *testing.T, fresh func(*testing.T) core.Store) {
 			{core.Filter{}, 4, 4, []string{"e2", "e1"}, 6},
 			{core.Filter{}, 2, 6, nil, 6},
 			{core.Filter{}, 2, 100, nil, 6},
+			// No limit: a page past the end still counts the matches.
+			{core.Filter{}, 0, 6, nil, 6},
+			{core.Filter{}, 0, 100, nil, 6},
+			{core.Filter{}, 0, 4, []string{"e2", "e1"}, 6},
 			{core.Filter{}, 6, 0, []string{"e6", "e5", "e4", "e3", "e2", "e1"}, 6},
 			{core.Filter{}, 10, 0, []string{"e6", "e5", "e4", "e3", "e2", "e1"}, 6},
 			{leaf(core.ColStatus, core.OpIn, "REGISTERED"), 1, 0, []string{"e4"}, 2},
