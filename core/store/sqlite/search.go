@@ -28,6 +28,10 @@ type column struct {
 	// empty when unset, "IS NOT NULL" for NULLable ones. A condition on the
 	// column repeats it, or the planner cannot use that index.
 	sparse string
+	// null says the column is NULL, not "", when unset (it is UNIQUE
+	// when set). Conditions still treat an unset value as "" (see
+	// valueExpr).
+	null bool
 }
 
 // columns maps the searchable columns (all but ColFlag and ColField) to
@@ -40,8 +44,8 @@ var columns = map[core.Column]column{
 	core.ColStatus:               {name: "ei.status", kind: textColumn},
 	core.ColCreatedAt:            {name: "ei.created_at", kind: timeColumn},
 	core.ColUpdatedAt:            {name: "ei.updated_at", kind: timeColumn},
-	core.ColRegistrationNumber:   {name: "ei.registration_number", kind: textColumn},
-	core.ColRegisteredAt:         {name: "ei.registered_at", kind: timeColumn, sparse: "IS NOT NULL"},
+	core.ColRegistrationNumber:   {name: "ei.registration_number", kind: textColumn, null: true},
+	core.ColRegisteredAt:         {name: "ei.registered_at", kind: timeColumn, sparse: "IS NOT NULL", null: true},
 	core.ColCreatedAtLocation:    {name: "ei.created_at_location", kind: textColumn},
 	core.ColUpdatedAtLocation:    {name: "ei.updated_at_location", kind: textColumn},
 	core.ColDeclaredAtLocation:   {name: "ei.declared_at_location", kind: textColumn, sparse: "<> ''"},
@@ -319,6 +323,11 @@ func (q *query) cond(c *core.Cond) error {
 			q.w("1")
 			return nil
 		}
+		if expr := col.valueExpr(vals); expr != col.name {
+			q.w("NOT ")
+			q.in(expr, strs(vals))
+			return nil
+		}
 		q.w("(" + col.name + " IS NULL OR NOT ")
 		q.in(col.name, strs(vals))
 		q.w(")")
@@ -358,15 +367,26 @@ func (q *query) cond(c *core.Cond) error {
 				hi = t
 			}
 		}
-		if col.sparse != "" {
-			// The empty value means "unset": a range never matches it.
-			q.w("(" + col.name + " " + col.sparse + " AND ")
+		// The empty value means "unset" (an event without a date of
+		// event, a declarer, ...): a range, even an open one, never
+		// matches it, whether the column has a sparse index or not.
+		unset := col.sparse
+		if unset == "" && col.kind == textColumn {
+			unset = "<> ''"
+		}
+		if unset != "" {
+			q.w("(" + col.name + " " + unset + " AND ")
 			q.textRange(col.name, lo, hi)
 			q.w(")")
 		} else {
 			q.textRange(col.name, lo, hi)
 		}
 	case core.OpPrefix:
+		if expr := col.valueExpr(vals); expr != col.name {
+			// The empty prefix matches every row, unset ones too.
+			q.w("1")
+			return nil
+		}
 		guard := notDeleted
 		if col.sparse != "" && !slices.Contains(vals, "") {
 			// A non-empty prefix never matches the empty value.
@@ -391,12 +411,24 @@ func (q *query) cond(c *core.Cond) error {
 // (which the partial index does not hold, so the term would be wrong).
 func (q *query) sparseIn(col column, vals []string) {
 	if col.sparse == "" || slices.Contains(vals, "") {
-		q.in(col.name, strs(vals))
+		q.in(col.valueExpr(vals), strs(vals))
 		return
 	}
 	q.w("(" + col.name + " " + col.sparse + " AND ")
 	q.in(col.name, strs(vals))
 	q.w(")")
+}
+
+// valueExpr returns the expression conditions with values vals compare:
+// the column, or "ifnull(col, ”)" for a NULL-when-unset column when vals
+// hold the empty value, which stands for "unset" (as it does on the
+// columns that store it: AssignedTo "" finds the unassigned events). No
+// index serves that form, but no index holds the unset rows either.
+func (c column) valueExpr(vals []string) string {
+	if c.null && slices.Contains(vals, "") {
+		return "ifnull(" + c.name + ", '')"
+	}
+	return c.name
 }
 
 const flagSubquery = "SELECT rid FROM event_flags WHERE "

@@ -385,6 +385,57 @@ func testSearch(t *testing.T, fresh func(*testing.T) core.Store) {
 		}
 	})
 
+	// Unset values: "" stands for unset on every column, whether the
+	// store keeps it as "" or as NULL; a range never matches it.
+	t.Run("Unset", func(t *testing.T) {
+		s := fresh(t)
+		write(t, s, func(tx core.Tx) error {
+			for _, id := range []string{"u1", "u2"} {
+				created := mustTime(t, "2024-01-01T00:00:00Z")
+				if err := tx.InsertEvent(&core.EventDocument{ID: id, Type: "birth", TrackingID: "TRK-" + id,
+					CreatedAt: created, UpdatedAt: created}); err != nil {
+					return err
+				}
+				row := &core.IndexRow{EventID: id, Type: "birth", Status: "CREATED", TrackingID: "TRK-" + id,
+					CreatedAt: created, UpdatedAt: created, CreatedAtLocation: "loc-a", UpdatedAtLocation: "loc-a",
+					CreatedBy: "user-1", UpdatedBy: "user-1", CreatedByUserType: "user", PlaceOfEvent: "loc-a",
+					Doc: json.RawMessage(`{"id":"` + id + `"}`)}
+				if id == "u2" {
+					row.Status, row.RegistrationNumber, row.DateOfEvent = "REGISTERED", "REG-U2", "2024-01-01"
+				}
+				if err := tx.PutIndex(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, tc := range []struct {
+			name string
+			f    core.Filter
+			want []string
+		}{
+			{"DateOfEvent/Open", rng(core.ColDateOfEvent, "", ""), []string{"u2"}},
+			{"DateOfEvent/Hi", rng(core.ColDateOfEvent, "", "2024-12-31"), []string{"u2"}},
+			{"DateOfEvent/In", leaf(core.ColDateOfEvent, core.OpIn, ""), []string{"u1"}},
+			{"RegistrationNumber/Open", rng(core.ColRegistrationNumber, "", ""), []string{"u2"}},
+			{"RegistrationNumber/In", leaf(core.ColRegistrationNumber, core.OpIn, ""), []string{"u1"}},
+			{"RegistrationNumber/InBoth", leaf(core.ColRegistrationNumber, core.OpIn, "", "REG-U2"), []string{"u1", "u2"}},
+			{"RegistrationNumber/AllOf", leaf(core.ColRegistrationNumber, core.OpAllOf, ""), []string{"u1"}},
+			{"RegistrationNumber/NotIn", leaf(core.ColRegistrationNumber, core.OpNotIn, ""), []string{"u2"}},
+			{"RegistrationNumber/NotInOther", leaf(core.ColRegistrationNumber, core.OpNotIn, "REG-X"), []string{"u1", "u2"}},
+			{"RegistrationNumber/PrefixEmpty", leaf(core.ColRegistrationNumber, core.OpPrefix, ""), []string{"u1", "u2"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := search(t, s, core.SearchFilter{Where: tc.f, Limit: 10})
+				got := ids(t, p)
+				slices.Sort(got)
+				if !reflect.DeepEqual(got, tc.want) || p.Total != len(tc.want) {
+					t.Errorf("ids = %v total %d, want %v", got, p.Total, tc.want)
+				}
+			})
+		}
+	})
+
 	t.Run("Invalid", func(t *testing.T) {
 		for name, f := range map[string]core.SearchFilter{
 			"Column": {Where: leaf("nope", core.OpIn, "x"), Limit: 10},
