@@ -606,7 +606,10 @@ func (q *query) fieldSet(f core.Filter) bool {
 		}
 		switch c.Op {
 		case core.OpIn:
-			if len(c.Values) == 0 && len(c.Nums) == 0 {
+			// An empty list matches nothing and compiles to "0", which is
+			// no SELECT. The list is Nums for a number field, Values for
+			// the others: the other one is ignored, even if it is set.
+			if c.Kind == core.KindNum && len(c.Nums) == 0 || c.Kind != core.KindNum && len(c.Values) == 0 {
 				return false
 			}
 		case core.OpPrefix:

@@ -275,6 +275,11 @@ func testSearch(t *testing.T, fresh func(*testing.T) core.Store) {
 			{"Field/DateIn", field("child.dob", core.KindDate, core.OpIn, "2024-02-29"), []string{"e5"}},
 			{"Field/DateLo", fieldRange("child.dob", core.KindDate, "2024-01-01", ""), []string{"e2", "e5"}},
 			{"Field/DateHi", fieldRange("child.dob", core.KindDate, "", "2024-02-28"), []string{"e1", "e2"}},
+			// Values are a text kind's, Nums a number's: the other list is ignored.
+			{"Field/NumInIgnoresValues", and(field("child.name", core.KindToken, core.OpIn, "smith"),
+				field("child.weight", core.KindNum, core.OpIn, "3.2")), nil},
+			{"Field/TextInIgnoresNums", or(field("child.name", core.KindToken, core.OpIn, "smith"),
+				core.Filter{Cond: &core.Cond{Column: core.ColField, FieldID: "child.name", Kind: core.KindToken, Op: core.OpIn, Nums: []float64{3.2}}}), []string{"e1"}},
 			{"Field/KindMatters", field("child.dob", core.KindText, core.OpIn, "2024-02-29"), nil},
 
 			{"Nested/OrOfAnds", or(
