@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (q *query) in(expr string, vals []any) {
 		}
 		q.w(")")
 	default:
-		b, _ := json.Marshal(vals) // strings and float64s cannot fail
+		b, _ := json.Marshal(vals) // strings and finite float64s (fieldCond) cannot fail
 		q.w(" IN (SELECT value FROM json_each(")
 		q.arg(string(b))
 		q.w("))")
@@ -184,6 +185,17 @@ func strs(vs []string) []any {
 	out := make([]any, len(vs))
 	for i, v := range vs {
 		out[i] = v
+	}
+	return out
+}
+
+// ptrNums returns the set ones of ps.
+func ptrNums(ps ...*float64) []float64 {
+	var out []float64
+	for _, p := range ps {
+		if p != nil {
+			out = append(out, *p)
+		}
 	}
 	return out
 }
@@ -519,6 +531,15 @@ func (q *query) fieldCond(c *core.Cond) error {
 		return invalid("unknown value kind %q for field %s", c.Kind, c.FieldID)
 	}
 	isNum := kind == core.KindNum
+	if isNum {
+		// NaN and the infinities are no numbers a field holds, and a long
+		// list of them would not even encode as JSON (see query.in).
+		for _, v := range append(slices.Clip(c.Nums), ptrNums(c.NumLo, c.NumHi)...) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return invalid("number %v for field %s is not finite", v, c.FieldID)
+			}
+		}
+	}
 	valueCol := "text"
 	var vals []any
 	if isNum {

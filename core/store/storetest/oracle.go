@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -37,7 +38,7 @@ import (
 //     (kind "" is text): In / Prefix / Range a row matches, AllOf each
 //     distinct value has a row, NotIn no row has one of the values (an event
 //     without the field matches). Text-kind values are Values, Lo, Hi;
-//     number values are Nums, NumLo, NumHi.
+//     number values are Nums, NumLo, NumHi, and must be finite.
 //   - Order: the sort keys (default createdAt descending), unset values
 //     first in ascending order, then the event id in the last key's
 //     direction. Limit <= 0 means no limit; a negative Offset is 0.
@@ -339,6 +340,18 @@ func evalField(r *core.IndexRow, c *core.Cond) (bool, error) {
 	case core.KindText, core.KindToken, core.KindDate, core.KindNum:
 	default:
 		return false, fmt.Errorf("oracle: unknown kind %q", c.Kind)
+	}
+	if kind == core.KindNum {
+		for _, v := range c.Nums {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false, fmt.Errorf("oracle: number %v is not finite", v)
+			}
+		}
+		for _, p := range []*float64{c.NumLo, c.NumHi} {
+			if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
+				return false, fmt.Errorf("oracle: number %v is not finite", *p)
+			}
+		}
 	}
 	var texts []string
 	var nums []float64

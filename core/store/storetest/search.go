@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -447,9 +448,15 @@ func testSearch(t *testing.T, fresh func(*testing.T) core.Store) {
 			"Group":  {Where: core.Filter{Op: "xor", Children: []core.Filter{leaf(core.ColID, core.OpIn, "e1")}}, Limit: 10},
 			"Sort":   {Sort: []core.SortKey{{Column: core.ColFlag}}, Limit: 10},
 			"Op":     {Where: leaf(core.ColStatus, "like", "x"), Limit: 10},
+			// Numbers must be finite (a JSON search cannot carry others).
+			"NumInf":     {Where: numIn("child.weight", 3, math.Inf(1)), Limit: 10},
+			"NumNaNLong": {Where: numIn("child.weight", append(make([]float64, 40), math.NaN())...), Limit: 10},
+			"NumNaNLo":   {Where: numRange("child.weight", f64(math.NaN()), nil), Limit: 10},
+			"NumInfHi":   {Where: numRange("child.weight", nil, f64(math.Inf(-1))), Limit: 10},
 		} {
-			if _, err := s.Search(t.Context(), f); err == nil {
-				t.Errorf("%s: no error", name)
+			// Invalid, not an internal error: the client gets a 400.
+			if _, err := s.Search(t.Context(), f); core.KindOf(err) != core.KindInvalid {
+				t.Errorf("%s: error %v, want an invalid-search error", name, err)
 			}
 		}
 	})
