@@ -289,6 +289,14 @@ func (c *CountryConfig) IsOfficeOrFacility(id string) bool {
 	return l != nil && slices.Contains([]string{LocationCRVSOffice, LocationHealthFacility}, l.LocationType)
 }
 
+// Zone is the country's time zone (Settings.TimeZone; UTC when unset).
+func (c *CountryConfig) Zone() *time.Location {
+	if c.tz == nil {
+		return time.UTC
+	}
+	return c.tz
+}
+
 // Today is the calendar day (YYYY-MM-DD) of now in the country's time zone.
 func (c *CountryConfig) Today(now time.Time) string {
 	tz := c.tz

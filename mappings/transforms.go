@@ -399,16 +399,39 @@ func partialFromExt(o obj) (y, mo, d int, tm string, found bool) {
 }
 
 // dateValue returns the date (YYYY-MM-DD) a node holds: a date or dateTime
-// string (the date part as the sender wrote it: the time zone is kept, not
-// converted), or a primitive extension object with patient-birthTime or a
+// string, or a primitive extension object with patient-birthTime or a
 // partial date. partial names what was there when the date is incomplete.
-func dateValue(v any) (date, dt, partial string, bad bool) {
+//
+// The calendar day of a dateTime: a time written with a non-zero offset
+// (2026-04-10T23:30:00-05:00) or with none is the sender's local time, and
+// its date is kept as written. A time in UTC (Z, +00:00 or -00:00) is an
+// instant that says nothing of the sender's clock (systems convert local
+// times to UTC before sending), and its UTC date can be the day before or
+// after the local one (2026-04-10T23:30:00Z is 01:30 on 11 April in
+// Lusaka). Its date is taken in the country's time zone (tz,
+// Settings.TimeZone). dt is always the string as written.
+func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 	switch x := v.(type) {
 	case string:
 		s := strings.TrimSpace(x)
 		if m := reDateTime.FindStringSubmatch(s); m != nil {
-			if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
+			layout := "2006-01-02T15:04"
+			if m[6] != "" {
+				layout += ":05" // fractional seconds are read without a layout
+			}
+			zone := m[8]
+			if zone != "" {
+				layout += "Z07:00"
+			}
+			t, err := time.Parse(layout, s)
+			if err != nil {
 				return "", "", "", true
+			}
+			if zone == "Z" || zone == "+00:00" || zone == "-00:00" {
+				if tz == nil {
+					tz = time.UTC
+				}
+				return t.In(tz).Format("2006-01-02"), s, "", false
 			}
 			return s[:10], s, "", false
 		}
@@ -427,7 +450,7 @@ func dateValue(v any) (date, dt, partial string, bad bool) {
 		for _, e := range exts {
 			eo, _ := e.(obj)
 			if urlMatches(str(eo["url"]), "patient-birthTime") {
-				return dateValue(str(eo["valueDateTime"]))
+				return dateValue(str(eo["valueDateTime"]), tz)
 			}
 		}
 		y, mo, d, tm, found := partialFromExt(x)
@@ -464,10 +487,18 @@ func dateValue(v any) (date, dt, partial string, bad bool) {
 	return "", "", "", false
 }
 
+// zone is the country's time zone, for the calendar day of UTC instants.
+func (c *tctx) zone() *time.Location {
+	if c.m == nil || c.m.cc == nil {
+		return time.UTC
+	}
+	return c.m.cc.Zone()
+}
+
 func tDate(c *tctx, nodes []node) (any, []Issue) {
 	var issues []Issue
 	for _, n := range nodes {
-		date, _, partial, bad := dateValue(n.v)
+		date, _, partial, bad := dateValue(n.v, c.zone())
 		switch {
 		case bad:
 			return nil, c.fail("value", &n, "%q is not a valid date (expected YYYY-MM-DD or a FHIR dateTime)", str(n.v))
@@ -483,7 +514,7 @@ func tDate(c *tctx, nodes []node) (any, []Issue) {
 func tDateTime(c *tctx, nodes []node) (any, []Issue) {
 	var issues []Issue
 	for _, n := range nodes {
-		date, dt, partial, bad := dateValue(n.v)
+		date, dt, partial, bad := dateValue(n.v, c.zone())
 		switch {
 		case bad:
 			return nil, c.fail("value", &n, "%q is not a valid dateTime", str(n.v))

@@ -114,12 +114,52 @@ func TestTransformDate(t *testing.T) {
 		{name: "not a date", field: "child.dob", in: []string{`"yesterday"`}, want: ``, issue: "not a valid date", isError: true},
 		{name: "first alternative wins", field: "child.dob", in: []string{`"2020-01-01"`, `"2021-01-01"`}, want: `"2020-01-01"`},
 		{name: "BypassEditFlag only: nothing", field: "child.dob", in: []string{`{"extension":[{"url":"http://x/BypassEditFlag","valueCodeableConcept":{}}]}`}, want: ``},
+		// Farajaland is Africa/Lusaka (+02:00): a UTC instant's day is
+		// the country's; a time with its own offset keeps its date
+		{name: "UTC instant: the country's day", field: "child.dob", in: []string{`"2026-04-10T23:30:00Z"`}, want: `"2026-04-11"`},
+		{name: "+00:00 is UTC", field: "child.dob", in: []string{`"2026-04-10T22:00:00.250+00:00"`}, want: `"2026-04-11"`},
+		{name: "-00:00 is UTC", field: "child.dob", in: []string{`"2026-04-10T23:59-00:00"`}, want: `"2026-04-11"`},
+		{name: "UTC instant, same day", field: "child.dob", in: []string{`"2026-04-10T21:59:59Z"`}, want: `"2026-04-10"`},
+		{name: "explicit offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00+02:00"`}, want: `"2026-04-10"`},
+		{name: "no offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00"`}, want: `"2026-04-10"`},
+		{name: "birthTime in UTC", field: "child.dob", in: []string{`{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"2024-01-01T23:25:00Z"}]}`}, want: `"2024-01-02"`},
+		{name: "impossible hour", field: "child.dob", in: []string{`"2026-04-10T25:00:00Z"`}, want: ``, issue: "not a valid date", isError: true},
 	})
+}
+
+// TestTransformDateUTCInCountryZone: the calendar day of a UTC instant is
+// the configured country's (Settings.TimeZone), west of UTC too; without
+// a zone it is UTC's.
+func TestTransformDateUTCInCountryZone(t *testing.T) {
+	for _, c := range []struct{ zone, in, want string }{
+		{"", `"2026-04-10T23:30:00Z"`, `"2026-04-10"`},
+		{"America/Bogota", `"2026-04-11T03:00:00Z"`, `"2026-04-10"`},
+		{"America/Bogota", `"2026-04-11T03:00:00-05:00"`, `"2026-04-11"`},
+		{"Pacific/Kiritimati", `"2026-04-10T10:00:00Z"`, `"2026-04-11"`},
+	} {
+		t.Run(c.zone+" "+c.in, func(t *testing.T) {
+			cc := farajaland(t)
+			settings := cc.Settings
+			settings.TimeZone = c.zone
+			cc2, err := core.NewCountryConfig(settings, cc.Events, cc.Locations)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(cc2, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, issues := run(t, m, "death", "eventDetails.date", "date", nil, c.in); got != c.want {
+				t.Errorf("got %s, want %s (%+v)", got, c.want, issues)
+			}
+		})
+	}
 }
 
 func TestTransformDateTime(t *testing.T) {
 	runCases(t, "datetime", "birth", []tcase{
 		{name: "offset kept", field: "child.reason", in: []string{`"2022-01-17T18:23:00-10:00"`}, want: `"2022-01-17T18:23:00-10:00"`},
+		{name: "UTC kept as written", field: "child.reason", in: []string{`"2026-04-10T23:30:00Z"`}, want: `"2026-04-10T23:30:00Z"`},
 		{name: "birthTime", field: "child.reason", in: []string{`{"extension":[{"url":"patient-birthTime","valueDateTime":"2024-01-01T10:25:00+05:30"}]}`}, want: `"2024-01-01T10:25:00+05:30"`},
 		{name: "partial with time", field: "child.reason", in: []string{`{"extension":[{"url":"PartialDateTime","extension":[{"url":"Date-Year","valueUnsignedInt":2022},{"url":"Date-Month","valueUnsignedInt":9},{"url":"Date-Day","valueUnsignedInt":23},{"url":"Date-Time","valueTime":"09:09:00"}]}]}`}, want: `"2022-09-23T09:09:00"`},
 		{name: "bad", field: "child.reason", in: []string{`"2022-13-01T00:00:00Z"`}, want: ``, issue: "not a valid dateTime", isError: true},

@@ -1,0 +1,69 @@
+package mappings
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+)
+
+// mapEdited maps a testdata bundle after edit changed its entries' resources.
+func mapEdited(t *testing.T, file string, edit func(b map[string]any, res []map[string]any)) *Result {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	var rs []map[string]any
+	for _, e := range b["entry"].([]any) {
+		rs = append(rs, e.(map[string]any)["resource"].(map[string]any))
+	}
+	edit(b, rs)
+	body, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newMapper(t).Map(body, testNow)
+	if err != nil {
+		t.Fatalf("Map: %v", err)
+	}
+	return res
+}
+
+func issuesMention(res *Result, s string) bool {
+	for _, is := range res.Issues {
+		if strings.Contains(is.Diagnostics, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDeathDateOfUTCInstantIsTheCountrysDay: a death at 23:30 UTC on
+// 10 April was at 01:30 on 11 April in Farajaland (Africa/Lusaka); a time
+// written with the sender's own offset keeps its date.
+func TestDeathDateOfUTCInstantIsTheCountrysDay(t *testing.T) {
+	for in, want := range map[string]string{
+		"2026-04-10T23:30:00Z":      `"2026-04-11"`,
+		"2026-04-10T23:30:00+00:00": `"2026-04-11"`,
+		"2026-04-10T23:30:00+01:00": `"2026-04-10"`,
+		"2026-04-10T20:00:00Z":      `"2026-04-10"`,
+	} {
+		res := mapEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+			for _, r := range rs {
+				if r["resourceType"] == "Patient" && r["deceasedDateTime"] != nil {
+					r["deceasedDateTime"] = in
+				}
+			}
+		})
+		if got := string(res.Declaration["eventDetails.date"]); got != want {
+			t.Errorf("deceasedDateTime %s: eventDetails.date %s, want %s", in, got, want)
+		}
+	}
+}
