@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crvshub/crvshub/testharness/fixtures"
 )
 
 // mapEdited maps a testdata bundle after edit changed its entries' resources.
@@ -65,5 +66,48 @@ func TestDeathDateOfUTCInstantIsTheCountrysDay(t *testing.T) {
 		if got := string(res.Declaration["eventDetails.date"]); got != want {
 			t.Errorf("deceasedDateTime %s: eventDetails.date %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestForeignSSNNeverNationalID: the Michigan VRDR submission carries the
+// decedent's SSN as the placeholder 000000000 (type SB, system us-ssn). A
+// US SSN is not Farajaland's national ID: deceased.nid would be sent to
+// MOSIP as the UIN of the person to mark dead.
+func TestForeignSSNNeverNationalID(t *testing.T) {
+	m := newMapper(t)
+	files := []string{filepath.Join("testdata", "bundles", "hl7-vrdr-death.json")}
+	if root := fixtures.SharedDir(); root != "" {
+		files = append(files, filepath.Join(root, "hl7", "vrdr-death-record-submission-message-michigan.json"))
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.Map(raw, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Declaration["deceased.nid"] != nil || res.Declaration["deceased.idType"] != nil {
+			t.Errorf("%s: deceased.nid %s idType %s from a US SSN", filepath.Base(f), res.Declaration["deceased.nid"], res.Declaration["deceased.idType"])
+		}
+	}
+}
+
+// TestPlaceholderNationalIDWarned: an all-zero national ID is "unknown":
+// left out, with a warning naming it.
+func TestPlaceholderNationalIDWarned(t *testing.T) {
+	res := mapEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+		for _, r := range rs {
+			if r["resourceType"] == "Patient" {
+				r["identifier"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"system": "http://opencrvs.org/specs/identifier-type", "code": "NATIONAL_ID"}}}, "value": "0000000000"}}
+			}
+		}
+	})
+	if res.Declaration["deceased.nid"] != nil || res.Declaration["deceased.idType"] != nil {
+		t.Errorf("deceased.nid %s idType %s from a placeholder", res.Declaration["deceased.nid"], res.Declaration["deceased.idType"])
+	}
+	if !issuesMention(res, "deceased.nid: identifier value 0000000000 is a placeholder") {
+		t.Errorf("no warning about the placeholder: %+v", res.Issues)
 	}
 }

@@ -210,7 +210,10 @@ func TestNewFamilyFromConfigFolder(t *testing.T) {
 		{ID: "mother.nid", Type: core.FieldID},
 		{ID: "stillbirth.weight", Type: core.FieldNumber},
 	}}
-	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
+	// a country whose national ID is the SSN says so in its settings
+	settings := cc.Settings
+	settings.NIDSystems = []string{"http://hl7.org/fhir/sid/us-ssn"}
+	cc2, err := core.NewCountryConfig(settings, append(cc.Events, ec), cc.Locations)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -639,9 +639,11 @@ func rQuantity(c *tctx, v any) any {
 // ---- identifiers
 
 // idKinds are the identifier type codes (OpenCRVS identifier-type, HL7 v2
-// table 0203, plain strings) that fill each kind of id field.
+// table 0203, plain strings) that fill each kind of id field. nid is not
+// here: which identifiers are the country's national ID is country
+// config (nidRule).
 var idKinds = map[string][]string{
-	"nid":      {"NATIONAL_ID", "NID", "NI", "NNFAR", "SS", "SB", "SSN", "SOCIAL_SECURITY_NO", "MOSIP_UIN"},
+	"nid":      nil,
 	"passport": {"PASSPORT", "PPN"},
 	"brn":      {"BIRTH_REGISTRATION_NUMBER", "BRN", "BR"},
 }
@@ -671,47 +673,114 @@ func identifierTypes(o obj) []string {
 	return out
 }
 
-func matchID(o obj, types, systems []string) bool {
+// idRule says which Identifiers fill a kind of id field.
+type idRule struct {
+	types   []string
+	systems []string
+	// ownSystemsOnly: an identifier with a system not in systems never
+	// matches, whatever its type (the national ID: a type code such as
+	// NI says "a national id", the system says whose).
+	ownSystemsOnly bool
+}
+
+func (r idRule) typeMatch(o obj) bool {
 	for _, t := range identifierTypes(o) {
-		for _, w := range types {
+		for _, w := range r.types {
 			if strings.EqualFold(t, w) {
 				return true
 			}
 		}
 	}
-	sys := str(o["system"])
-	for _, s := range systems {
-		if sys != "" && sys == s {
-			return true
-		}
-	}
 	return false
 }
 
-func kindTypes(args map[string]any) ([]string, []string) {
-	types := argStrings(args, "types")
-	if len(types) == 0 {
-		types = idKinds[argString(args, "kind")]
+func (r idRule) match(o obj) bool {
+	sys := str(o["system"])
+	if sys != "" && containsStr(r.systems, sys) {
+		return true
 	}
-	systems := argStrings(args, "systems")
-	if len(systems) == 0 && argString(args, "kind") == "nid" {
-		systems = []string{"http://hl7.org/fhir/sid/us-ssn"}
+	if sys != "" && r.ownSystemsOnly {
+		return false
 	}
-	return types, systems
+	return r.typeMatch(o)
+}
+
+// nidRule is the country's national ID rule (Settings.NIDSystems,
+// NIDTypes). A US SSN (type SS/SB, system us-ssn) is not a national ID of
+// this country and is never sent to its National ID system as a UIN.
+func nidRule(cc *core.CountryConfig) idRule {
+	r := idRule{ownSystemsOnly: true}
+	if cc != nil {
+		r.systems = cc.Settings.NIDSystems
+		r.types = cc.Settings.NIDTypes
+	}
+	if len(r.types) == 0 {
+		r.types = []string{"NATIONAL_ID", "NID", "NI", "MOSIP_UIN"}
+		if cc != nil && cc.Settings.CountryCode != "" {
+			r.types = append(r.types, "NN"+cc.Settings.CountryCode) // HL7 v2 NNxxx: national person id of country xxx
+		}
+	}
+	return r
+}
+
+// ruleFor builds the rule of a spec's identifier args: explicit types or
+// systems, else the kind's (nid: the country's rule).
+func (c *tctx) ruleFor(args map[string]any) idRule {
+	types, systems := argStrings(args, "types"), argStrings(args, "systems")
+	if len(types) > 0 || len(systems) > 0 {
+		return idRule{types: types, systems: systems}
+	}
+	k := argString(args, "kind")
+	if k == "nid" {
+		var cc *core.CountryConfig
+		if c.m != nil {
+			cc = c.m.cc
+		}
+		return nidRule(cc)
+	}
+	return idRule{types: idKinds[k]}
+}
+
+// placeholderID reports an identifier value that stands for "unknown",
+// separators ignored: zeros only (000000000, the SSN placeholder), or one
+// digit repeated six times or more (999999999). No register issues such
+// a number to a person.
+func placeholderID(v string) bool {
+	v = strings.NewReplacer("-", "", " ", "", ".", "", "/", "").Replace(v)
+	if v == "" || v[0] < '0' || v[0] > '9' || strings.Count(v, v[:1]) != len(v) {
+		return false
+	}
+	return v[0] == '0' || len(v) >= 6
+}
+
+// idValue returns the value of the first identifier that matches the
+// rule, skipping placeholders (with a warning).
+func (c *tctx) idValue(nodes []node, r idRule) (string, []Issue) {
+	var issues []Issue
+	for _, n := range nodes {
+		o, ok := n.v.(obj)
+		if !ok || !r.match(o) {
+			continue
+		}
+		v := strings.TrimSpace(str(o["value"]))
+		if v == "" {
+			continue
+		}
+		if placeholderID(v) {
+			issues = append(issues, c.warn("value", &n, "identifier value %s is a placeholder for an unknown number", v)...)
+			continue
+		}
+		return v, issues
+	}
+	return "", issues
 }
 
 func tIdentifier(c *tctx, nodes []node) (any, []Issue) {
-	types, systems := kindTypes(c.args)
-	for _, n := range nodes {
-		o, ok := n.v.(obj)
-		if !ok || !matchID(o, types, systems) {
-			continue
-		}
-		if v := strings.TrimSpace(str(o["value"])); v != "" {
-			return v, nil
-		}
+	v, issues := c.idValue(nodes, c.ruleFor(c.args))
+	if v == "" {
+		return nil, issues
 	}
-	return nil, nil
+	return v, issues
 }
 
 func rIdentifier(c *tctx, v any) any {
@@ -727,15 +796,13 @@ func rIdentifier(c *tctx, v any) any {
 	return []any{obj{"type": obj{"coding": []any{obj{"system": "http://opencrvs.org/specs/identifier-type", "code": t}}}, "value": v}}
 }
 
+// tIDType names the kind of the first usable identifier (national ID
+// first), by the same rules as the identifier transform; placeholders
+// are not an id (the identifier transform warns about them).
 func tIDType(c *tctx, nodes []node) (any, []Issue) {
 	for _, k := range idKindOrder {
-		args := map[string]any{"kind": k}
-		for _, n := range nodes {
-			o, ok := n.v.(obj)
-			types, systems := kindTypes(args)
-			if ok && matchID(o, types, systems) && strings.TrimSpace(str(o["value"])) != "" {
-				return idKindType[k], nil
-			}
+		if v, _ := c.idValue(nodes, c.ruleFor(map[string]any{"kind": k})); v != "" {
+			return idKindType[k], nil
 		}
 	}
 	return nil, nil

@@ -205,8 +205,16 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "national id", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: ids, want: `"1234567890"`},
 		{name: "passport PPN", field: "mother.passport", args: map[string]any{"kind": "passport"}, in: ids, want: `"P123"`},
 		{name: "none", field: "mother.brn", args: map[string]any{"kind": "brn"}, in: ids, want: ``},
-		{name: "SSN by v2 SS", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"SS"}]},"value":"888888888"}`}, want: `"888888888"`},
-		{name: "SSN by system only", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: `"123456789"`},
+		// a US SSN is not Farajaland's national ID, whatever its type
+		{name: "SSN by v2 SS: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"SS"}]},"value":"888888888"}`}, want: ``},
+		{name: "SSN by system only: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``},
+		{name: "NI of the SSN system: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NI"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``},
+		{name: "NATIONAL_ID of another register: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"system":"urn:oid:2.16.894.1","value":"123456789"}`}, want: ``},
+		{name: "v2 NI without a system", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"NI"}]},"value":"1234567890"}`}, want: `"1234567890"`},
+		{name: "v2 NNFAR", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNFAR"}]},"value":"1234567890"}`}, want: `"1234567890"`},
+		{name: "v2 NNUSA: another country's", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNUSA"}]},"value":"1234567890"}`}, want: ``},
+		{name: "placeholder skipped", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"000000000"}`, `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"1234567890"}`}, want: `"1234567890"`, issue: "placeholder"},
+		{name: "placeholder with separators", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"000-00-0000"}`}, want: ``, issue: "placeholder"},
 		{name: "old plain string type", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"42"}`}, want: `"42"`},
 		{name: "custom types", field: "mother.brn", args: map[string]any{"types": []any{"MR"}}, in: ids, want: `"MR1"`},
 	})
@@ -214,7 +222,42 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "nid first", field: "mother.idType", in: ids, want: `"NATIONAL_ID"`},
 		{name: "passport", field: "mother.idType", in: ids[:2], want: `"PASSPORT"`},
 		{name: "none", field: "mother.idType", in: ids[:1], want: ``},
+		{name: "a US SSN is no national id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"SS"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"987654321"}`}, want: ``},
+		{name: "a placeholder is no id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"0000000000"}`}, want: ``},
 	})
+}
+
+// TestTransformIdentifierCountryNIDSystems: the country's settings name
+// its national ID register (nidSystems) and type codes (nidTypes).
+func TestTransformIdentifierCountryNIDSystems(t *testing.T) {
+	cc := farajaland(t)
+	settings := cc.Settings
+	settings.NIDSystems = []string{"urn:farajaland:nid"}
+	settings.NIDTypes = []string{"NATIONAL_ID"}
+	cc2, err := core.NewCountryConfig(settings, cc.Events, cc.Locations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nid := map[string]any{"kind": "nid"}
+	for _, c := range []struct {
+		name, in, want string
+	}{
+		{"the register's system, any type", `{"system":"urn:farajaland:nid","type":{"coding":[{"code":"MR"}]},"value":"42"}`, `"42"`},
+		{"the register's system, no type", `{"system":"urn:farajaland:nid","value":"43"}`, `"43"`},
+		{"a listed type, no system", `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"44"}`, `"44"`},
+		{"a listed type of another system", `{"system":"urn:elsewhere:nid","type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"45"}`, ``},
+		{"a type the country does not list", `{"type":{"coding":[{"code":"NI"}]},"value":"46"}`, ``},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, issues := run(t, m, "birth", "mother.nid", "identifier", nid, c.in); got != c.want {
+				t.Errorf("got %s, want %s (%+v)", got, c.want, issues)
+			}
+		})
+	}
 }
 
 func TestTransformAddress(t *testing.T) {
