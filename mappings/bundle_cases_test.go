@@ -69,6 +69,27 @@ func TestDeathDateOfUTCInstantIsTheCountrysDay(t *testing.T) {
 	}
 }
 
+// TestBFDRPluralityValueInteger: BFDR's Observation-plurality (57722-1)
+// gives the number of births as valueInteger; the child's
+// multipleBirthInteger is its birth order, not the plurality.
+func TestBFDRPluralityValueInteger(t *testing.T) {
+	for n, want := range map[int]string{1: `"SINGLE"`, 2: `"TWIN"`, 3: `"TRIPLET"`, 4: `"QUADRUPLET"`, 7: `"HIGHER_MULTIPLE_DELIVERY"`} {
+		res := mapEdited(t, "hl7-bfdr-birth.json", func(b map[string]any, rs []map[string]any) {
+			delete(rs[1], "_multipleBirthInteger")
+			rs[1]["multipleBirthInteger"] = 1
+			b["entry"] = append(b["entry"].([]any), map[string]any{"fullUrl": "urn:uuid:2c000000-0000-4000-8000-0000000000bb", "resource": map[string]any{
+				"resourceType": "Observation", "status": "final",
+				"meta":         map[string]any{"profile": []any{"http://hl7.org/fhir/us/bfdr/StructureDefinition/Observation-plurality"}},
+				"code":         map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "57722-1"}}},
+				"subject":      map[string]any{"reference": "urn:uuid:2c000000-0000-4000-8000-000000000003"},
+				"valueInteger": n}})
+		})
+		if got := string(res.Declaration["child.birthType"]); got != want {
+			t.Errorf("plurality valueInteger %d: child.birthType %s, want %s", n, got, want)
+		}
+	}
+}
+
 // TestForeignSSNNeverNationalID: the Michigan VRDR submission carries the
 // decedent's SSN as the placeholder 000000000 (type SB, system us-ssn). A
 // US SSN is not Farajaland's national ID: deceased.nid would be sent to
