@@ -817,6 +817,44 @@ func checkLookup(args map[string]any) error {
 	return nil
 }
 
+// checkLookupReverse is the check of a lookup in a family that writes
+// bundles back (reverse: true): where several codes map to one value the
+// code written back must be chosen (args.reverse), else rLookup would pick
+// the alphabetically first (a SPOUSE informant written as HUSB, husband),
+// and every reverse entry must map back to its value.
+func checkLookupReverse(args map[string]any) error {
+	m, _ := args["map"].(obj)
+	rev, _ := args["reverse"].(obj)
+	byValue := map[string][]string{}
+	for k, v := range m {
+		j, _ := json.Marshal(v)
+		byValue[string(j)] = append(byValue[string(j)], k)
+	}
+	var missing []string
+	for j, keys := range byValue {
+		if len(keys) < 2 {
+			continue
+		}
+		var v any
+		_ = json.Unmarshal([]byte(j), &v)
+		if _, ok := rev[str(v)]; !ok {
+			sort.Strings(keys)
+			missing = append(missing, fmt.Sprintf("%s (from %s)", str(v), strings.Join(keys, ", ")))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("lookup: several codes map to %s: reverse must say which code is written back", strings.Join(missing, "; "))
+	}
+	for v, k := range rev {
+		got, ok := m[str(k)]
+		if !ok || str(got) != v {
+			return fmt.Errorf("lookup: reverse writes %s as %s, which the map does not read back as %s", v, str(k), v)
+		}
+	}
+	return nil
+}
+
 func checkConst(args map[string]any) error {
 	if _, ok := args["value"]; !ok {
 		return fmt.Errorf("const: needs a value")
