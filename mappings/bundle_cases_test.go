@@ -132,3 +132,22 @@ func TestPlaceholderNationalIDWarned(t *testing.T) {
 		t.Errorf("no warning about the placeholder: %+v", res.Issues)
 	}
 }
+
+// TestProvinceOnlyAddressKept: a domestic address naming a province (a
+// known area that is not a leaf) keeps it as text and says so.
+func TestProvinceOnlyAddressKept(t *testing.T) {
+	res := mapEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+		rs[1]["address"] = []any{map[string]any{"use": "home", "line": []any{"Plot 12"}, "city": "Mpika", "state": "Central", "country": "FAR"}}
+	})
+	want := `{"addressType":"DOMESTIC","country":"FAR","streetLevelDetails":{"addressLine1":"Plot 12","cityOrTown":"Mpika","state":"Central"}}`
+	if got := string(res.Declaration["mother.address"]); got != want {
+		t.Errorf("mother.address %s, want %s", got, want)
+	}
+	found := false
+	for _, is := range res.Issues {
+		found = found || (strings.Contains(is.Diagnostics, "mother.address: no known district below Central") && len(is.Expression) > 0 && is.Expression[0] == "Bundle.entry[1].resource.address[0]")
+	}
+	if !found {
+		t.Errorf("no warning at Bundle.entry[1].resource.address[0]: %+v", res.Issues)
+	}
+}
