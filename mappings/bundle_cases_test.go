@@ -151,3 +151,18 @@ func TestProvinceOnlyAddressKept(t *testing.T) {
 		t.Errorf("no warning at Bundle.entry[1].resource.address[0]: %+v", res.Issues)
 	}
 }
+
+// TestUsualNameWhenOfficialIsEmpty: an unnamed newborn's official name
+// (family data-absent) does not hide the usual name the hospital gave.
+func TestUsualNameWhenOfficialIsEmpty(t *testing.T) {
+	res := mapEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+		rs[0]["name"] = []any{
+			map[string]any{"use": "official", "_family": map[string]any{"extension": []any{map[string]any{
+				"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "not-applicable"}}}},
+			map[string]any{"use": "usual", "family": "Lungu", "given": []any{"Baby"}},
+		}
+	})
+	if got := string(res.Declaration["child.name"]); got != `{"firstname":"Baby","surname":"Lungu"}` {
+		t.Errorf("child.name %s, want Baby Lungu", got)
+	}
+}

@@ -239,8 +239,31 @@ func strList(v any) []string {
 
 var nameUseRank = map[string]int{"official": 0, "usual": 1, "": 2}
 
+// nameParts reads a HumanName's given names and family name (with its
+// suffixes: "Banda II"); a name with neither falls back to its text, last
+// word as the family name.
+func nameParts(o obj) (given []string, family string) {
+	given = strList(o["given"])
+	family = strings.Join(strList(o["family"]), " ")
+	if len(given) == 0 && family == "" {
+		if t := strings.Fields(str(o["text"])); len(t) > 0 {
+			return t[:len(t)-1], t[len(t)-1]
+		}
+		return nil, ""
+	}
+	if sfx := strings.Join(strList(o["suffix"]), " "); sfx != "" && family != "" {
+		family += " " + sfx
+	}
+	return given, family
+}
+
+// tName picks the best-ranked name (official, then usual, then one without
+// a use, then maiden/nickname/old...) among the names that hold something:
+// an official name whose parts are all absent (an unnamed newborn's
+// data-absent family) does not hide a usable usual name.
 func tName(c *tctx, nodes []node) (any, []Issue) {
-	var best obj
+	var given []string
+	family := ""
 	rank := 99
 	for _, n := range nodes {
 		o, ok := n.v.(obj)
@@ -257,20 +280,14 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 				r = 2 // "en", "bn": a language, not an R4 use (OpenCRVS v1)
 			}
 		}
-		if r < rank {
-			best, rank = o, r
+		if r >= rank {
+			continue
 		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	given := strList(best["given"])
-	family := strings.Join(strList(best["family"]), " ")
-	if len(given) == 0 && family == "" {
-		if t := strings.Fields(str(best["text"])); len(t) > 0 {
-			family = t[len(t)-1]
-			given = t[:len(t)-1]
+		g, f := nameParts(o)
+		if len(g) == 0 && f == "" {
+			continue
 		}
+		given, family, rank = g, f, r
 	}
 	if len(given) == 0 && family == "" {
 		return nil, nil

@@ -87,6 +87,11 @@ func TestTransformName(t *testing.T) {
 		{name: "official beats maiden and en", field: "mother.name", in: []string{`{"use":"maiden","family":"Zulu"}`, `{"use":"en","given":["R"],"family":"P"}`, `{"use":"official","given":["Ruth"],"family":"Phiri"}`}, want: `{"firstname":"Ruth","surname":"Phiri"}`},
 		{name: "text only", field: "child.name", in: []string{`{"text":"Ada Grace Banda"}`}, want: `{"firstname":"Ada","middlename":"Grace","surname":"Banda"}`},
 		{name: "absent family", field: "child.name", in: []string{`{"_family":{"extension":[]}}`}, want: ``},
+		{name: "empty official does not hide usual", field: "child.name", in: []string{`{"use":"official","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"not-applicable"}]}}`, `{"use":"usual","family":"Lungu","given":["Baby"]}`}, want: `{"firstname":"Baby","surname":"Lungu"}`},
+		{name: "empty official does not hide a name without use", field: "child.name", in: []string{`{"use":"official","given":[" "]}`, `{"given":["Ada"],"family":"Banda"}`}, want: `{"firstname":"Ada","surname":"Banda"}`},
+		{name: "usual does not beat a usable official", field: "child.name", in: []string{`{"use":"usual","given":["Baby"],"family":"Lungu"}`, `{"use":"official","given":["Natasha"],"family":"Lungu"}`}, want: `{"firstname":"Natasha","surname":"Lungu"}`},
+		{name: "suffix on the surname", field: "child.name", in: []string{`{"use":"official","given":["Clyde"],"family":"Bashirian","suffix":["II"]}`}, want: `{"firstname":"Clyde","surname":"Bashirian II"}`},
+		{name: "suffixes", field: "deceased.name", in: []string{`{"given":["Carl"],"family":"Lineberry","suffix":["Jr.","III"]}`}, want: `{"firstname":"Carl","surname":"Lineberry Jr. III"}`},
 	})
 }
 

@@ -155,6 +155,9 @@ func readRecord(doc map[string]any) vitalRecord {
 			}
 			rec.family = strings.Join(parts, " ")
 		}
+		for _, sfx := range strList(n["suffix"]) { // "Lineberry Jr."
+			rec.family += " " + sfx
+		}
 	}
 	rec.sex = str(subject["gender"])
 	rec.dob = fullDate(str(subject["birthDate"]))
