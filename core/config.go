@@ -119,6 +119,16 @@ type Settings struct {
 	// dates that may not lie in the future. Default UTC.
 	TimeZone           string                   `json:"timeZone,omitempty"`
 	RegistrationNumber RegistrationNumberConfig `json:"registrationNumber"`
+	// NIDSystems and NIDTypes say which FHIR Identifiers carry this
+	// country's national ID (mapped to *.nid, which the National ID
+	// system is sent as the UIN): an identifier whose system is one of
+	// NIDSystems, or one with no system whose type code is one of
+	// NIDTypes. An identifier of any other system (a US SSN's
+	// http://hl7.org/fhir/sid/us-ssn, another country's register) never
+	// fills *.nid, whatever its type. NIDTypes empty means NATIONAL_ID,
+	// NID, NI, NN<countryCode> and MOSIP_UIN.
+	NIDSystems []string `json:"nidSystems,omitempty"`
+	NIDTypes   []string `json:"nidTypes,omitempty"`
 }
 
 // CountryConfig is everything country-specific: event forms, locations and
@@ -287,6 +297,14 @@ func (c *CountryConfig) Within(id, area string) bool {
 func (c *CountryConfig) IsOfficeOrFacility(id string) bool {
 	l := c.locations[id]
 	return l != nil && slices.Contains([]string{LocationCRVSOffice, LocationHealthFacility}, l.LocationType)
+}
+
+// Zone is the country's time zone (Settings.TimeZone; UTC when unset).
+func (c *CountryConfig) Zone() *time.Location {
+	if c.tz == nil {
+		return time.UTC
+	}
+	return c.tz
 }
 
 // Today is the calendar day (YYYY-MM-DD) of now in the country's time zone.

@@ -42,7 +42,15 @@
 // (UCUM unit conversion, e.g. g -> kg), identifier (kind nid/passport/brn,
 // or explicit types/systems), idType, address (to the v2 address shape),
 // location (country-config UUID by id, external id or name), lookup (code
-// map), const and country. Fields the event's form does not define are left
+// map; in a family marked reverse, codes that map to one value need a
+// reverse entry naming the code written back), const and country.
+//
+// Dates: a dateTime in UTC (Z, +00:00) gives the calendar day in the
+// country's time zone (settings timeZone); one with another offset, or
+// none, is the sender's local time and keeps the date as written. kind nid
+// takes only the country's national ID (settings nidSystems, nidTypes): a
+// US SSN or another register's number never fills *.nid, and a
+// placeholder (000000000) is left out with a warning. Fields the event's form does not define are left
 // out with an information issue, so one spec serves countries whose forms
 // differ.
 //

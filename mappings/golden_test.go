@@ -210,7 +210,10 @@ func TestNewFamilyFromConfigFolder(t *testing.T) {
 		{ID: "mother.nid", Type: core.FieldID},
 		{ID: "stillbirth.weight", Type: core.FieldNumber},
 	}}
-	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
+	// a country whose national ID is the SSN says so in its settings
+	settings := cc.Settings
+	settings.NIDSystems = []string{"http://hl7.org/fhir/sid/us-ssn"}
+	cc2, err := core.NewCountryConfig(settings, append(cc.Events, ec), cc.Locations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +285,10 @@ func TestBadSpecFilesAreRefused(t *testing.T) {
 		"bad path":          "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {child.name: {from: \"c.name[x]\"}}\n",
 		"bad unit":          "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {child.weightAtBirth: {from: c.x, transform: quantity, args: {unit: stone}}}\n",
 		"bad bundle type":   "family: x\nevent: birth\nsubject: c\nmatch: {bundleTypes: [searchset]}\nroles: {c: {resource: Patient}}\n",
+		// a family that writes bundles back must say which of several
+		// codes mapping to one value it writes (else HUSB for SPOUSE)
+		"reverse lookup not chosen":    "family: x\nevent: death\nsubject: c\nreverse: true\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {informant.relation: {from: c.x, transform: lookup, args: {map: {SPOUSE: SPOUSE, HUSB: SPOUSE, WIFE: SPOUSE}}}}\n",
+		"reverse lookup not read back": "family: x\nevent: death\nsubject: c\nreverse: true\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {informant.relation: {from: c.x, transform: lookup, args: {map: {SPOUSE: SPOUSE, HUSB: SPOUSE}, reverse: {SPOUSE: SPS}}}}\n",
 	}
 	for name, spec := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -439,6 +446,73 @@ func TestShapesAroundTheSameContent(t *testing.T) {
 			}
 			if len(res.Declaration) != len(base.Declaration) {
 				t.Errorf("%d fields, want %d", len(res.Declaration), len(base.Declaration))
+			}
+		})
+	}
+}
+
+// TestReverseLookupNeedsReverseOnlyWhenWrittenBack: the same many-to-one
+// lookup loads in a family that is never written back, and the checker
+// names the value and its codes when it is.
+func TestReverseLookupNeedsReverseOnlyWhenWrittenBack(t *testing.T) {
+	spec := "family: x\nevent: death\nsubject: c\nmatch: {bundleTypes: [document]}\nroles: {c: {resource: Patient}}\nfields: {informant.relation: {from: c.x, transform: lookup, args: {map: {SPOUSE: SPOUSE, HUSB: SPOUSE, WIFE: SPOUSE, MTH: MOTHER}}}}\n"
+	for _, c := range []struct {
+		name, spec, err string
+	}{
+		{"forward only", spec, ""},
+		{"written back", strings.Replace(spec, "event: death\n", "event: death\nreverse: true\n", 1), "several codes map to SPOUSE (from HUSB, SPOUSE, WIFE): reverse must say"},
+		{"written back, chosen", strings.Replace(strings.Replace(spec, "event: death\n", "event: death\nreverse: true\n", 1), "MTH: MOTHER}", "MTH: MOTHER}, reverse: {SPOUSE: SPOUSE}", 1), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_ = os.MkdirAll(filepath.Join(dir, "fhir"), 0o755)
+			if err := os.WriteFile(filepath.Join(dir, "fhir", "x.yaml"), []byte(c.spec), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(farajaland(t), dir)
+			if c.err == "" && err != nil {
+				t.Fatalf("want the spec loaded, got %v", err)
+			}
+			if c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+				t.Fatalf("want an error with %q, got %v", c.err, err)
+			}
+		})
+	}
+}
+
+// TestToBundleInformantRelation: each informant relation is written back
+// as the code that reads back as it (a SPOUSE informant is not the
+// deceased's husband, HUSB; nor a MOTHER an NMTH).
+func TestToBundleInformantRelation(t *testing.T) {
+	m := newMapper(t)
+	for _, c := range []struct{ event, relation, code string }{
+		{"death", "SPOUSE", "SPOUSE"}, {"death", "MOTHER", "MOTHER"}, {"death", "FATHER", "FATHER"}, {"death", "SON", "SON"},
+		{"birth", "MOTHER", "MOTHER"}, {"birth", "GRANDMOTHER", "GRANDMOTHER"}, {"birth", "LEGAL_GUARDIAN", "LEGAL_GUARDIAN"},
+	} {
+		t.Run(c.event+"/"+c.relation, func(t *testing.T) {
+			decl := core.Declaration{"informant.relation": json.RawMessage(`"` + c.relation + `"`)}
+			if c.event == "death" {
+				decl["deceased.name"] = json.RawMessage(`{"firstname":"John","surname":"Banda"}`)
+			} else {
+				decl["child.name"] = json.RawMessage(`{"firstname":"Ada","surname":"Banda"}`)
+			}
+			ev := &core.EventDocument{ID: "0e9f8d7c-6b5a-4493-8281-706f5e4d3c2b", Type: c.event, CreatedAt: testNow, UpdatedAt: testNow,
+				Actions: []core.Action{{ID: "a1", Type: core.ActionCreate, Status: core.StatusAccepted, CreatedAt: testNow, CreatedAtLocation: "58325d6c-dc50-4779-aa42-06daa5712756"},
+					{ID: "a2", Type: core.ActionNotify, Status: core.StatusAccepted, CreatedAt: testNow, Declaration: decl}}}
+			out, err := m.ToBundle(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(out), `"code":"`+c.code+`","system":"http://hl7.org/fhir/ValueSet/relatedperson-relationshiptype"`) {
+				t.Errorf("informant %s not written as relationship %s: %s", c.relation, c.code, out)
+			}
+			// and it maps back to the same relation
+			res, err := m.Map(out, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(res.Declaration["informant.relation"]); got != `"`+c.relation+`"` {
+				t.Errorf("round trip: informant.relation %s, want %q", got, c.relation)
 			}
 		})
 	}

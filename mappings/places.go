@@ -232,13 +232,22 @@ func tAddress(c *tctx, nodes []node) (any, []Issue) {
 				issues = []Issue{warn("not-found", best.path, fmt.Sprintf("%s: administrative area %s is not in the country's location list; kept as text", c.fieldID, strings.Join(names, " / ")))}
 			}
 		}
-		if area != nil && m.isLeafArea(area.ID) {
+		switch {
+		case area != nil && m.isLeafArea(area.ID):
 			out["administrativeArea"] = area.ID
-		} else {
-			if area == nil && (str(o["district"]) != "" || str(o["state"]) != "") {
-				put("district2", str(o["district"]))
-				put("state", str(o["state"]))
+		case area != nil:
+			// A known area above the leaves (a province without its
+			// district): the form's administrativeArea must be a leaf, so
+			// the area is kept by name as text and the sender told, rather
+			// than dropped without a word.
+			put("state", area.Name)
+			if d := str(o["district"]); d != "" && m.adminArea(d) == nil {
+				put("district2", d)
 			}
+			issues = append(issues, warn("incomplete", best.path, fmt.Sprintf("%s: no known district below %s (the address's administrative area must be a leaf of the location tree); %s kept as streetLevelDetails.state, administrative area left out", c.fieldID, area.Name, area.Name)))
+		case str(o["district"]) != "" || str(o["state"]) != "":
+			put("district2", str(o["district"]))
+			put("state", str(o["state"]))
 		}
 	} else {
 		out["addressType"] = "INTERNATIONAL"

@@ -349,6 +349,11 @@ func (s *familySpec) compileField(id string, f *fieldSpec) error {
 			return err
 		}
 	}
+	if s.Reverse && f.Transform == "lookup" {
+		if err := checkLookupReverse(f.Args); err != nil {
+			return err
+		}
+	}
 	for _, src := range f.From {
 		p, err := compilePath(src)
 		if err != nil {

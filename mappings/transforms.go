@@ -239,8 +239,31 @@ func strList(v any) []string {
 
 var nameUseRank = map[string]int{"official": 0, "usual": 1, "": 2}
 
+// nameParts reads a HumanName's given names and family name (with its
+// suffixes: "Banda II"); a name with neither falls back to its text, last
+// word as the family name.
+func nameParts(o obj) (given []string, family string) {
+	given = strList(o["given"])
+	family = strings.Join(strList(o["family"]), " ")
+	if len(given) == 0 && family == "" {
+		if t := strings.Fields(str(o["text"])); len(t) > 0 {
+			return t[:len(t)-1], t[len(t)-1]
+		}
+		return nil, ""
+	}
+	if sfx := strings.Join(strList(o["suffix"]), " "); sfx != "" && family != "" {
+		family += " " + sfx
+	}
+	return given, family
+}
+
+// tName picks the best-ranked name (official, then usual, then one without
+// a use, then maiden/nickname/old...) among the names that hold something:
+// an official name whose parts are all absent (an unnamed newborn's
+// data-absent family) does not hide a usable usual name.
 func tName(c *tctx, nodes []node) (any, []Issue) {
-	var best obj
+	var given []string
+	family := ""
 	rank := 99
 	for _, n := range nodes {
 		o, ok := n.v.(obj)
@@ -257,20 +280,14 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 				r = 2 // "en", "bn": a language, not an R4 use (OpenCRVS v1)
 			}
 		}
-		if r < rank {
-			best, rank = o, r
+		if r >= rank {
+			continue
 		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	given := strList(best["given"])
-	family := strings.Join(strList(best["family"]), " ")
-	if len(given) == 0 && family == "" {
-		if t := strings.Fields(str(best["text"])); len(t) > 0 {
-			family = t[len(t)-1]
-			given = t[:len(t)-1]
+		g, f := nameParts(o)
+		if len(g) == 0 && f == "" {
+			continue
 		}
+		given, family, rank = g, f, r
 	}
 	if len(given) == 0 && family == "" {
 		return nil, nil
@@ -399,16 +416,39 @@ func partialFromExt(o obj) (y, mo, d int, tm string, found bool) {
 }
 
 // dateValue returns the date (YYYY-MM-DD) a node holds: a date or dateTime
-// string (the date part as the sender wrote it: the time zone is kept, not
-// converted), or a primitive extension object with patient-birthTime or a
+// string, or a primitive extension object with patient-birthTime or a
 // partial date. partial names what was there when the date is incomplete.
-func dateValue(v any) (date, dt, partial string, bad bool) {
+//
+// The calendar day of a dateTime: a time written with a non-zero offset
+// (2026-04-10T23:30:00-05:00) or with none is the sender's local time, and
+// its date is kept as written. A time in UTC (Z, +00:00 or -00:00) is an
+// instant that says nothing of the sender's clock (systems convert local
+// times to UTC before sending), and its UTC date can be the day before or
+// after the local one (2026-04-10T23:30:00Z is 01:30 on 11 April in
+// Lusaka). Its date is taken in the country's time zone (tz,
+// Settings.TimeZone). dt is always the string as written.
+func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 	switch x := v.(type) {
 	case string:
 		s := strings.TrimSpace(x)
 		if m := reDateTime.FindStringSubmatch(s); m != nil {
-			if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
+			layout := "2006-01-02T15:04"
+			if m[6] != "" {
+				layout += ":05" // fractional seconds are read without a layout
+			}
+			zone := m[8]
+			if zone != "" {
+				layout += "Z07:00"
+			}
+			t, err := time.Parse(layout, s)
+			if err != nil {
 				return "", "", "", true
+			}
+			if zone == "Z" || zone == "+00:00" || zone == "-00:00" {
+				if tz == nil {
+					tz = time.UTC
+				}
+				return t.In(tz).Format("2006-01-02"), s, "", false
 			}
 			return s[:10], s, "", false
 		}
@@ -427,7 +467,7 @@ func dateValue(v any) (date, dt, partial string, bad bool) {
 		for _, e := range exts {
 			eo, _ := e.(obj)
 			if urlMatches(str(eo["url"]), "patient-birthTime") {
-				return dateValue(str(eo["valueDateTime"]))
+				return dateValue(str(eo["valueDateTime"]), tz)
 			}
 		}
 		y, mo, d, tm, found := partialFromExt(x)
@@ -464,10 +504,18 @@ func dateValue(v any) (date, dt, partial string, bad bool) {
 	return "", "", "", false
 }
 
+// zone is the country's time zone, for the calendar day of UTC instants.
+func (c *tctx) zone() *time.Location {
+	if c.m == nil || c.m.cc == nil {
+		return time.UTC
+	}
+	return c.m.cc.Zone()
+}
+
 func tDate(c *tctx, nodes []node) (any, []Issue) {
 	var issues []Issue
 	for _, n := range nodes {
-		date, _, partial, bad := dateValue(n.v)
+		date, _, partial, bad := dateValue(n.v, c.zone())
 		switch {
 		case bad:
 			return nil, c.fail("value", &n, "%q is not a valid date (expected YYYY-MM-DD or a FHIR dateTime)", str(n.v))
@@ -483,7 +531,7 @@ func tDate(c *tctx, nodes []node) (any, []Issue) {
 func tDateTime(c *tctx, nodes []node) (any, []Issue) {
 	var issues []Issue
 	for _, n := range nodes {
-		date, dt, partial, bad := dateValue(n.v)
+		date, dt, partial, bad := dateValue(n.v, c.zone())
 		switch {
 		case bad:
 			return nil, c.fail("value", &n, "%q is not a valid dateTime", str(n.v))
@@ -608,9 +656,11 @@ func rQuantity(c *tctx, v any) any {
 // ---- identifiers
 
 // idKinds are the identifier type codes (OpenCRVS identifier-type, HL7 v2
-// table 0203, plain strings) that fill each kind of id field.
+// table 0203, plain strings) that fill each kind of id field. nid is not
+// here: which identifiers are the country's national ID is country
+// config (nidRule).
 var idKinds = map[string][]string{
-	"nid":      {"NATIONAL_ID", "NID", "NI", "NNFAR", "SS", "SB", "SSN", "SOCIAL_SECURITY_NO", "MOSIP_UIN"},
+	"nid":      nil,
 	"passport": {"PASSPORT", "PPN"},
 	"brn":      {"BIRTH_REGISTRATION_NUMBER", "BRN", "BR"},
 }
@@ -640,47 +690,114 @@ func identifierTypes(o obj) []string {
 	return out
 }
 
-func matchID(o obj, types, systems []string) bool {
+// idRule says which Identifiers fill a kind of id field.
+type idRule struct {
+	types   []string
+	systems []string
+	// ownSystemsOnly: an identifier with a system not in systems never
+	// matches, whatever its type (the national ID: a type code such as
+	// NI says "a national id", the system says whose).
+	ownSystemsOnly bool
+}
+
+func (r idRule) typeMatch(o obj) bool {
 	for _, t := range identifierTypes(o) {
-		for _, w := range types {
+		for _, w := range r.types {
 			if strings.EqualFold(t, w) {
 				return true
 			}
 		}
 	}
-	sys := str(o["system"])
-	for _, s := range systems {
-		if sys != "" && sys == s {
-			return true
-		}
-	}
 	return false
 }
 
-func kindTypes(args map[string]any) ([]string, []string) {
-	types := argStrings(args, "types")
-	if len(types) == 0 {
-		types = idKinds[argString(args, "kind")]
+func (r idRule) match(o obj) bool {
+	sys := str(o["system"])
+	if sys != "" && containsStr(r.systems, sys) {
+		return true
 	}
-	systems := argStrings(args, "systems")
-	if len(systems) == 0 && argString(args, "kind") == "nid" {
-		systems = []string{"http://hl7.org/fhir/sid/us-ssn"}
+	if sys != "" && r.ownSystemsOnly {
+		return false
 	}
-	return types, systems
+	return r.typeMatch(o)
+}
+
+// nidRule is the country's national ID rule (Settings.NIDSystems,
+// NIDTypes). A US SSN (type SS/SB, system us-ssn) is not a national ID of
+// this country and is never sent to its National ID system as a UIN.
+func nidRule(cc *core.CountryConfig) idRule {
+	r := idRule{ownSystemsOnly: true}
+	if cc != nil {
+		r.systems = cc.Settings.NIDSystems
+		r.types = cc.Settings.NIDTypes
+	}
+	if len(r.types) == 0 {
+		r.types = []string{"NATIONAL_ID", "NID", "NI", "MOSIP_UIN"}
+		if cc != nil && cc.Settings.CountryCode != "" {
+			r.types = append(r.types, "NN"+cc.Settings.CountryCode) // HL7 v2 NNxxx: national person id of country xxx
+		}
+	}
+	return r
+}
+
+// ruleFor builds the rule of a spec's identifier args: explicit types or
+// systems, else the kind's (nid: the country's rule).
+func (c *tctx) ruleFor(args map[string]any) idRule {
+	types, systems := argStrings(args, "types"), argStrings(args, "systems")
+	if len(types) > 0 || len(systems) > 0 {
+		return idRule{types: types, systems: systems}
+	}
+	k := argString(args, "kind")
+	if k == "nid" {
+		var cc *core.CountryConfig
+		if c.m != nil {
+			cc = c.m.cc
+		}
+		return nidRule(cc)
+	}
+	return idRule{types: idKinds[k]}
+}
+
+// placeholderID reports an identifier value that stands for "unknown",
+// separators ignored: zeros only (000000000, the SSN placeholder), or one
+// digit repeated six times or more (999999999). No register issues such
+// a number to a person.
+func placeholderID(v string) bool {
+	v = strings.NewReplacer("-", "", " ", "", ".", "", "/", "").Replace(v)
+	if v == "" || v[0] < '0' || v[0] > '9' || strings.Count(v, v[:1]) != len(v) {
+		return false
+	}
+	return v[0] == '0' || len(v) >= 6
+}
+
+// idValue returns the value of the first identifier that matches the
+// rule, skipping placeholders (with a warning).
+func (c *tctx) idValue(nodes []node, r idRule) (string, []Issue) {
+	var issues []Issue
+	for _, n := range nodes {
+		o, ok := n.v.(obj)
+		if !ok || !r.match(o) {
+			continue
+		}
+		v := strings.TrimSpace(str(o["value"]))
+		if v == "" {
+			continue
+		}
+		if placeholderID(v) {
+			issues = append(issues, c.warn("value", &n, "identifier value %s is a placeholder for an unknown number", v)...)
+			continue
+		}
+		return v, issues
+	}
+	return "", issues
 }
 
 func tIdentifier(c *tctx, nodes []node) (any, []Issue) {
-	types, systems := kindTypes(c.args)
-	for _, n := range nodes {
-		o, ok := n.v.(obj)
-		if !ok || !matchID(o, types, systems) {
-			continue
-		}
-		if v := strings.TrimSpace(str(o["value"])); v != "" {
-			return v, nil
-		}
+	v, issues := c.idValue(nodes, c.ruleFor(c.args))
+	if v == "" {
+		return nil, issues
 	}
-	return nil, nil
+	return v, issues
 }
 
 func rIdentifier(c *tctx, v any) any {
@@ -696,15 +813,13 @@ func rIdentifier(c *tctx, v any) any {
 	return []any{obj{"type": obj{"coding": []any{obj{"system": "http://opencrvs.org/specs/identifier-type", "code": t}}}, "value": v}}
 }
 
+// tIDType names the kind of the first usable identifier (national ID
+// first), by the same rules as the identifier transform; placeholders
+// are not an id (the identifier transform warns about them).
 func tIDType(c *tctx, nodes []node) (any, []Issue) {
 	for _, k := range idKindOrder {
-		args := map[string]any{"kind": k}
-		for _, n := range nodes {
-			o, ok := n.v.(obj)
-			types, systems := kindTypes(args)
-			if ok && matchID(o, types, systems) && strings.TrimSpace(str(o["value"])) != "" {
-				return idKindType[k], nil
-			}
+		if v, _ := c.idValue(nodes, c.ruleFor(map[string]any{"kind": k})); v != "" {
+			return idKindType[k], nil
 		}
 	}
 	return nil, nil
@@ -715,6 +830,44 @@ func tIDType(c *tctx, nodes []node) (any, []Issue) {
 func checkLookup(args map[string]any) error {
 	if _, ok := args["map"].(obj); !ok {
 		return fmt.Errorf("lookup: needs a map of code -> value")
+	}
+	return nil
+}
+
+// checkLookupReverse is the check of a lookup in a family that writes
+// bundles back (reverse: true): where several codes map to one value the
+// code written back must be chosen (args.reverse), else rLookup would pick
+// the alphabetically first (a SPOUSE informant written as HUSB, husband),
+// and every reverse entry must map back to its value.
+func checkLookupReverse(args map[string]any) error {
+	m, _ := args["map"].(obj)
+	rev, _ := args["reverse"].(obj)
+	byValue := map[string][]string{}
+	for k, v := range m {
+		j, _ := json.Marshal(v)
+		byValue[string(j)] = append(byValue[string(j)], k)
+	}
+	var missing []string
+	for j, keys := range byValue {
+		if len(keys) < 2 {
+			continue
+		}
+		var v any
+		_ = json.Unmarshal([]byte(j), &v)
+		if _, ok := rev[str(v)]; !ok {
+			sort.Strings(keys)
+			missing = append(missing, fmt.Sprintf("%s (from %s)", str(v), strings.Join(keys, ", ")))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("lookup: several codes map to %s: reverse must say which code is written back", strings.Join(missing, "; "))
+	}
+	for v, k := range rev {
+		got, ok := m[str(k)]
+		if !ok || str(got) != v {
+			return fmt.Errorf("lookup: reverse writes %s as %s, which the map does not read back as %s", v, str(k), v)
+		}
 	}
 	return nil
 }

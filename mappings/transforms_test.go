@@ -87,6 +87,11 @@ func TestTransformName(t *testing.T) {
 		{name: "official beats maiden and en", field: "mother.name", in: []string{`{"use":"maiden","family":"Zulu"}`, `{"use":"en","given":["R"],"family":"P"}`, `{"use":"official","given":["Ruth"],"family":"Phiri"}`}, want: `{"firstname":"Ruth","surname":"Phiri"}`},
 		{name: "text only", field: "child.name", in: []string{`{"text":"Ada Grace Banda"}`}, want: `{"firstname":"Ada","middlename":"Grace","surname":"Banda"}`},
 		{name: "absent family", field: "child.name", in: []string{`{"_family":{"extension":[]}}`}, want: ``},
+		{name: "empty official does not hide usual", field: "child.name", in: []string{`{"use":"official","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"not-applicable"}]}}`, `{"use":"usual","family":"Lungu","given":["Baby"]}`}, want: `{"firstname":"Baby","surname":"Lungu"}`},
+		{name: "empty official does not hide a name without use", field: "child.name", in: []string{`{"use":"official","given":[" "]}`, `{"given":["Ada"],"family":"Banda"}`}, want: `{"firstname":"Ada","surname":"Banda"}`},
+		{name: "usual does not beat a usable official", field: "child.name", in: []string{`{"use":"usual","given":["Baby"],"family":"Lungu"}`, `{"use":"official","given":["Natasha"],"family":"Lungu"}`}, want: `{"firstname":"Natasha","surname":"Lungu"}`},
+		{name: "suffix on the surname", field: "child.name", in: []string{`{"use":"official","given":["Clyde"],"family":"Bashirian","suffix":["II"]}`}, want: `{"firstname":"Clyde","surname":"Bashirian II"}`},
+		{name: "suffixes", field: "deceased.name", in: []string{`{"given":["Carl"],"family":"Lineberry","suffix":["Jr.","III"]}`}, want: `{"firstname":"Carl","surname":"Lineberry Jr. III"}`},
 	})
 }
 
@@ -114,12 +119,52 @@ func TestTransformDate(t *testing.T) {
 		{name: "not a date", field: "child.dob", in: []string{`"yesterday"`}, want: ``, issue: "not a valid date", isError: true},
 		{name: "first alternative wins", field: "child.dob", in: []string{`"2020-01-01"`, `"2021-01-01"`}, want: `"2020-01-01"`},
 		{name: "BypassEditFlag only: nothing", field: "child.dob", in: []string{`{"extension":[{"url":"http://x/BypassEditFlag","valueCodeableConcept":{}}]}`}, want: ``},
+		// Farajaland is Africa/Lusaka (+02:00): a UTC instant's day is
+		// the country's; a time with its own offset keeps its date
+		{name: "UTC instant: the country's day", field: "child.dob", in: []string{`"2026-04-10T23:30:00Z"`}, want: `"2026-04-11"`},
+		{name: "+00:00 is UTC", field: "child.dob", in: []string{`"2026-04-10T22:00:00.250+00:00"`}, want: `"2026-04-11"`},
+		{name: "-00:00 is UTC", field: "child.dob", in: []string{`"2026-04-10T23:59-00:00"`}, want: `"2026-04-11"`},
+		{name: "UTC instant, same day", field: "child.dob", in: []string{`"2026-04-10T21:59:59Z"`}, want: `"2026-04-10"`},
+		{name: "explicit offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00+02:00"`}, want: `"2026-04-10"`},
+		{name: "no offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00"`}, want: `"2026-04-10"`},
+		{name: "birthTime in UTC", field: "child.dob", in: []string{`{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"2024-01-01T23:25:00Z"}]}`}, want: `"2024-01-02"`},
+		{name: "impossible hour", field: "child.dob", in: []string{`"2026-04-10T25:00:00Z"`}, want: ``, issue: "not a valid date", isError: true},
 	})
+}
+
+// TestTransformDateUTCInCountryZone: the calendar day of a UTC instant is
+// the configured country's (Settings.TimeZone), west of UTC too; without
+// a zone it is UTC's.
+func TestTransformDateUTCInCountryZone(t *testing.T) {
+	for _, c := range []struct{ zone, in, want string }{
+		{"", `"2026-04-10T23:30:00Z"`, `"2026-04-10"`},
+		{"America/Bogota", `"2026-04-11T03:00:00Z"`, `"2026-04-10"`},
+		{"America/Bogota", `"2026-04-11T03:00:00-05:00"`, `"2026-04-11"`},
+		{"Pacific/Kiritimati", `"2026-04-10T10:00:00Z"`, `"2026-04-11"`},
+	} {
+		t.Run(c.zone+" "+c.in, func(t *testing.T) {
+			cc := farajaland(t)
+			settings := cc.Settings
+			settings.TimeZone = c.zone
+			cc2, err := core.NewCountryConfig(settings, cc.Events, cc.Locations)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(cc2, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, issues := run(t, m, "death", "eventDetails.date", "date", nil, c.in); got != c.want {
+				t.Errorf("got %s, want %s (%+v)", got, c.want, issues)
+			}
+		})
+	}
 }
 
 func TestTransformDateTime(t *testing.T) {
 	runCases(t, "datetime", "birth", []tcase{
 		{name: "offset kept", field: "child.reason", in: []string{`"2022-01-17T18:23:00-10:00"`}, want: `"2022-01-17T18:23:00-10:00"`},
+		{name: "UTC kept as written", field: "child.reason", in: []string{`"2026-04-10T23:30:00Z"`}, want: `"2026-04-10T23:30:00Z"`},
 		{name: "birthTime", field: "child.reason", in: []string{`{"extension":[{"url":"patient-birthTime","valueDateTime":"2024-01-01T10:25:00+05:30"}]}`}, want: `"2024-01-01T10:25:00+05:30"`},
 		{name: "partial with time", field: "child.reason", in: []string{`{"extension":[{"url":"PartialDateTime","extension":[{"url":"Date-Year","valueUnsignedInt":2022},{"url":"Date-Month","valueUnsignedInt":9},{"url":"Date-Day","valueUnsignedInt":23},{"url":"Date-Time","valueTime":"09:09:00"}]}]}`}, want: `"2022-09-23T09:09:00"`},
 		{name: "bad", field: "child.reason", in: []string{`"2022-13-01T00:00:00Z"`}, want: ``, issue: "not a valid dateTime", isError: true},
@@ -165,8 +210,16 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "national id", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: ids, want: `"1234567890"`},
 		{name: "passport PPN", field: "mother.passport", args: map[string]any{"kind": "passport"}, in: ids, want: `"P123"`},
 		{name: "none", field: "mother.brn", args: map[string]any{"kind": "brn"}, in: ids, want: ``},
-		{name: "SSN by v2 SS", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"SS"}]},"value":"888888888"}`}, want: `"888888888"`},
-		{name: "SSN by system only", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: `"123456789"`},
+		// a US SSN is not Farajaland's national ID, whatever its type
+		{name: "SSN by v2 SS: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"SS"}]},"value":"888888888"}`}, want: ``},
+		{name: "SSN by system only: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``},
+		{name: "NI of the SSN system: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NI"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``},
+		{name: "NATIONAL_ID of another register: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"system":"urn:oid:2.16.894.1","value":"123456789"}`}, want: ``},
+		{name: "v2 NI without a system", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"NI"}]},"value":"1234567890"}`}, want: `"1234567890"`},
+		{name: "v2 NNFAR", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNFAR"}]},"value":"1234567890"}`}, want: `"1234567890"`},
+		{name: "v2 NNUSA: another country's", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNUSA"}]},"value":"1234567890"}`}, want: ``},
+		{name: "placeholder skipped", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"000000000"}`, `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"1234567890"}`}, want: `"1234567890"`, issue: "placeholder"},
+		{name: "placeholder with separators", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"000-00-0000"}`}, want: ``, issue: "placeholder"},
 		{name: "old plain string type", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"42"}`}, want: `"42"`},
 		{name: "custom types", field: "mother.brn", args: map[string]any{"types": []any{"MR"}}, in: ids, want: `"MR1"`},
 	})
@@ -174,7 +227,42 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "nid first", field: "mother.idType", in: ids, want: `"NATIONAL_ID"`},
 		{name: "passport", field: "mother.idType", in: ids[:2], want: `"PASSPORT"`},
 		{name: "none", field: "mother.idType", in: ids[:1], want: ``},
+		{name: "a US SSN is no national id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"SS"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"987654321"}`}, want: ``},
+		{name: "a placeholder is no id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"0000000000"}`}, want: ``},
 	})
+}
+
+// TestTransformIdentifierCountryNIDSystems: the country's settings name
+// its national ID register (nidSystems) and type codes (nidTypes).
+func TestTransformIdentifierCountryNIDSystems(t *testing.T) {
+	cc := farajaland(t)
+	settings := cc.Settings
+	settings.NIDSystems = []string{"urn:farajaland:nid"}
+	settings.NIDTypes = []string{"NATIONAL_ID"}
+	cc2, err := core.NewCountryConfig(settings, cc.Events, cc.Locations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nid := map[string]any{"kind": "nid"}
+	for _, c := range []struct {
+		name, in, want string
+	}{
+		{"the register's system, any type", `{"system":"urn:farajaland:nid","type":{"coding":[{"code":"MR"}]},"value":"42"}`, `"42"`},
+		{"the register's system, no type", `{"system":"urn:farajaland:nid","value":"43"}`, `"43"`},
+		{"a listed type, no system", `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"44"}`, `"44"`},
+		{"a listed type of another system", `{"system":"urn:elsewhere:nid","type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"45"}`, ``},
+		{"a type the country does not list", `{"type":{"coding":[{"code":"NI"}]},"value":"46"}`, ``},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, issues := run(t, m, "birth", "mother.nid", "identifier", nid, c.in); got != c.want {
+				t.Errorf("got %s, want %s (%+v)", got, c.want, issues)
+			}
+		})
+	}
 }
 
 func TestTransformAddress(t *testing.T) {
@@ -183,7 +271,10 @@ func TestTransformAddress(t *testing.T) {
 			want: `{"addressType":"DOMESTIC","administrativeArea":"d71605e6-b20e-4b2e-a6ff-4cd2641fb0cb","country":"FAR","streetLevelDetails":{"addressLine1":"12","addressLine2":"Street","cityOrTown":"Town"}}`},
 		{name: "district by name, no country", field: "mother.address", in: []string{`{"district":"isamba"}`}, want: `{"addressType":"DOMESTIC","administrativeArea":"f8fca9cc-ac9b-422a-9aad-cdd5fd9b5151","country":"FAR"}`},
 		{name: "district by external id", field: "mother.address", in: []string{`{"district":"tbjsHaUNyNo","country":"FAR"}`}, want: `{"addressType":"DOMESTIC","administrativeArea":"4c0d2619-69b7-4489-93a0-915340c590c9","country":"FAR"}`},
-		{name: "province only: not a leaf", field: "mother.address", in: []string{`{"state":"Central","country":"FAR"}`}, want: `{"addressType":"DOMESTIC","country":"FAR"}`},
+		{name: "province only: kept as text", field: "mother.address", in: []string{`{"line":["Plot 12"],"city":"Mpika","state":"Central","country":"FAR"}`},
+			want: `{"addressType":"DOMESTIC","country":"FAR","streetLevelDetails":{"addressLine1":"Plot 12","cityOrTown":"Mpika","state":"Central"}}`, issue: "no known district below Central"},
+		{name: "province by id, unknown district", field: "mother.address", in: []string{`{"district":"Nowhere","state":"5b607555-e83d-49f5-a681-d9a4776f70c5","country":"FAR"}`},
+			want: `{"addressType":"DOMESTIC","country":"FAR","streetLevelDetails":{"district2":"Nowhere","state":"Central"}}`, issue: "no known district below Central"},
 		{name: "international", field: "mother.address", in: []string{`{"use":"home","line":["999 N College"],"city":"Tempe","district":"Maricopa","state":"AZ","postalCode":"85281","country":"US"}`},
 			want: `{"addressType":"INTERNATIONAL","country":"USA","streetLevelDetails":{"addressLine1":"999 N College","cityOrTown":"Tempe","district2":"Maricopa","postcodeOrZip":"85281","state":"AZ"}}`},
 		{name: "home beats billing", field: "mother.address", in: []string{`{"use":"billing","country":"MX"}`, `{"use":"home","country":"US"}`}, want: `{"addressType":"INTERNATIONAL","country":"USA"}`},

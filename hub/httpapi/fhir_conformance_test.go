@@ -20,6 +20,10 @@ type vitalRecord struct {
 	given, family, sex   string
 	dob, deathDate       string // full dates only ("" otherwise)
 	motherID, deceasedID string
+	// a US social security number (type SS or SB, or system us-ssn) is not
+	// Farajaland's national id: it must never become mother.nid or
+	// deceased.nid (which MOSIP would take as a UIN)
+	motherSSN, deceasedSSN string
 }
 
 func str(v any) string { s, _ := v.(string); return s }
@@ -151,6 +155,9 @@ func readRecord(doc map[string]any) vitalRecord {
 			}
 			rec.family = strings.Join(parts, " ")
 		}
+		for _, sfx := range strList(n["suffix"]) { // "Lineberry Jr."
+			rec.family += " " + sfx
+		}
 	}
 	rec.sex = str(subject["gender"])
 	rec.dob = fullDate(str(subject["birthDate"]))
@@ -162,7 +169,7 @@ func readRecord(doc map[string]any) vitalRecord {
 		}
 	}
 	if rec.kind == "death" {
-		rec.deceasedID = nationalID(subject)
+		rec.deceasedID, rec.deceasedSSN = nationalID(subject), usSSN(subject)
 	}
 	mother := section("mother-details")
 	for _, e := range objs(doc["entry"]) { // HL7 vital records: the mother by profile
@@ -172,25 +179,43 @@ func readRecord(doc map[string]any) vitalRecord {
 		}
 	}
 	if mother != nil {
-		rec.motherID = nationalID(mother)
+		rec.motherID, rec.motherSSN = nationalID(mother), usSSN(mother)
 	}
 	return rec
 }
 
 func mustJSONAny(v any) []byte { b, _ := json.Marshal(v); return b }
 
-// nationalID is a person's national identifier: typed NATIONAL_ID
-// (OpenCRVS), or a US social security number (HL7 vital records: type
-// SS or SB, or system us-ssn).
+// nationalID is a person's Farajaland national identifier: typed
+// NATIONAL_ID (OpenCRVS) without another register's system.
 func nationalID(p map[string]any) string {
 	for _, id := range objs(p["identifier"]) {
-		cs := codes(id["type"])
-		if slices.Contains(cs, "NATIONAL_ID") || slices.Contains(cs, "SS") || slices.Contains(cs, "SB") ||
-			str(id["system"]) == "http://hl7.org/fhir/sid/us-ssn" {
+		if slices.Contains(codes(id["type"]), "NATIONAL_ID") && str(id["system"]) == "" {
 			return str(id["value"])
 		}
 	}
 	return ""
+}
+
+// usSSN is a person's US social security number (HL7 vital records: type
+// SS or SB, or system us-ssn).
+func usSSN(p map[string]any) string {
+	for _, id := range objs(p["identifier"]) {
+		cs := codes(id["type"])
+		if slices.Contains(cs, "SS") || slices.Contains(cs, "SB") || str(id["system"]) == "http://hl7.org/fhir/sid/us-ssn" {
+			return str(id["value"])
+		}
+	}
+	return ""
+}
+
+func strList(v any) []string {
+	var out []string
+	a, _ := v.([]any)
+	for _, x := range a {
+		out = append(out, str(x))
+	}
+	return out
 }
 
 var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]`)
@@ -233,11 +258,18 @@ func (rec vitalRecord) matches(eventType string, decl map[string]any) (diffs []s
 		want(who+".gender", decl[who+".gender"], rec.sex)
 	}
 	want(who+".dob", decl[who+".dob"], rec.dob)
+	notSSN := func(field string, got any, ssn string) {
+		if ssn != "" && str(got) != "" && nonAlnum.ReplaceAllString(str(got), "") == nonAlnum.ReplaceAllString(ssn, "") {
+			diffs = append(diffs, field+"="+str(got)+" is the bundle's US SSN, not a national id")
+		}
+	}
 	if rec.kind == "death" {
 		want("eventDetails.date", decl["eventDetails.date"], rec.deathDate)
 		wantID("deceased.nid", decl["deceased.nid"], rec.deceasedID)
+		notSSN("deceased.nid", decl["deceased.nid"], rec.deceasedSSN)
 	} else {
 		wantID("mother.nid", decl["mother.nid"], rec.motherID)
+		notSSN("mother.nid", decl["mother.nid"], rec.motherSSN)
 	}
 	return diffs
 }

@@ -1,0 +1,168 @@
+package mappings
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crvshub/crvshub/testharness/fixtures"
+)
+
+// mapEdited maps a testdata bundle after edit changed its entries' resources.
+func mapEdited(t *testing.T, file string, edit func(b map[string]any, res []map[string]any)) *Result {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	var rs []map[string]any
+	for _, e := range b["entry"].([]any) {
+		rs = append(rs, e.(map[string]any)["resource"].(map[string]any))
+	}
+	edit(b, rs)
+	body, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newMapper(t).Map(body, testNow)
+	if err != nil {
+		t.Fatalf("Map: %v", err)
+	}
+	return res
+}
+
+func issuesMention(res *Result, s string) bool {
+	for _, is := range res.Issues {
+		if strings.Contains(is.Diagnostics, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDeathDateOfUTCInstantIsTheCountrysDay: a death at 23:30 UTC on
+// 10 April was at 01:30 on 11 April in Farajaland (Africa/Lusaka); a time
+// written with the sender's own offset keeps its date.
+func TestDeathDateOfUTCInstantIsTheCountrysDay(t *testing.T) {
+	for in, want := range map[string]string{
+		"2026-04-10T23:30:00Z":      `"2026-04-11"`,
+		"2026-04-10T23:30:00+00:00": `"2026-04-11"`,
+		"2026-04-10T23:30:00+01:00": `"2026-04-10"`,
+		"2026-04-10T20:00:00Z":      `"2026-04-10"`,
+	} {
+		res := mapEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+			for _, r := range rs {
+				if r["resourceType"] == "Patient" && r["deceasedDateTime"] != nil {
+					r["deceasedDateTime"] = in
+				}
+			}
+		})
+		if got := string(res.Declaration["eventDetails.date"]); got != want {
+			t.Errorf("deceasedDateTime %s: eventDetails.date %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestBFDRPluralityValueInteger: BFDR's Observation-plurality (57722-1)
+// gives the number of births as valueInteger; the child's
+// multipleBirthInteger is its birth order, not the plurality.
+func TestBFDRPluralityValueInteger(t *testing.T) {
+	for n, want := range map[int]string{1: `"SINGLE"`, 2: `"TWIN"`, 3: `"TRIPLET"`, 4: `"QUADRUPLET"`, 7: `"HIGHER_MULTIPLE_DELIVERY"`} {
+		res := mapEdited(t, "hl7-bfdr-birth.json", func(b map[string]any, rs []map[string]any) {
+			delete(rs[1], "_multipleBirthInteger")
+			rs[1]["multipleBirthInteger"] = 1
+			b["entry"] = append(b["entry"].([]any), map[string]any{"fullUrl": "urn:uuid:2c000000-0000-4000-8000-0000000000bb", "resource": map[string]any{
+				"resourceType": "Observation", "status": "final",
+				"meta":         map[string]any{"profile": []any{"http://hl7.org/fhir/us/bfdr/StructureDefinition/Observation-plurality"}},
+				"code":         map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "57722-1"}}},
+				"subject":      map[string]any{"reference": "urn:uuid:2c000000-0000-4000-8000-000000000003"},
+				"valueInteger": n}})
+		})
+		if got := string(res.Declaration["child.birthType"]); got != want {
+			t.Errorf("plurality valueInteger %d: child.birthType %s, want %s", n, got, want)
+		}
+	}
+}
+
+// TestForeignSSNNeverNationalID: the Michigan VRDR submission carries the
+// decedent's SSN as the placeholder 000000000 (type SB, system us-ssn). A
+// US SSN is not Farajaland's national ID: deceased.nid would be sent to
+// MOSIP as the UIN of the person to mark dead.
+func TestForeignSSNNeverNationalID(t *testing.T) {
+	m := newMapper(t)
+	files := []string{filepath.Join("testdata", "bundles", "hl7-vrdr-death.json")}
+	if root := fixtures.SharedDir(); root != "" {
+		files = append(files, filepath.Join(root, "hl7", "vrdr-death-record-submission-message-michigan.json"))
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.Map(raw, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Declaration["deceased.nid"] != nil || res.Declaration["deceased.idType"] != nil {
+			t.Errorf("%s: deceased.nid %s idType %s from a US SSN", filepath.Base(f), res.Declaration["deceased.nid"], res.Declaration["deceased.idType"])
+		}
+	}
+}
+
+// TestPlaceholderNationalIDWarned: an all-zero national ID is "unknown":
+// left out, with a warning naming it.
+func TestPlaceholderNationalIDWarned(t *testing.T) {
+	res := mapEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+		for _, r := range rs {
+			if r["resourceType"] == "Patient" {
+				r["identifier"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"system": "http://opencrvs.org/specs/identifier-type", "code": "NATIONAL_ID"}}}, "value": "0000000000"}}
+			}
+		}
+	})
+	if res.Declaration["deceased.nid"] != nil || res.Declaration["deceased.idType"] != nil {
+		t.Errorf("deceased.nid %s idType %s from a placeholder", res.Declaration["deceased.nid"], res.Declaration["deceased.idType"])
+	}
+	if !issuesMention(res, "deceased.nid: identifier value 0000000000 is a placeholder") {
+		t.Errorf("no warning about the placeholder: %+v", res.Issues)
+	}
+}
+
+// TestProvinceOnlyAddressKept: a domestic address naming a province (a
+// known area that is not a leaf) keeps it as text and says so.
+func TestProvinceOnlyAddressKept(t *testing.T) {
+	res := mapEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+		rs[1]["address"] = []any{map[string]any{"use": "home", "line": []any{"Plot 12"}, "city": "Mpika", "state": "Central", "country": "FAR"}}
+	})
+	want := `{"addressType":"DOMESTIC","country":"FAR","streetLevelDetails":{"addressLine1":"Plot 12","cityOrTown":"Mpika","state":"Central"}}`
+	if got := string(res.Declaration["mother.address"]); got != want {
+		t.Errorf("mother.address %s, want %s", got, want)
+	}
+	found := false
+	for _, is := range res.Issues {
+		found = found || (strings.Contains(is.Diagnostics, "mother.address: no known district below Central") && len(is.Expression) > 0 && is.Expression[0] == "Bundle.entry[1].resource.address[0]")
+	}
+	if !found {
+		t.Errorf("no warning at Bundle.entry[1].resource.address[0]: %+v", res.Issues)
+	}
+}
+
+// TestUsualNameWhenOfficialIsEmpty: an unnamed newborn's official name
+// (family data-absent) does not hide the usual name the hospital gave.
+func TestUsualNameWhenOfficialIsEmpty(t *testing.T) {
+	res := mapEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+		rs[0]["name"] = []any{
+			map[string]any{"use": "official", "_family": map[string]any{"extension": []any{map[string]any{
+				"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "not-applicable"}}}},
+			map[string]any{"use": "usual", "family": "Lungu", "given": []any{"Baby"}},
+		}
+	})
+	if got := string(res.Declaration["child.name"]); got != `{"firstname":"Baby","surname":"Lungu"}` {
+		t.Errorf("child.name %s, want Baby Lungu", got)
+	}
+}
