@@ -528,37 +528,57 @@ func (m *Mapper) mapFields(spec *familySpec, st *state, ec *core.EventConfig, no
 			if (f.When != "" && decl[f.When] == nil) || (f.Unless != "" && decl[f.Unless] != nil) {
 				continue
 			}
-			var nodes []node
-			for _, p := range f.paths {
-				if nodes = st.eval(p); len(nodes) > 0 {
-					break
-				}
-			}
-			if len(nodes) == 0 {
-				continue
-			}
-			fc := ec.Field(id)
-			if fc == nil {
-				issues = append(issues, info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID)))
+			v, from, tis, stop := m.mapRule(f, st, ec, id, now)
+			issues = append(issues, tis...)
+			if stop {
 				break
 			}
-			c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
-			v, tis := transforms[f.Transform].forward(c, nodes)
-			issues = append(issues, tis...)
 			if v == nil {
 				continue
 			}
 			raw, err := json.Marshal(v)
 			if err != nil {
-				issues = append(issues, warn("processing", nodes[0].path, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
+				issues = append(issues, warn("processing", from, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
 				continue
 			}
 			decl[id] = raw
-			sources[id] = nodes[0].path
+			sources[id] = from
 			break
 		}
 	}
 	return decl, sources, issues
+}
+
+// mapRule runs one field rule: its paths in order, until one yields a
+// value. A path that finds nodes the transform cannot use (a _birthDate
+// holding only another extension) does not hide the next path; its
+// warnings are kept only when no later path yields the value (errors
+// always are: they refuse the bundle). stop is true when the form has no
+// such field.
+func (m *Mapper) mapRule(f *fieldSpec, st *state, ec *core.EventConfig, id string, now time.Time) (v any, from string, issues []Issue, stop bool) {
+	var pending []Issue
+	for _, p := range f.paths {
+		nodes := st.eval(p)
+		if len(nodes) == 0 {
+			continue
+		}
+		fc := ec.Field(id)
+		if fc == nil {
+			return nil, "", []Issue{info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID))}, true
+		}
+		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
+		val, tis := transforms[f.Transform].forward(c, nodes)
+		if val != nil {
+			for _, is := range pending {
+				if is.Severity == "error" || is.Severity == "fatal" {
+					issues = append(issues, is)
+				}
+			}
+			return val, nodes[0].path, append(issues, tis...), false
+		}
+		pending = append(pending, tis...)
+	}
+	return nil, "", pending, false
 }
 
 // office finds the registration office named by the bundle.
