@@ -216,13 +216,24 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 				ev = str(ec["code"])
 			}
 		}
-		for _, bad := range []string{"_void", "_acknowledgement", "_status", "_extraction_error", "_coding", "_alias"} {
-			if strings.Contains(ev, bad) {
-				return nil, badInput(422, errIssue("not-supported", h.Path+".eventUri", fmt.Sprintf("message event %s is not a birth or death notification", ev)))
+		evExpr := h.Path + ".eventUri"
+		if str(h.Data["eventUri"]) == "" {
+			evExpr = h.Path + ".eventCoding.code"
+		}
+		// An update or void changes a record the hub already holds; mapped
+		// as a fresh notification it would be refused as a reused
+		// document identifier, or (keyed on the new MessageHeader id)
+		// duplicate the birth or death. Refused until supported.
+		for _, kind := range []string{"_update", "_void"} {
+			if strings.Contains(ev, kind) {
+				return nil, badInput(422, errIssue("not-supported", evExpr, fmt.Sprintf(
+					"message event %s %ss a record: updates and voids of a notified record are not supported yet; nothing was changed", ev, strings.TrimPrefix(kind, "_"))))
 			}
 		}
-		if strings.HasSuffix(ev, "_update") {
-			*issues = append(*issues, info("informational", h.Path+".eventUri", "an update message is mapped as a notification of the whole record"))
+		for _, bad := range []string{"_acknowledgement", "_status", "_extraction_error", "_coding", "_alias"} {
+			if strings.Contains(ev, bad) {
+				return nil, badInput(422, errIssue("not-supported", evExpr, fmt.Sprintf("message event %s is not a birth or death notification", ev)))
+			}
 		}
 		foci, _ := h.Data["focus"].([]any)
 		for i, f := range foci {

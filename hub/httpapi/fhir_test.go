@@ -1499,3 +1499,48 @@ func TestFHIRNotificationOddEntry(t *testing.T) {
 	headerID := uuid.NewString()
 	wantResponse(t, postFHIR(t, h, pathProcessMessage, tok, messageOf(t, odd(), headerID), fhirJSON), http.StatusOK, headerID, "ok")
 }
+
+// TestFHIRUpdateMessageRefused: an NCHS update (or void) message was
+// mapped as a fresh notification: a 409 when its document carries the
+// identifier of the record already held, a second copy of the birth when
+// it carries none. Until updates are supported it is a 422 fatal-error
+// naming MessageHeader.eventUri, and nothing changes.
+func TestFHIRUpdateMessageRefused(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, "hl7-bfdr-birth")
+	tok := adminToken(h)
+	msg := readFile(t, mappingsTestdata+"/bundles/hl7-bfdr-birth-message.json")
+	res := postFHIR(t, h, pathProcessMessage, tok, msg, fhirJSON)
+	first := res.Header.Get("Location")
+	if res.Status != http.StatusOK || first == "" {
+		t.Fatalf("submission: %d %s", res.Status, res.Body)
+	}
+	for _, kind := range []string{"update", "void"} {
+		t.Run(kind, func(t *testing.T) {
+			headerID := uuid.NewString()
+			upd := editJSON(t, msg, func(m map[string]any) {
+				mh := resourceAt(m, 0)
+				mh["id"] = headerID
+				mh["eventUri"] = "http://nchs.cdc.gov/birth_submission_" + kind
+				entries(m)[0].(map[string]any)["fullUrl"] = "urn:uuid:" + headerID
+			})
+			res := postFHIR(t, h, pathProcessMessage, tok, upd, fhirJSON)
+			if res.Status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422; %s", res.Status, res.Body)
+			}
+			if res.Header.Get("Location") != "" {
+				t.Errorf("a refused %s names an event: %s", kind, res.Header.Get("Location"))
+			}
+			var rm responseMessage
+			res.JSON(&rm)
+			if len(rm.Entry) != 2 || !strings.Contains(string(rm.Entry[1].Resource), "Bundle.entry[0].resource.eventUri") ||
+				!strings.Contains(string(rm.Entry[1].Resource), "not supported yet") || !strings.Contains(string(rm.Entry[0].Resource), `"fatal-error"`) {
+				t.Errorf("want a fatal-error response naming MessageHeader.eventUri: %s", res.Body)
+			}
+		})
+	}
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events, want 1", n)
+	}
+}
