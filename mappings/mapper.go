@@ -397,6 +397,13 @@ func (st *state) selectRole(r *roleSpec) []*resource {
 			excluded[e] = true
 		}
 	}
+	var about map[*resource]bool
+	if r.About != "" {
+		about = map[*resource]bool{}
+		for _, e := range st.role(r.About) {
+			about[e] = true
+		}
+	}
 	var out []*resource
 	for _, c := range cands {
 		if len(r.Resource) > 0 && !containsStr(r.Resource, c.Type) {
@@ -420,12 +427,27 @@ func (st *state) selectRole(r *roleSpec) []*resource {
 		if r.where != nil && len(eval(st.b, []node{{c.Data, c.Path}}, r.where)) == 0 {
 			continue
 		}
+		if about != nil && !st.isAbout(c, about) {
+			continue
+		}
 		out = append(out, c)
 		if !r.All {
 			break
 		}
 	}
 	return out
+}
+
+// isAbout reports whether the resource's subject (or a RelatedPerson's
+// patient) names one of the wanted resources.
+func (st *state) isAbout(c *resource, want map[*resource]bool) bool {
+	for _, k := range []string{"subject", "patient"} {
+		o, _ := c.Data[k].(obj)
+		if r := st.b.resolve(str(o["reference"])); r != nil && want[r] {
+			return true
+		}
+	}
+	return false
 }
 
 // sectionMembers lists the resources referenced by Composition sections

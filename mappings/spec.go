@@ -72,6 +72,10 @@ type roleSpec struct {
 	Exclude      strs        `json:"exclude,omitempty"`      // roles whose resources are not candidates
 	OneOf        []*roleSpec `json:"oneOf,omitempty"`        // alternatives, first that finds something
 	All          bool        `json:"all,omitempty"`          // keep every match (default: the first)
+	// About ties the resource to a role: its subject (or a
+	// RelatedPerson's patient) must name a resource of that role, so a
+	// birth weight is the child's and not the mother's.
+	About string `json:"about,omitempty"`
 
 	ref   path
 	where []seg
@@ -208,6 +212,9 @@ func (r *roleSpec) compile(s *familySpec, name string) error {
 		if s.Roles[x] == nil {
 			return fmt.Errorf("role %s: exclude names unknown role %q", name, x)
 		}
+	}
+	if r.About != "" && s.Roles[r.About] == nil {
+		return fmt.Errorf("role %s: about names unknown role %q", name, r.About)
 	}
 	if len(r.Resource) == 0 && r.Ref == "" && len(r.OneOf) == 0 {
 		return fmt.Errorf("role %s: needs resource, ref or oneOf", name)
