@@ -45,6 +45,11 @@ type familySpec struct {
 	Match       struct {
 		BundleTypes strs `json:"bundleTypes"`       // document, message, transaction, batch, collection
 		Require     strs `json:"require,omitempty"` // roles that must be found
+		// Unless names roles whose presence stops the family from
+		// matching: evidence that the bundle is another family's report
+		// (a birth weight in a bundle whose mother died in childbirth
+		// makes it a birth notification, not the mother's death).
+		Unless strs `json:"unless,omitempty"`
 	} `json:"match"`
 	Subject       string                `json:"subject"`                 // the role whose absence refuses the bundle (422)
 	Expect        strs                  `json:"expect,omitempty"`        // roles whose absence is a warning (a gap)
@@ -52,11 +57,22 @@ type familySpec struct {
 	SectionSystem string                `json:"sectionSystem,omitempty"` // Composition section code system (reverse)
 	Roles         map[string]*roleSpec  `json:"roles"`
 	Fields        map[string]fieldRules `json:"fields"`
+	// NotRecorded names roles that, when found, are an event this family
+	// does not record (a death in a birth notification): each resource
+	// found is a warning carrying the note, so the sender knows to
+	// notify that event on its own instead of believing it recorded.
+	NotRecorded []notRecorded `json:"notRecorded,omitempty"`
 
 	order   []string // field ids: plain fields first, then fields with when
 	office  []path
 	source  string
 	refPath map[string]path
+}
+
+// notRecorded is one entry of familySpec.NotRecorded.
+type notRecorded struct {
+	Role string `json:"role"`
+	Note string `json:"note"`
 }
 
 // roleSpec selects resources of the bundle for a role.
@@ -259,7 +275,12 @@ func (s *familySpec) compile() error {
 			return fmt.Errorf("family %s: %w", s.Family, err)
 		}
 	}
-	for _, list := range []strs{s.Match.Require, s.Expect, {s.Subject}} {
+	for _, nr := range s.NotRecorded {
+		if s.Roles[nr.Role] == nil || nr.Note == "" {
+			return fmt.Errorf("family %s: notRecorded needs a known role and a note (role %q)", s.Family, nr.Role)
+		}
+	}
+	for _, list := range []strs{s.Match.Require, s.Match.Unless, s.Expect, {s.Subject}} {
 		for _, r := range list {
 			if r == "" {
 				continue
