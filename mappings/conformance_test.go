@@ -83,7 +83,7 @@ var conformanceExpect = map[string]expectation{
 	"bfdr-birth-record-document-minimal.json":               {"birth"},
 	"bfdr-birth-record-document-multiple-birth.json":        {"birth"},
 	"bfdr-birth-record-document-unmapped-birthplace.json":   {"birth"},
-	"bfdr-birth-record-update-message.json":                 {"birth"},
+	"bfdr-birth-record-update-message.json":                 {""}, // updates are refused until supported
 	"bfdr-fetal-death-report-document-unnamed-fetus.json":   {""},
 	"bfdr-fetal-death-submission-message.json":              {""},
 	"nvss-batch-two-vrdr-submission-messages.json":          {""},

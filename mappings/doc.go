@@ -23,16 +23,27 @@
 // replaces a default and any other adds a family. A family names its event
 // type, the bundle types it accepts, the roles it requires (match), the
 // subject role whose absence refuses the bundle, roles whose absence is a
-// warning (expect), paths to the registration office, and:
+// warning (expect), roles whose presence stops the match (match.unless:
+// birth evidence keeps a bundle from being read as a death), roles that
+// are an event the family does not record (notRecorded: each resource
+// found is a warning), paths to the registration office, and:
 //
 //	roles:   name -> selector: resource types, section (Composition section
 //	         code), profile, code (Observation.code, "system|code" or "code"),
 //	         type (Composition/Location type), relationship, ref (a role path
 //	         whose References name the resources), where (path=value),
-//	         exclude (roles), oneOf (alternatives), all (keep every match)
+//	         exclude (roles), about (a role the resource's subject or patient
+//	         names), oneOf (alternatives), all (keep every match)
 //	fields:  declaration field id -> a rule {from: path or [paths], transform,
 //	         args, when: field, unless: field}, or a list of rules (the first
-//	         that yields a value wins)
+//	         that yields a value wins); a rule's paths are tried in order
+//	         until the transform yields a value
+//
+// A role keeps its first match; the subject role and person roles (only
+// Patient or RelatedPerson) must match one distinct resource, else the
+// bundle is refused naming every match (twins, two different mothers).
+// A bundle another family of another event also reads about someone
+// else (a death and another person's birth) is refused naming both.
 //
 // Paths start with a role (or "bundle") and use a small FHIRPath subset:
 // keys with an optional [index] (lists flatten), extension(url) (url or its

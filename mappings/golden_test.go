@@ -38,6 +38,8 @@ var wantFamily = map[string]string{
 	"opencrvs-v1-birth-home.json":              "opencrvs-v1-birth",
 	"opencrvs-v1-death-other-place.json":       "opencrvs-v1-death",
 	"his-message-birth.json":                   "his-transaction-birth",
+	// the mother died in childbirth: still the birth, with a warning
+	"his-collection-birth-maternal-death.json": "his-transaction-birth",
 }
 
 func TestGoldenFamilies(t *testing.T) {
@@ -90,6 +92,8 @@ func TestGoldenBroken(t *testing.T) {
 		{"not-json.json", 400, "structure"},
 		{"his-no-subject.json", 422, "required"},
 		{"dangling-subject.json", 422, "not-found"},
+		{"his-twins.json", 422, "not-supported"},           // two newborns: one notification each
+		{"his-birth-and-death.json", 422, "not-supported"}, // a death and another person's birth
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

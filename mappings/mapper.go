@@ -128,6 +128,17 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		return nil, badInput(422, append([]Issue{errIssue("required", expr, fmt.Sprintf(
 			"no subject: the %s bundle has no %s (role %q of family %s)", spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), spec.Subject, spec.Family))}, st.issues...)...)
 	}
+	if e := m.conflict(spec, st); e != nil {
+		return nil, e
+	}
+	if e := m.multiples(spec, st); e != nil {
+		return nil, e
+	}
+	for _, nr := range spec.NotRecorded {
+		for _, r := range distinct(st.roleEvery(nr.Role)) {
+			issues = append(issues, warn("informational", r.Path, nr.Note))
+		}
+	}
 	for _, r := range spec.Expect {
 		if len(st.role(r)) == 0 {
 			issues = append(issues, warn("incomplete", target.Path, fmt.Sprintf("no %s details in the bundle (role %q); the notification is incomplete", r, r)))
@@ -216,13 +227,24 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 				ev = str(ec["code"])
 			}
 		}
-		for _, bad := range []string{"_void", "_acknowledgement", "_status", "_extraction_error", "_coding", "_alias"} {
-			if strings.Contains(ev, bad) {
-				return nil, badInput(422, errIssue("not-supported", h.Path+".eventUri", fmt.Sprintf("message event %s is not a birth or death notification", ev)))
+		evExpr := h.Path + ".eventUri"
+		if str(h.Data["eventUri"]) == "" {
+			evExpr = h.Path + ".eventCoding.code"
+		}
+		// An update or void changes a record the hub already holds; mapped
+		// as a fresh notification it would be refused as a reused
+		// document identifier, or (keyed on the new MessageHeader id)
+		// duplicate the birth or death. Refused until supported.
+		for _, kind := range []string{"_update", "_void"} {
+			if strings.Contains(ev, kind) {
+				return nil, badInput(422, errIssue("not-supported", evExpr, fmt.Sprintf(
+					"message event %s %ss a record: updates and voids of a notified record are not supported yet; nothing was changed", ev, strings.TrimPrefix(kind, "_"))))
 			}
 		}
-		if strings.HasSuffix(ev, "_update") {
-			*issues = append(*issues, info("informational", h.Path+".eventUri", "an update message is mapped as a notification of the whole record"))
+		for _, bad := range []string{"_acknowledgement", "_status", "_extraction_error", "_coding", "_alias"} {
+			if strings.Contains(ev, bad) {
+				return nil, badInput(422, errIssue("not-supported", evExpr, fmt.Sprintf("message event %s is not a birth or death notification", ev)))
+			}
 		}
 		foci, _ := h.Data["focus"].([]any)
 		for i, f := range foci {
@@ -276,6 +298,15 @@ type state struct {
 	busy   map[string]bool
 	issues []Issue
 	seen   map[string]bool
+	// every: each role with every resource that matches it (roles map
+	// only the first), to notice two children or two mothers
+	every     map[string][]*resource
+	busyEvery map[string]bool
+}
+
+func (m *Mapper) newState(s *familySpec, b *bundle) *state {
+	return &state{m: m, spec: s, b: b, roles: map[string][]*resource{}, busy: map[string]bool{},
+		every: map[string][]*resource{}, busyEvery: map[string]bool{}}
 }
 
 // dangling records a reference that names nothing in the bundle.
@@ -290,24 +321,173 @@ func (st *state) dangling(expr, ref string) {
 	st.issues = append(st.issues, warn("not-found", expr, fmt.Sprintf("reference %s names no resource in the bundle; ignored", ref)))
 }
 
+// pick returns the first family (by priority) that matches the bundle.
 func (m *Mapper) pick(b *bundle) (*familySpec, *state) {
 	for _, s := range m.order {
-		if !containsStr(s.Match.BundleTypes, b.Type) {
-			continue
-		}
-		st := &state{m: m, spec: s, b: b, roles: map[string][]*resource{}, busy: map[string]bool{}}
-		ok := true
-		for _, r := range s.Match.Require {
-			if len(st.role(r)) == 0 {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if st := m.matches(s, b); st != nil {
 			return s, st
 		}
 	}
 	return nil, nil
+}
+
+// matches is the family's state over the bundle when the family accepts
+// it: the bundle type, every required role found, no unless role found.
+func (m *Mapper) matches(s *familySpec, b *bundle) *state {
+	if !containsStr(s.Match.BundleTypes, b.Type) {
+		return nil
+	}
+	st := m.newState(s, b)
+	for _, r := range s.Match.Require {
+		if len(st.role(r)) == 0 {
+			return nil
+		}
+	}
+	for _, r := range s.Match.Unless {
+		if len(st.role(r)) > 0 {
+			return nil
+		}
+	}
+	return st
+}
+
+// conflict refuses a bundle that another family of a different event
+// type also reads, about someone else: a birth and a death in one
+// bundle. Taking the chosen family's event would silently drop the
+// other. The same person read by both (a VRDR decedent who is also
+// "the patient" of a mother RelatedPerson) is no conflict.
+func (m *Mapper) conflict(spec *familySpec, st *state) *Error {
+	mine := map[*resource]bool{}
+	for _, r := range st.roleEvery(spec.Subject) {
+		mine[r] = true
+	}
+	for _, s := range m.order {
+		if s == spec || s.Event == spec.Event {
+			continue
+		}
+		other := m.matches(s, st.b)
+		if other == nil {
+			continue
+		}
+		var theirs []*resource
+		for _, r := range other.roleEvery(s.Subject) {
+			if !mine[r] {
+				theirs = append(theirs, r)
+			}
+		}
+		if len(theirs) == 0 {
+			continue
+		}
+		is := errIssue("not-supported", st.b.Path, fmt.Sprintf(
+			"the bundle reports both a %s (%s, family %s) and a %s (%s, family %s): recording one would lose the other; post each notification on its own",
+			spec.Event, strings.Join(paths(st.roleEvery(spec.Subject)), ", "), spec.Family, s.Event, strings.Join(paths(theirs), ", "), s.Family))
+		is.Expression = append(paths(st.roleEvery(spec.Subject)), paths(theirs)...)
+		return badInput(422, is)
+	}
+	return nil
+}
+
+// multiples refuses a bundle whose subject role, or a person role (one
+// that selects only Patient or RelatedPerson resources), matches more
+// than one distinct resource: the mapper keeps the first match of a
+// role, so twins would silently become one birth and a second,
+// different mother would be silently ignored.
+func (m *Mapper) multiples(spec *familySpec, st *state) *Error {
+	if subj := distinct(st.roleEvery(spec.Subject)); len(subj) > 1 {
+		is := errIssue("not-supported", st.b.Path, fmt.Sprintf(
+			"the bundle holds %d subjects of a %s notification (role %s: %s): a notification reports one %s (twins: one notification per child); post each on its own",
+			len(subj), spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), strings.Join(paths(subj), ", "), spec.Event))
+		is.Expression = paths(subj)
+		return badInput(422, is)
+	}
+	names := make([]string, 0, len(spec.Roles))
+	for name, r := range spec.Roles {
+		if name != spec.Subject && r.person() {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var issues []Issue
+	reported := map[string]bool{}
+	for _, name := range names {
+		rs := distinct(st.roleEvery(name))
+		if len(rs) < 2 {
+			continue
+		}
+		key := strings.Join(paths(rs), ",")
+		if reported[key] {
+			continue // the same resources under another role (motherRel and mother)
+		}
+		reported[key] = true
+		is := errIssue("invalid", st.b.Path, fmt.Sprintf(
+			"%d different resources are the %s (%s): the bundle contradicts itself; send one",
+			len(rs), strings.ReplaceAll(name, "_", " "), strings.Join(paths(rs), ", ")))
+		is.Expression = paths(rs)
+		issues = append(issues, is)
+	}
+	if len(issues) > 0 {
+		return badInput(422, issues...)
+	}
+	return nil
+}
+
+// person is true for a role that selects people only (Patient or
+// RelatedPerson, one match kept): a bundle names each such person once.
+func (r *roleSpec) person() bool {
+	if r.All {
+		return false
+	}
+	if len(r.OneOf) > 0 {
+		for _, alt := range r.OneOf {
+			if !alt.person() {
+				return false
+			}
+		}
+		return true
+	}
+	if len(r.Resource) == 0 {
+		return false
+	}
+	for _, t := range r.Resource {
+		if t != "Patient" && t != "RelatedPerson" {
+			return false
+		}
+	}
+	return true
+}
+
+// distinct drops repeats: the same resource reached twice (through two
+// references), or entries with the same fullUrl or id. Equal content is
+// not enough: unnamed twins of one sex and birth date look identical.
+func distinct(rs []*resource) []*resource {
+	var out []*resource
+	seen := map[string]bool{}
+	for _, r := range rs {
+		keys := []string{fmt.Sprintf("%p", r)}
+		if r.FullURL != "" {
+			keys = append(keys, "url:"+r.FullURL)
+		}
+		if r.ID != "" {
+			keys = append(keys, "id:"+r.Type+"/"+r.ID)
+		}
+		dup := false
+		for _, k := range keys {
+			dup = dup || seen[k]
+			seen[k] = true
+		}
+		if !dup {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func paths(rs []*resource) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Path)
+	}
+	return out
 }
 
 func (m *Mapper) noFamily(b *bundle) Issue {
@@ -339,24 +519,55 @@ func (st *state) role(name string) []*resource {
 		return nil
 	}
 	st.busy[name] = true
-	rs := st.selectRole(r)
+	rs := st.selectRole(r, false)
 	st.busy[name] = false
 	st.roles[name] = rs
 	return rs
 }
 
-func (st *state) selectRole(r *roleSpec) []*resource {
+// roleEvery is role with every match kept, also through the roles it
+// refers to (the children named by every birth weight, not the first).
+func (st *state) roleEvery(name string) []*resource {
+	if rs, ok := st.every[name]; ok {
+		return rs
+	}
+	r := st.spec.Roles[name]
+	if r == nil || st.busyEvery[name] {
+		return nil
+	}
+	st.busyEvery[name] = true
+	rs := st.selectRole(r, true)
+	st.busyEvery[name] = false
+	st.every[name] = rs
+	return rs
+}
+
+// selectRole finds the role's resources: the first match, or with every
+// (or r.All) all of them.
+func (st *state) selectRole(r *roleSpec, every bool) []*resource {
 	if len(r.OneOf) > 0 {
 		for _, alt := range r.OneOf {
-			if rs := st.selectRole(alt); len(rs) > 0 {
+			if rs := st.selectRole(alt, every); len(rs) > 0 {
 				return rs
 			}
 		}
 		return nil
 	}
+	roleOf := st.role
+	if every {
+		roleOf = st.roleEvery
+	}
 	var cands []*resource
 	if r.Ref != "" {
-		for _, n := range st.eval(r.ref) {
+		var start []node
+		if r.ref.role == "bundle" {
+			start = []node{{st.b.Data, st.b.Path}}
+		} else {
+			for _, res := range roleOf(r.ref.role) {
+				start = append(start, node{res.Data, res.Path})
+			}
+		}
+		for _, n := range eval(st.b, start, r.ref.segs) {
 			o, ok := n.v.(obj)
 			if !ok {
 				continue
@@ -382,8 +593,15 @@ func (st *state) selectRole(r *roleSpec) []*resource {
 	}
 	excluded := map[*resource]bool{}
 	for _, x := range r.Exclude {
-		for _, e := range st.role(x) {
+		for _, e := range roleOf(x) {
 			excluded[e] = true
+		}
+	}
+	var about map[*resource]bool
+	if r.About != "" {
+		about = map[*resource]bool{}
+		for _, e := range roleOf(r.About) {
+			about[e] = true
 		}
 	}
 	var out []*resource
@@ -409,12 +627,27 @@ func (st *state) selectRole(r *roleSpec) []*resource {
 		if r.where != nil && len(eval(st.b, []node{{c.Data, c.Path}}, r.where)) == 0 {
 			continue
 		}
+		if about != nil && !st.isAbout(c, about) {
+			continue
+		}
 		out = append(out, c)
-		if !r.All {
+		if !r.All && !every {
 			break
 		}
 	}
 	return out
+}
+
+// isAbout reports whether the resource's subject (or a RelatedPerson's
+// patient) names one of the wanted resources.
+func (st *state) isAbout(c *resource, want map[*resource]bool) bool {
+	for _, k := range []string{"subject", "patient"} {
+		o, _ := c.Data[k].(obj)
+		if r := st.b.resolve(str(o["reference"])); r != nil && want[r] {
+			return true
+		}
+	}
+	return false
 }
 
 // sectionMembers lists the resources referenced by Composition sections
@@ -528,37 +761,57 @@ func (m *Mapper) mapFields(spec *familySpec, st *state, ec *core.EventConfig, no
 			if (f.When != "" && decl[f.When] == nil) || (f.Unless != "" && decl[f.Unless] != nil) {
 				continue
 			}
-			var nodes []node
-			for _, p := range f.paths {
-				if nodes = st.eval(p); len(nodes) > 0 {
-					break
-				}
-			}
-			if len(nodes) == 0 {
-				continue
-			}
-			fc := ec.Field(id)
-			if fc == nil {
-				issues = append(issues, info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID)))
+			v, from, tis, stop := m.mapRule(f, st, ec, id, now)
+			issues = append(issues, tis...)
+			if stop {
 				break
 			}
-			c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
-			v, tis := transforms[f.Transform].forward(c, nodes)
-			issues = append(issues, tis...)
 			if v == nil {
 				continue
 			}
 			raw, err := json.Marshal(v)
 			if err != nil {
-				issues = append(issues, warn("processing", nodes[0].path, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
+				issues = append(issues, warn("processing", from, fmt.Sprintf("%s: value cannot be encoded: %v", id, err)))
 				continue
 			}
 			decl[id] = raw
-			sources[id] = nodes[0].path
+			sources[id] = from
 			break
 		}
 	}
 	return decl, sources, issues
+}
+
+// mapRule runs one field rule: its paths in order, until one yields a
+// value. A path that finds nodes the transform cannot use (a _birthDate
+// holding only another extension) does not hide the next path; its
+// warnings are kept only when no later path yields the value (errors
+// always are: they refuse the bundle). stop is true when the form has no
+// such field.
+func (m *Mapper) mapRule(f *fieldSpec, st *state, ec *core.EventConfig, id string, now time.Time) (v any, from string, issues []Issue, stop bool) {
+	var pending []Issue
+	for _, p := range f.paths {
+		nodes := st.eval(p)
+		if len(nodes) == 0 {
+			continue
+		}
+		fc := ec.Field(id)
+		if fc == nil {
+			return nil, "", []Issue{info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID))}, true
+		}
+		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
+		val, tis := transforms[f.Transform].forward(c, nodes)
+		if val != nil {
+			for _, is := range pending {
+				if is.Severity == "error" || is.Severity == "fatal" {
+					issues = append(issues, is)
+				}
+			}
+			return val, nodes[0].path, append(issues, tis...), false
+		}
+		pending = append(pending, tis...)
+	}
+	return nil, "", pending, false
 }
 
 // office finds the registration office named by the bundle.

@@ -45,6 +45,11 @@ type familySpec struct {
 	Match       struct {
 		BundleTypes strs `json:"bundleTypes"`       // document, message, transaction, batch, collection
 		Require     strs `json:"require,omitempty"` // roles that must be found
+		// Unless names roles whose presence stops the family from
+		// matching: evidence that the bundle is another family's report
+		// (a birth weight in a bundle whose mother died in childbirth
+		// makes it a birth notification, not the mother's death).
+		Unless strs `json:"unless,omitempty"`
 	} `json:"match"`
 	Subject       string                `json:"subject"`                 // the role whose absence refuses the bundle (422)
 	Expect        strs                  `json:"expect,omitempty"`        // roles whose absence is a warning (a gap)
@@ -52,11 +57,22 @@ type familySpec struct {
 	SectionSystem string                `json:"sectionSystem,omitempty"` // Composition section code system (reverse)
 	Roles         map[string]*roleSpec  `json:"roles"`
 	Fields        map[string]fieldRules `json:"fields"`
+	// NotRecorded names roles that, when found, are an event this family
+	// does not record (a death in a birth notification): each resource
+	// found is a warning carrying the note, so the sender knows to
+	// notify that event on its own instead of believing it recorded.
+	NotRecorded []notRecorded `json:"notRecorded,omitempty"`
 
 	order   []string // field ids: plain fields first, then fields with when
 	office  []path
 	source  string
 	refPath map[string]path
+}
+
+// notRecorded is one entry of familySpec.NotRecorded.
+type notRecorded struct {
+	Role string `json:"role"`
+	Note string `json:"note"`
 }
 
 // roleSpec selects resources of the bundle for a role.
@@ -72,6 +88,10 @@ type roleSpec struct {
 	Exclude      strs        `json:"exclude,omitempty"`      // roles whose resources are not candidates
 	OneOf        []*roleSpec `json:"oneOf,omitempty"`        // alternatives, first that finds something
 	All          bool        `json:"all,omitempty"`          // keep every match (default: the first)
+	// About ties the resource to a role: its subject (or a
+	// RelatedPerson's patient) must name a resource of that role, so a
+	// birth weight is the child's and not the mother's.
+	About string `json:"about,omitempty"`
 
 	ref   path
 	where []seg
@@ -209,6 +229,9 @@ func (r *roleSpec) compile(s *familySpec, name string) error {
 			return fmt.Errorf("role %s: exclude names unknown role %q", name, x)
 		}
 	}
+	if r.About != "" && s.Roles[r.About] == nil {
+		return fmt.Errorf("role %s: about names unknown role %q", name, r.About)
+	}
 	if len(r.Resource) == 0 && r.Ref == "" && len(r.OneOf) == 0 {
 		return fmt.Errorf("role %s: needs resource, ref or oneOf", name)
 	}
@@ -252,7 +275,12 @@ func (s *familySpec) compile() error {
 			return fmt.Errorf("family %s: %w", s.Family, err)
 		}
 	}
-	for _, list := range []strs{s.Match.Require, s.Expect, {s.Subject}} {
+	for _, nr := range s.NotRecorded {
+		if s.Roles[nr.Role] == nil || nr.Note == "" {
+			return fmt.Errorf("family %s: notRecorded needs a known role and a note (role %q)", s.Family, nr.Role)
+		}
+	}
+	for _, list := range []strs{s.Match.Require, s.Match.Unless, s.Expect, {s.Subject}} {
 		for _, r := range list {
 			if r == "" {
 				continue

@@ -1499,3 +1499,100 @@ func TestFHIRNotificationOddEntry(t *testing.T) {
 	headerID := uuid.NewString()
 	wantResponse(t, postFHIR(t, h, pathProcessMessage, tok, messageOf(t, odd(), headerID), fhirJSON), http.StatusOK, headerID, "ok")
 }
+
+// TestFHIRBirthWithADeath: a hospital birth notification whose mother
+// died in childbirth is stored as the birth (it used to become the
+// mother's death, and the birth was lost), with a warning naming the
+// mother; twins in one bundle, and a death with another person's birth,
+// are 422s naming every subject, and nothing is stored.
+func TestFHIRBirthWithADeath(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, "his-transaction-birth")
+	tok := adminToken(h)
+	base := readFile(t, mappingsTestdata+"/bundles/his-collection-birth-patient-mother.json")
+
+	maternal := editJSON(t, fresh(t, base), func(m map[string]any) {
+		resourceAt(m, 1)["deceasedDateTime"] = "2026-04-10T09:15:00+02:00"
+	})
+	id, oo := created(t, postFHIR(t, h, pathFHIR, tok, maternal, fhirJSON), http.StatusCreated)
+	ev, decl := declared(t, h, tok, id)
+	if ev.Type != "birth" {
+		t.Fatalf("stored a %s event for a birth notification", ev.Type)
+	}
+	wantFields(t, decl, map[string]any{"child.name": map[string]any{"firstname": "Natasha", "surname": "Lungu"}, "child.dob": "2026-04-10"})
+	warned := false
+	for _, is := range oo.Issue {
+		warned = warned || (is.Severity == "warning" && slices.Contains(is.Expression, "Bundle.entry[1].resource") && strings.Contains(is.Diagnostics, "deceased"))
+	}
+	if !warned {
+		t.Errorf("no warning says the mother (Bundle.entry[1].resource) died: %s", oo.text())
+	}
+
+	twins := editJSON(t, fresh(t, base), func(m map[string]any) {
+		child := mustJSON(t, resourceAt(m, 0))
+		var c2 map[string]any
+		_ = json.Unmarshal(child, &c2)
+		c2["name"] = []any{map[string]any{"family": "Lungu", "given": []any{"Natalia"}}}
+		w := mustJSON(t, resourceAt(m, 3))
+		var w2 map[string]any
+		_ = json.Unmarshal(w, &w2)
+		w2["subject"] = map[string]any{"reference": "urn:uuid:7c000000-0000-4000-8000-000000000009"}
+		m["entry"] = append(entries(m),
+			map[string]any{"fullUrl": "urn:uuid:7c000000-0000-4000-8000-000000000009", "resource": c2},
+			map[string]any{"fullUrl": "urn:uuid:7c000000-0000-4000-8000-00000000000a", "resource": w2})
+	})
+	wantOutcome(t, postFHIR(t, h, pathFHIR, tok, twins, fhirJSON), http.StatusUnprocessableEntity, "Bundle.entry[0].resource", "Bundle.entry[4].resource", "one notification per child")
+
+	both := fresh(t, readFile(t, mappingsTestdata+"/broken/his-birth-and-death.json"))
+	wantOutcome(t, postFHIR(t, h, pathFHIR, tok, both, fhirJSON), http.StatusUnprocessableEntity, "birth", "death", "Bundle.entry[0].resource", "Bundle.entry[5].resource")
+
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events, want 1 (the maternal-death birth)", n)
+	}
+}
+
+// TestFHIRUpdateMessageRefused: an NCHS update (or void) message was
+// mapped as a fresh notification: a 409 when its document carries the
+// identifier of the record already held, a second copy of the birth when
+// it carries none. Until updates are supported it is a 422 fatal-error
+// naming MessageHeader.eventUri, and nothing changes.
+func TestFHIRUpdateMessageRefused(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, "hl7-bfdr-birth")
+	tok := adminToken(h)
+	msg := readFile(t, mappingsTestdata+"/bundles/hl7-bfdr-birth-message.json")
+	res := postFHIR(t, h, pathProcessMessage, tok, msg, fhirJSON)
+	first := res.Header.Get("Location")
+	if res.Status != http.StatusOK || first == "" {
+		t.Fatalf("submission: %d %s", res.Status, res.Body)
+	}
+	for _, kind := range []string{"update", "void"} {
+		t.Run(kind, func(t *testing.T) {
+			headerID := uuid.NewString()
+			upd := editJSON(t, msg, func(m map[string]any) {
+				mh := resourceAt(m, 0)
+				mh["id"] = headerID
+				mh["eventUri"] = "http://nchs.cdc.gov/birth_submission_" + kind
+				entries(m)[0].(map[string]any)["fullUrl"] = "urn:uuid:" + headerID
+			})
+			res := postFHIR(t, h, pathProcessMessage, tok, upd, fhirJSON)
+			if res.Status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422; %s", res.Status, res.Body)
+			}
+			if res.Header.Get("Location") != "" {
+				t.Errorf("a refused %s names an event: %s", kind, res.Header.Get("Location"))
+			}
+			var rm responseMessage
+			res.JSON(&rm)
+			if len(rm.Entry) != 2 || !strings.Contains(string(rm.Entry[1].Resource), "Bundle.entry[0].resource.eventUri") ||
+				!strings.Contains(string(rm.Entry[1].Resource), "not supported yet") || !strings.Contains(string(rm.Entry[0].Resource), `"fatal-error"`) {
+				t.Errorf("want a fatal-error response naming MessageHeader.eventUri: %s", res.Body)
+			}
+		})
+	}
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events, want 1", n)
+	}
+}
