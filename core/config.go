@@ -173,17 +173,30 @@ func NewCountryConfig(settings Settings, events []*EventConfig, locations []Loca
 		if _, dup := c.events[e.ID]; dup {
 			return nil, fmt.Errorf("event %q defined twice", e.ID)
 		}
-		e.buildIndex()
-		if len(e.index) != len(e.Fields) {
-			return nil, fmt.Errorf("event %q: a field id is defined twice", e.ID)
+		seen := make(map[string]bool, len(e.Fields))
+		for i, f := range e.Fields {
+			// An empty id cannot be filled in by a declaration; a second
+			// field with the same id would shadow the first in the index.
+			if f.ID == "" {
+				return nil, fmt.Errorf("event %q: field #%d (type %s): id is required", e.ID, i+1, f.Type)
+			}
+			if seen[f.ID] {
+				return nil, fmt.Errorf("event %q: field %q is defined twice", e.ID, f.ID)
+			}
+			seen[f.ID] = true
 		}
+		e.buildIndex()
 		for _, f := range e.Fields {
 			if err := checkFieldConfig(e, f); err != nil {
 				return nil, fmt.Errorf("event %q: field %q: %w", e.ID, f.ID, err)
 			}
 		}
+		if err := checkEventFields(e); err != nil {
+			return nil, fmt.Errorf("event %q: %w", e.ID, err)
+		}
 		c.events[e.ID] = e
 	}
+	extIDOwner := map[string]string{} // externalId -> id of the location that has it
 	for i := range c.Locations {
 		l := &c.Locations[i]
 		if l.ID == "" || l.Name == "" {
@@ -199,6 +212,12 @@ func NewCountryConfig(settings Settings, events []*EventConfig, locations []Loca
 		}
 		c.locations[l.ID] = l
 		if l.ExternalID != "" {
+			// FHIR bundles name places by external id: two locations
+			// sharing one would make the lookup pick whichever came last.
+			if other, dup := extIDOwner[l.ExternalID]; dup {
+				return nil, fmt.Errorf("locations %q and %q share externalId %q", other, l.ID, l.ExternalID)
+			}
+			extIDOwner[l.ExternalID] = l.ID
 			c.byExtID[l.ExternalID] = l
 		}
 	}
@@ -239,6 +258,18 @@ func checkFieldConfig(e *EventConfig, f FieldConfig) error {
 		if len(f.Options) == 0 {
 			return fmt.Errorf("type %s needs options", f.Type)
 		}
+		// A repeated or empty value is a typo in the form: the value a
+		// declaration sends could not tell the options apart.
+		seen := make(map[string]bool, len(f.Options))
+		for _, o := range f.Options {
+			if o == "" {
+				return fmt.Errorf("empty option value")
+			}
+			if seen[o] {
+				return fmt.Errorf("option %q is listed twice", o)
+			}
+			seen[o] = true
+		}
 	default:
 		return fmt.Errorf("unknown type %q", f.Type)
 	}
@@ -248,6 +279,42 @@ func checkFieldConfig(e *EventConfig, f FieldConfig) error {
 	if f.Pattern != "" {
 		if _, err := compilePattern(f.Pattern); err != nil {
 			return fmt.Errorf("bad pattern: %w", err)
+		}
+	}
+	for _, t := range f.LocationTypes {
+		switch t {
+		case LocationAdminStructure, LocationCRVSOffice, LocationHealthFacility:
+		default:
+			return fmt.Errorf("locationTypes: unknown location type %q", t)
+		}
+	}
+	return nil
+}
+
+// checkEventFields checks the fields an event names for its metadata.
+// Both must exist and have a type the readers understand: the index reads
+// dateOfEvent as a YYYY-MM-DD string, and PlaceOfEvent (access.go) reads
+// placeOfEvent as a location UUID or a DOMESTIC address. A wrong name or
+// type would not fail loudly: every record would silently get no date of
+// event, and its place of event would fall back to the creation location,
+// changing which jurisdiction scopes may see it.
+func checkEventFields(e *EventConfig) error {
+	if e.DateOfEvent != "" {
+		f := e.Field(e.DateOfEvent)
+		switch {
+		case f == nil:
+			return fmt.Errorf("dateOfEvent: field %q not found", e.DateOfEvent)
+		case f.Type != FieldDate:
+			return fmt.Errorf("dateOfEvent: field %q has type %s, want %s", e.DateOfEvent, f.Type, FieldDate)
+		}
+	}
+	if e.PlaceOfEvent != "" {
+		f := e.Field(e.PlaceOfEvent)
+		switch {
+		case f == nil:
+			return fmt.Errorf("placeOfEvent: field %q not found", e.PlaceOfEvent)
+		case f.Type != FieldLocation && f.Type != FieldAddress:
+			return fmt.Errorf("placeOfEvent: field %q has type %s, want %s or %s", e.PlaceOfEvent, f.Type, FieldLocation, FieldAddress)
 		}
 	}
 	return nil
