@@ -10,8 +10,8 @@ import (
 	"github.com/crvshub/crvshub/testharness/fixtures"
 )
 
-// mapEdited maps a testdata bundle after edit changed its entries' resources.
-func mapEdited(t *testing.T, file string, edit func(b map[string]any, res []map[string]any)) *Result {
+// mapFileEdited maps a testdata bundle after edit changed its entries' resources.
+func mapFileEdited(t *testing.T, file string, edit func(b map[string]any, res []map[string]any)) *Result {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", file))
 	if err != nil {
@@ -56,7 +56,7 @@ func TestDeathDateOfUTCInstantIsTheCountrysDay(t *testing.T) {
 		"2026-04-10T23:30:00+01:00": `"2026-04-10"`,
 		"2026-04-10T20:00:00Z":      `"2026-04-10"`,
 	} {
-		res := mapEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+		res := mapFileEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
 			for _, r := range rs {
 				if r["resourceType"] == "Patient" && r["deceasedDateTime"] != nil {
 					r["deceasedDateTime"] = in
@@ -74,7 +74,7 @@ func TestDeathDateOfUTCInstantIsTheCountrysDay(t *testing.T) {
 // multipleBirthInteger is its birth order, not the plurality.
 func TestBFDRPluralityValueInteger(t *testing.T) {
 	for n, want := range map[int]string{1: `"SINGLE"`, 2: `"TWIN"`, 3: `"TRIPLET"`, 4: `"QUADRUPLET"`, 7: `"HIGHER_MULTIPLE_DELIVERY"`} {
-		res := mapEdited(t, "hl7-bfdr-birth.json", func(b map[string]any, rs []map[string]any) {
+		res := mapFileEdited(t, "hl7-bfdr-birth.json", func(b map[string]any, rs []map[string]any) {
 			delete(rs[1], "_multipleBirthInteger")
 			rs[1]["multipleBirthInteger"] = 1
 			b["entry"] = append(b["entry"].([]any), map[string]any{"fullUrl": "urn:uuid:2c000000-0000-4000-8000-0000000000bb", "resource": map[string]any{
@@ -118,7 +118,7 @@ func TestForeignSSNNeverNationalID(t *testing.T) {
 // TestPlaceholderNationalIDWarned: an all-zero national ID is "unknown":
 // left out, with a warning naming it.
 func TestPlaceholderNationalIDWarned(t *testing.T) {
-	res := mapEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+	res := mapFileEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
 		for _, r := range rs {
 			if r["resourceType"] == "Patient" {
 				r["identifier"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"system": "http://opencrvs.org/specs/identifier-type", "code": "NATIONAL_ID"}}}, "value": "0000000000"}}
@@ -136,7 +136,7 @@ func TestPlaceholderNationalIDWarned(t *testing.T) {
 // TestProvinceOnlyAddressKept: a domestic address naming a province (a
 // known area that is not a leaf) keeps it as text and says so.
 func TestProvinceOnlyAddressKept(t *testing.T) {
-	res := mapEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+	res := mapFileEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
 		rs[1]["address"] = []any{map[string]any{"use": "home", "line": []any{"Plot 12"}, "city": "Mpika", "state": "Central", "country": "FAR"}}
 	})
 	want := `{"addressType":"DOMESTIC","country":"FAR","streetLevelDetails":{"addressLine1":"Plot 12","cityOrTown":"Mpika","state":"Central"}}`
@@ -155,7 +155,7 @@ func TestProvinceOnlyAddressKept(t *testing.T) {
 // TestUsualNameWhenOfficialIsEmpty: an unnamed newborn's official name
 // (family data-absent) does not hide the usual name the hospital gave.
 func TestUsualNameWhenOfficialIsEmpty(t *testing.T) {
-	res := mapEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+	res := mapFileEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
 		rs[0]["name"] = []any{
 			map[string]any{"use": "official", "_family": map[string]any{"extension": []any{map[string]any{
 				"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "not-applicable"}}}},
