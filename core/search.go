@@ -427,6 +427,11 @@ func (p *queryParser) expression(key string, raw json.RawMessage, path string) (
 			switch col {
 			case ColTrackingID, ColRegistrationNumber:
 				vals[i] = strings.ToUpper(strings.TrimSpace(v))
+				if vals[i] == "" {
+					// the store reads "" as "not set": a search for an empty
+					// tracking id or number is a mistake, not "unregistered"
+					return nil, badQuery("%s: the term must not be empty", path)
+				}
 			case ColStatus:
 				if !containsStr(statusNames(), v) {
 					return nil, badQuery("%s: unknown status '%s' (one of %s)", path, v, strings.Join(statusNames(), ", "))

@@ -353,6 +353,8 @@ func TestParseSearchErrors(t *testing.T) {
 		{"status term missing", clause(`{"status":{"type":"exact"}}`), "query.clauses[0].status.term must be a string"},
 		{"anyOf term not a string", clause(`{"eventType":{"type":"anyOf","terms":["birth",["death"]]}}`), "query.clauses[0].eventType.terms[1] must be a string"},
 		{"fuzzy tracking id", clause(`{"trackingId":{"type":"fuzzy","term":"B7"}}`), "query.clauses[0].trackingId: type must be exact or anyOf, not 'fuzzy'"},
+		{"empty registration number", clause(`{"legalStatuses.REGISTERED.registrationNumber":{"type":"exact","term":" "}}`), "query.clauses[0].legalStatuses.REGISTERED.registrationNumber: the term must not be empty"},
+		{"empty tracking id", clause(`{"trackingId":""}`), "query.clauses[0].trackingId: the term must not be empty"},
 		{"match with unknown key", clause(`{"trackingId":{"type":"exact","value":"B7"}}`), "query.clauses[0].trackingId: expected {type, term|terms|gte|lte|location}"},
 		{"too many terms", clause(`{"eventType":{"type":"anyOf","terms":[` + strings.Join(terms, ",") + `]}}`), "at most 200 terms"},
 		{"created at bad date", clause(`{"createdAt":{"type":"exact","term":"2024-02-30"}}`), "query.clauses[0].createdAt.term must be a date"},

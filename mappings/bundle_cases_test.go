@@ -166,3 +166,33 @@ func TestUsualNameWhenOfficialIsEmpty(t *testing.T) {
 		t.Errorf("child.name %s, want Baby Lungu", got)
 	}
 }
+
+// TestHISMultipleBirth: multipleBirthInteger is the birth order (1 = the
+// first twin); the type of birth comes from the multipleBirthTotal
+// extension, and an order alone says nothing about it.
+func TestHISMultipleBirth(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(child map[string]any)
+		want string
+	}{
+		{"first of twins", func(c map[string]any) {
+			c["multipleBirthInteger"] = 1
+			c["_multipleBirthInteger"] = map[string]any{"extension": []any{map[string]any{
+				"url": "http://hl7.org/fhir/StructureDefinition/patient-multipleBirthTotal", "valuePositiveInt": 2}}}
+		}, `"TWIN"`},
+		{"order only", func(c map[string]any) { c["multipleBirthInteger"] = 1 }, ""},
+		{"single", func(c map[string]any) { c["multipleBirthBoolean"] = false }, `"SINGLE"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := mapFileEdited(t, "his-collection-birth-patient-mother.json", func(_ map[string]any, rs []map[string]any) {
+				delete(rs[0], "multipleBirthBoolean")
+				delete(rs[0], "multipleBirthInteger")
+				tc.edit(rs[0])
+			})
+			if got := string(res.Declaration["child.birthType"]); got != tc.want {
+				t.Errorf("child.birthType %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

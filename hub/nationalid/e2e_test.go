@@ -870,6 +870,9 @@ func TestCorrectionOfMOSIPRegisteredBirthUpdatesItsIdentity(t *testing.T) {
 		t.Fatalf("APPROVE_CORRECTION answered %s %s, want it Requested (sent to MOSIP)", last.Type, last.Status)
 	}
 	eventually(t, 10*time.Second, "the approval accepted", func() bool { return core.Derive(e.stored(t, ev.ID)).Pending == nil })
+	// the hub records the outcome before it answers the callback: the mock
+	// counts the acknowledgement a moment later
+	eventually(t, 5*time.Second, "the second credential acknowledged", func() bool { return e.mock.Stats().CallbacksAcked == 2 })
 	after := core.Derive(e.stored(t, ev.ID))
 	ms := e.mock.Stats()
 	if ms.PacketsByCertificate[regNum] != 1 || len(ms.VIDs) != 1 || len(ms.PacketsByRegistrationID) != 1 {
