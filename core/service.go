@@ -361,6 +361,15 @@ func (s *Service) Get(ctx context.Context, p Principal, eventID string) (*EventD
 
 // GetByTrackingID is Get by tracking id.
 func (s *Service) GetByTrackingID(ctx context.Context, p Principal, trackingID string) (*EventDocument, error) {
+	return s.getByTrackingID(ctx, p, trackingID, nil)
+}
+
+// getByTrackingID is GetByTrackingID with a check of the event, made
+// before the READ is recorded, once the caller is known to reach it (else
+// its answer would reveal that the record exists). Whether the event is
+// missing, deleted or beyond the caller's scopes, the answer is the same
+// "not found" that names only what the caller sent.
+func (s *Service) getByTrackingID(ctx context.Context, p Principal, trackingID string, check func(*EventDocument) error) (*EventDocument, error) {
 	if err := RequireScope(p, actionScopes[ActionRead], ""); err != nil {
 		return nil, err
 	}
@@ -372,10 +381,23 @@ func (s *Service) GetByTrackingID(ctx context.Context, p Principal, trackingID s
 	if err != nil {
 		return nil, err
 	}
+	if check != nil {
+		cur, err := s.Store.Event(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, hidden
+		}
+		if err != nil {
+			return nil, err
+		}
+		if st := Derive(cur); st.Deleted || s.canAccess(p, ActionRead, cur, st) != nil {
+			return nil, hidden
+		}
+		if err := check(cur); err != nil {
+			return nil, err
+		}
+	}
 	ev, err := s.Get(ctx, p, id)
 	if KindOf(err) == KindNotFound {
-		// the same answer whether the event is missing, deleted or of a
-		// type the caller may not read: never confirm it exists, nor its id
 		return nil, hidden
 	}
 	return ev, err
@@ -392,37 +414,14 @@ type FieldValue struct {
 // FieldByTrackingID returns one declaration field of the event with this
 // tracking id (null when not set), recording the read.
 func (s *Service) FieldByTrackingID(ctx context.Context, p Principal, trackingID, fieldID string) (*FieldValue, error) {
-	// The field is checked before the READ is recorded (a request that
-	// fails writes nothing), and only once the caller is known to reach
-	// the record (else the answer would reveal that it exists).
-	if err := RequireScope(p, actionScopes[ActionRead], ""); err != nil {
-		return nil, err
-	}
-	hidden := Errorf(KindNotFound, "NOT_FOUND", "Event not found with tracking ID: %s", trackingID)
-	id, err := s.Store.EventIDByTrackingID(ctx, strings.ToUpper(strings.TrimSpace(trackingID)))
-	if errors.Is(err, ErrNotFound) {
-		return nil, hidden
-	}
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.Store.Event(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, hidden
-	}
-	if err != nil {
-		return nil, err
-	}
-	if st := Derive(cur); st.Deleted || s.canAccess(p, ActionRead, cur, st) != nil {
-		return nil, hidden
-	}
-	if ec := s.Config.Event(cur.Type); ec == nil || ec.Field(fieldID) == nil {
-		return nil, Errorf(KindNotFound, "UNKNOWN_FIELD", "Field '%s' is not a field of event type '%s'", fieldID, cur.Type)
-	}
-	ev, err := s.Get(ctx, p, id)
-	if KindOf(err) == KindNotFound {
-		return nil, hidden
-	}
+	// The field is checked before the READ is recorded: a request that
+	// fails writes nothing.
+	ev, err := s.getByTrackingID(ctx, p, trackingID, func(ev *EventDocument) error {
+		if ec := s.Config.Event(ev.Type); ec == nil || ec.Field(fieldID) == nil {
+			return Errorf(KindNotFound, "UNKNOWN_FIELD", "Field '%s' is not a field of event type '%s'", fieldID, ev.Type)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -75,3 +75,22 @@ func TestJurisdiction(t *testing.T) {
 		t.Errorf("v1.9 my-jurisdiction search: %v, want only %s", got, there.ID)
 	}
 }
+
+// TestFieldByTrackingIDUnknownFieldWritesNothing: asking for a field the
+// event type does not have is a 404 naming it, and records no READ (a
+// request that fails writes nothing).
+func TestFieldByTrackingIDUnknownFieldWritesNothing(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	ev := h.Notify(tok, "birth", newTx(), hubtest.BirthDeclaration("Field", "Banda"))
+	before := len(stored(t, h, ev.ID).Actions)
+	wantError(t, h.Do("GET", pathEvents+"/by-tracking-id/"+ev.TrackingID+"/fields/child.colour", tok, nil), http.StatusNotFound, "child.colour")
+	if n := len(stored(t, h, ev.ID).Actions); n != before {
+		t.Errorf("a failed field lookup recorded %d actions", n-before)
+	}
+	wantOK(t, h.Do("GET", pathEvents+"/by-tracking-id/"+ev.TrackingID+"/fields/child.name", tok, nil))
+	if n := len(stored(t, h, ev.ID).Actions); n != before+1 {
+		t.Errorf("a field lookup recorded %d actions, want one READ", n-before)
+	}
+}
