@@ -51,7 +51,8 @@ type Options struct {
 	Partners *PartnersConfig
 	// PublicURL is how partners reach this hub (callback URLs), e.g.
 	// https://crvs-hub.example.gov; serve sets it from the listen address
-	// when not configured.
+	// when not configured (and refuses to start on 0.0.0.0 / [::] with a
+	// MOSIP partner, whose callback URL would be unreachable).
 	PublicURL string
 	Messaging MessagingOptions
 	// MetricsAddr, when set (HOST:PORT), serves GET /metrics on a listener
@@ -64,6 +65,11 @@ type Options struct {
 	// X-Forwarded-For names the client in the audit trail; none by
 	// default (the connection's peer is recorded).
 	TrustedProxies []string
+	// DataLock, when set, is the data folder's lock, taken by the caller
+	// before it wrote to the folder (serve starts the MOSIP mock, which
+	// writes keys there, before Open); Open then owns it and Close (or a
+	// failed Open) releases it. nil: Open takes the lock itself.
+	DataLock *DataLock
 }
 
 // DBFile is the SQLite database file name inside the data folder.
@@ -93,11 +99,21 @@ type App struct {
 	Relay      *bus.Relay
 	Router     *message.Router
 	Breakers   *bus.Breakers
+
+	lock *DataLock
 }
 
-// Open builds the hub: data folder, store (migrations run here), country
-// config, signing key, engine and HTTP server.
-func Open(ctx context.Context, o Options) (*App, error) {
+// Open builds the hub: data folder (locked: one hub per folder), store
+// (migrations run here), country config, signing key, engine and HTTP
+// server.
+func Open(ctx context.Context, o Options) (_ *App, err error) {
+	lock := o.DataLock
+	o.DataLock = nil
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	if o.DataDir == "" {
 		o.DataDir = "data"
 	}
@@ -107,9 +123,14 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err := httpapi.CheckTrustedProxies(o.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	if lock == nil {
+		if lock, err = LockDataDir(o.DataDir); err != nil {
+			return nil, err
+		}
+	} else if filepath.Clean(lock.Dir()) != filepath.Clean(o.DataDir) {
+		return nil, fmt.Errorf("data folder lock is for %s, not %s", lock.Dir(), o.DataDir)
 	}
+	warnOpenDataDir(o.Log, o.DataDir)
 	cc, err := countryconfig.Load(o.ConfigDir)
 	if err != nil {
 		return nil, err
@@ -138,9 +159,10 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
 	a.Service = &core.Service{Store: st, Config: cc, Log: o.Log}
 	if err := a.openPartners(ctx); err != nil {
-		a.Close()
+		a.Close() // the lock is released by the deferred Unlock
 		return nil, err
 	}
+	a.lock = lock
 	a.Ops.IssueToken = a.Issuer.IssueConfirmationToken
 	var apiMetrics http.Handler // on the API listener only without MetricsAddr
 	if o.MetricsAddr == "" {
@@ -168,20 +190,63 @@ func (a *App) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{})
 }
 
-// OpenStore opens the SQLite store in a data folder (the CLI's client
-// commands use it without the rest of the hub).
-func OpenStore(ctx context.Context, dataDir, synchronous string) (*sqlite.Store, error) {
-	return openStore(ctx, dataDir, sqlite.Options{Synchronous: synchronous})
+// OpenExistingStore opens the SQLite store of a data folder that already
+// has a database, without the rest of the hub and without its lock: the
+// CLI's client commands use it while the hub runs (SQLite's busy timeout
+// orders their writes with the hub's). A folder without a database is an
+// error rather than a new empty database, so a wrong --data is noticed.
+func OpenExistingStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
+	if err := RequireDatabase(dataDir); err != nil {
+		return nil, err
+	}
+	if err := fixPrivateDB(dataDir); err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, dataDir, sqlite.Options{})
 }
 
-// openStore opens the SQLite store in a data folder with all its options.
+// Migrate creates the data folder and its database if needed and brings
+// the schema up to date, holding the folder's lock (a running hub on the
+// folder makes it fail: it migrated at its start). It returns the
+// database file's path.
+func Migrate(ctx context.Context, dataDir string) (string, error) {
+	lock, err := LockDataDir(dataDir)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Unlock()
+	st, err := openStore(ctx, dataDir, sqlite.Options{})
+	if err != nil {
+		return "", err
+	}
+	if err := st.Close(); err != nil {
+		return "", fmt.Errorf("close store: %w", err)
+	}
+	return filepath.Join(dataDir, DBFile), nil
+}
+
+// openStore opens (creating it if needed) the SQLite store in a data
+// folder with all its options; its files are kept private (0600).
 func openStore(ctx context.Context, dataDir string, so sqlite.Options) (*sqlite.Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
+	if err := createPrivateDB(dataDir); err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, dataDir, so)
+}
+
+// openSQLite opens the store and then checks the -wal and -shm files that
+// opening made are private too.
+func openSQLite(ctx context.Context, dataDir string, so sqlite.Options) (*sqlite.Store, error) {
 	st, err := sqlite.Open(ctx, filepath.Join(dataDir, DBFile), so)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := fixPrivateDB(dataDir); err != nil {
+		st.Close()
+		return nil, err
 	}
 	return st, nil
 }
@@ -260,7 +325,7 @@ func (a *App) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// Close releases the bus and the store.
+// Close releases the bus, the store and then the data folder's lock.
 func (a *App) Close() error {
 	var errs []error
 	if a.Router != nil {
@@ -270,5 +335,7 @@ func (a *App) Close() error {
 		errs = append(errs, a.Bus.Close())
 	}
 	errs = append(errs, a.Store.Close())
+	errs = append(errs, a.lock.Unlock())
+	a.lock = nil
 	return errors.Join(errs...)
 }

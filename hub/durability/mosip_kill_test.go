@@ -235,6 +235,10 @@ func tokenFor(t *testing.T, ctx context.Context, c *caller, id, secret string) s
 
 func cliCreateClientScopes(t *testing.T, ctx context.Context, bin, dataDir string, scopes []string) (id, secret string) {
 	t.Helper()
+	// a new data folder: migrate creates the database the clients commands need
+	if out, err := exec.CommandContext(ctx, bin, "migrate", "--data", dataDir).CombinedOutput(); err != nil {
+		t.Fatalf("crvshub migrate: %v\n%s", err, out)
+	}
 	args := []string{"clients", "create", "--data", dataDir, "--name", "kill test office", "--office", hubtest.OfficeIbombo}
 	for _, s := range scopes {
 		args = append(args, "--scope", s)

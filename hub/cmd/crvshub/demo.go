@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/crvshub/crvshub/core"
-	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/hub/app"
 )
 
@@ -37,10 +36,6 @@ var demoScopes = []string{
 	"type=record.confirm-registration",
 	"type=record.reject-registration",
 	"type=ops.manage",
-}
-
-func loadConfig() (*core.CountryConfig, error) {
-	return countryconfig.Load(os.Getenv("CRVSHUB_CONFIG"))
 }
 
 // printDemo creates the demo client on first run (its credentials are kept

@@ -2,9 +2,13 @@
 // binary with subcommands.
 //
 //	crvshub serve [--config DIR] [--data DIR] [--addr HOST:PORT] [--metrics-addr HOST:PORT] [--demo]
-//	crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
+//	crvshub clients create --data DIR [--config DIR] --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
 //	crvshub clients list|disable|enable|rotate-secret --data DIR [ID]
 //	crvshub migrate --data DIR
+//
+// serve and migrate hold the data folder's lock (one hub per folder); the
+// clients commands work beside a running hub and need its database to
+// exist.
 package main
 
 import (
@@ -20,12 +24,13 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/auth"
 	"github.com/crvshub/crvshub/hub/httpapi"
@@ -37,12 +42,12 @@ Usage:
   crvshub serve   [--config DIR] [--data DIR] [--addr HOST:PORT] [--metrics-addr HOST:PORT] [--key-file PEM] [--demo] [--log-level LEVEL]
                   [--partners FILE] [--public-url URL] [--nats-url URL] [--with-mocks [--mock-profile P]] [--ack-wait D]
   crvshub mocks   [--addr HOST:PORT] [--partner-cert PEM] [--profile P]
-  crvshub clients create --data DIR --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
+  crvshub clients create --data DIR [--config DIR] --name NAME --scope SCOPE [--scope SCOPE ...] [--office UUID]
   crvshub clients list          --data DIR
   crvshub clients disable       --data DIR ID
   crvshub clients enable        --data DIR ID
   crvshub clients rotate-secret --data DIR ID
-  crvshub migrate --data DIR
+  crvshub migrate --data DIR    (creates the database if there is none; clients commands need one)
 
 Environment: CRVSHUB_DATA (default ./data), CRVSHUB_ADDR (default 127.0.0.1:8080),
 CRVSHUB_METRICS_ADDR, CRVSHUB_CONFIG, CRVSHUB_KEY_FILE, CRVSHUB_LOG_LEVEL, CRVSHUB_PARTNERS, CRVSHUB_PUBLIC_URL,
@@ -80,12 +85,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return usageError{err.Error()}
 		}
-		st, err := app.OpenStore(ctx, *data, "")
+		path, err := app.Migrate(ctx, *data)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "migrations applied to", filepath.Join(*data, app.DBFile))
-		return st.Close()
+		fmt.Fprintln(stdout, "migrations applied to", path)
+		return nil
 	case "probe":
 		// probe URL: exit 0 when GET URL answers 200 (container health checks)
 		if len(args) != 2 {
@@ -154,15 +159,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The data folder's lock comes first: the MOSIP mock writes keys into
+	// the folder before app.Open, which then owns the lock.
+	lock, err := app.LockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if lock != nil {
+			lock.Unlock()
+		}
+	}()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
-	if *publicURL == "" {
-		*publicURL = base
-	}
-	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, PublicURL: *publicURL, MetricsAddr: *metricsAddr,
+	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, MetricsAddr: *metricsAddr,
 		TrustedProxies: proxies,
 		Messaging:      app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
 	if *partners != "" {
@@ -171,11 +184,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if *withMocks {
-		if opts.Partners != nil && opts.Partners.MOSIP != nil {
+	if *withMocks && opts.Partners != nil && opts.Partners.MOSIP != nil {
+		ln.Close()
+		return usageError{"--with-mocks replaces the mosip partner; leave it out of --partners"}
+	}
+	if opts.PublicURL = *publicURL; opts.PublicURL == "" {
+		if opts.PublicURL, err = defaultPublicURL(ln.Addr(), opts.Partners, *withMocks); err != nil {
 			ln.Close()
-			return usageError{"--with-mocks replaces the mosip partner; leave it out of --partners"}
+			return err
 		}
+	}
+	if *withMocks {
 		m, err := startMOSIPMock(*data, *mockProfile, log)
 		if err != nil {
 			ln.Close()
@@ -191,6 +210,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return usageError{"--mock-profile needs --with-mocks"}
 	}
+	opts.DataLock, lock = lock, nil // Open releases it if it fails, Close if not
 	a, err := app.Open(ctx, opts)
 	if err != nil {
 		ln.Close()
@@ -208,6 +228,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("crvshub listening", "addr", ln.Addr().String(), "data", *data)
 	return a.Serve(ctx, ln)
+}
+
+// defaultPublicURL is the URL partners reach the hub at when --public-url
+// is not given: http://<listen address>. A hub listening on every
+// interface (0.0.0.0, [::]) has no such URL: MOSIP would be told to call
+// back http://[::]:8080, which it cannot reach, and nothing would say so
+// until every registration waited forever. So a configured MOSIP partner
+// without its own callbackUrl refuses to start there. The in-process mock
+// (--with-mocks) runs on loopback and is given the loopback address.
+func defaultPublicURL(addr net.Addr, partners *app.PartnersConfig, withMocks bool) (string, error) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return "http://" + addr.String(), nil
+	}
+	if partners != nil && partners.MOSIP != nil && partners.MOSIP.CallbackURL == "" {
+		return "", fmt.Errorf("the hub listens on %s (every interface), so MOSIP cannot be told where to call back: "+
+			"--public-url / CRVSHUB_PUBLIC_URL is required (how MOSIP reaches this hub, e.g. https://crvs-hub.example.gov)", addr)
+	}
+	if !withMocks {
+		return "http://" + addr.String(), nil // no partner calls back
+	}
+	loopback := net.IPv4(127, 0, 0, 1)
+	if tcp.IP.To4() == nil {
+		loopback = net.IPv6loopback
+	}
+	return "http://" + net.JoinHostPort(loopback.String(), strconv.Itoa(tcp.Port)), nil
 }
 
 func cliActor() core.Principal {
@@ -234,6 +280,7 @@ func clients(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	sub := args[0]
 	fs, data := dataFlagSet("clients " + sub)
+	cfg := fs.String("config", env("CRVSHUB_CONFIG", ""), "country config folder the hub serves (create checks --office against it)")
 	name := fs.String("name", "", "client name")
 	office := fs.String("office", "", "the client's default office (UUID)")
 	id := fs.String("id", "", "client id")
@@ -245,7 +292,7 @@ func clients(ctx context.Context, args []string, stdout io.Writer) error {
 	if *id == "" && fs.NArg() > 0 {
 		*id = fs.Arg(0)
 	}
-	st, err := app.OpenStore(ctx, *data, "")
+	st, err := app.OpenExistingStore(ctx, *data)
 	if err != nil {
 		return err
 	}
@@ -265,7 +312,7 @@ func clients(ctx context.Context, args []string, stdout io.Writer) error {
 			return usageError{"clients create: --name and at least one --scope are required"}
 		}
 		if *office != "" {
-			cc, err := loadConfig()
+			cc, err := countryconfig.Load(*cfg)
 			if err != nil {
 				return err
 			}

@@ -23,8 +23,18 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func TestClientsCommands(t *testing.T) {
+// migrated is a data folder with a database, as the clients commands need.
+func migrated(t *testing.T) string {
+	t.Helper()
 	data := t.TempDir()
+	if _, err := runCLI(t, "migrate", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestClientsCommands(t *testing.T) {
+	data := migrated(t)
 	out, err := runCLI(t, "clients", "create", "--data", data, "--name", "Ibombo HIS",
 		"--scope", "type=record.create&event=birth", "--scope", "record.notify[event=birth|death]",
 		"--office", "58325d6c-dc50-4779-aa42-06daa5712756")
@@ -73,7 +83,7 @@ func TestClientsCommands(t *testing.T) {
 }
 
 func TestCLIErrors(t *testing.T) {
-	data := t.TempDir()
+	data := migrated(t)
 	cases := []struct {
 		name  string
 		args  []string
