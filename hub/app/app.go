@@ -255,13 +255,12 @@ func (a *App) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := a.Store.EventIDByTrackingID(ctx, "-")
-	if errors.Is(err, core.ErrNotFound) {
-		return nil
+	if err != nil && !errors.Is(err, core.ErrNotFound) {
+		return err
 	}
-	if err == nil {
-		return nil
-	}
-	return err
+	// a hub whose writes fail for lack of storage is not ready: a load
+	// balancer sends the traffic elsewhere until the disk has room again
+	return a.Store.WriteHealth()
 }
 
 // Serve answers HTTP on ln until ctx is done, then shuts down gracefully

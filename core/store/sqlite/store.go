@@ -131,6 +131,8 @@ type Store struct {
 
 	commits atomic.Uint64
 	writes  atomic.Uint64
+	// lastCommit and lastTrouble (Unix ns) feed WriteHealth.
+	lastCommit, lastTrouble atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error

@@ -79,7 +79,7 @@ func (s *Store) Write(ctx context.Context, fn func(tx core.Tx) error) error {
 	}
 	select {
 	case <-r.done:
-		return r.err
+		return s.unavailable(r.err)
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
 			return ctx.Err()
@@ -87,7 +87,7 @@ func (s *Store) Write(ctx context.Context, fn func(tx core.Tx) error) error {
 		// The writer has it: fn may have run, so only the commit can say
 		// whether the work is durable.
 		<-r.done
-		return r.err
+		return s.unavailable(r.err)
 	}
 }
 
@@ -191,6 +191,7 @@ func (s *Store) commitBatch(batch []*request) {
 			fatal = fmt.Errorf("sqlite: commit: %w", err)
 		} else {
 			s.commits.Add(1)
+			s.lastCommit.Store(time.Now().UnixNano())
 		}
 	}
 	if fatal != nil {
