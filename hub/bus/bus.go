@@ -27,7 +27,7 @@ type Options struct {
 	URL              string        // external NATS; "" starts the embedded server on 127.0.0.1, random port
 	Log              *slog.Logger  // nil: slog.Default()
 	AckWait          time.Duration // default 30 s: redelivery when neither acked nor nacked
-	NakDelay         time.Duration // default 1 s: redelivery delay after a Nack
+	NakDelay         time.Duration // default 1 s: redelivery delay after a Nack (none on shutdown)
 	SubscribersCount int           // default 4 per topic
 }
 
@@ -125,14 +125,10 @@ func (b *Bus) connect(ctx context.Context) error {
 		return fmt.Errorf("bus: jetstream: %w", err)
 	}
 	logger := watermill.NewSlogLogger(b.log)
+	// The publisher's only: the subscriber is the hub's own (subscriber.go).
 	js := wmnats.JetStreamConfig{
 		AutoProvision: true, // streams already exist (ensureStream); kept as a safety net
 		TrackMsgId:    true,
-		AckAsync:      false,
-		DurablePrefix: group,
-		// Only client-side options: the consumer itself is created by
-		// ensureConsumer, so the library binds to it and never deletes it.
-		SubscribeOptions: []nats.SubOpt{nats.ManualAck()},
 	}
 	p, err := wmnats.NewPublisher(wmnats.PublisherConfig{
 		URL:         b.url,
@@ -144,21 +140,7 @@ func (b *Bus) connect(ctx context.Context) error {
 		return fmt.Errorf("bus: publisher: %w", err)
 	}
 	b.pub = &publisher{Publisher: p, b: b}
-	s, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
-		URL:              b.url,
-		QueueGroupPrefix: group,
-		SubscribersCount: b.o.SubscribersCount,
-		CloseTimeout:     10 * time.Second,
-		AckWaitTimeout:   b.o.AckWait,
-		NatsOptions:      natsOpts,
-		Unmarshaler:      &wmnats.NATSMarshaler{},
-		NakDelay:         wmnats.NewStaticDelay(b.o.NakDelay),
-		JetStream:        js,
-	}, logger)
-	if err != nil {
-		return fmt.Errorf("bus: subscriber: %w", err)
-	}
-	b.sub = &subscriber{Subscriber: s, b: b}
+	b.sub = newSubscriber(b)
 	return nil
 }
 
@@ -167,7 +149,9 @@ func (b *Bus) connect(ctx context.Context) error {
 func (b *Bus) Publisher() message.Publisher { return b.pub }
 
 // Subscriber returns the JetStream subscriber: durable queue consumers,
-// explicit synchronous acks, NakDelay after a Nack, AckWait otherwise.
+// explicit synchronous acks, NakDelay after a Nack, AckWait otherwise;
+// on shutdown every delivery not finished is nacked without delay (see
+// subscriber).
 func (b *Bus) Subscriber() message.Subscriber { return b.sub }
 
 // URL is the NATS client URL (the embedded server's when embedded).
@@ -184,8 +168,10 @@ func (b *Bus) Close() error {
 	b.done = true
 	var errs []error
 	if b.sub != nil {
-		if err := b.sub.Subscriber.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("bus: close subscriber: %w", err))
+		// before the connection closes: unfinished deliveries are
+		// nacked (redelivered at once), not left to AckWait
+		if err := b.sub.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if b.pub != nil {
@@ -241,11 +227,12 @@ func (b *Bus) ensureStream(topic string) error {
 
 // ensureConsumer creates (or updates) the topic's durable push consumer.
 // It has at most SubscribersCount messages outstanding: JetStream's
-// AckWait runs from delivery, and each subscriber handles one message at
-// a time, so a message pushed to a busy subscriber would wait in its
-// buffer with the clock running and could be handed out again (and its
-// partner called twice) before its first handling even started. With
-// several hub processes on one consumer the limit is shared by all.
+// AckWait runs from delivery, and the subscriber hands every delivered
+// message to a handler at once, so this is the number of handlers
+// running; more would queue in the process with the clock running and
+// could be handed out again (and their partner called twice) before their
+// first handling even started. With several hub processes on one
+// consumer the limit is shared by all.
 func (b *Bus) ensureConsumer(topic string) error {
 	if err := b.ensureStream(topic); err != nil {
 		return err
@@ -292,25 +279,6 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 	}
 	return nil
 }
-
-type subscriber struct {
-	*wmnats.Subscriber
-	b *Bus
-}
-
-func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := s.b.ensureConsumer(topic); err != nil {
-		return nil, err
-	}
-	ch, err := s.Subscriber.Subscribe(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("bus: subscribe %s: %w", topic, err)
-	}
-	return ch, nil
-}
-
-// SubscribeInitialize provisions the topic's stream and consumer.
-func (s *subscriber) SubscribeInitialize(topic string) error { return s.b.ensureConsumer(topic) }
 
 // Depth reports how many messages of a topic wait for its consumer: not
 // yet delivered plus delivered and not yet acknowledged (a metric).
