@@ -2,9 +2,12 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,16 +52,18 @@ func (o *Options) defaults() {
 // Bus is a connection to JetStream (and, when embedded, the server itself)
 // with one Watermill publisher and one subscriber.
 type Bus struct {
-	o    Options
-	log  *slog.Logger
-	ns   *server.Server // nil when external
-	url  string
-	nc   *nats.Conn // management connection (streams, consumers)
-	js   nats.JetStreamContext
-	pub  *publisher
-	sub  *subscriber
-	mu   sync.Mutex
-	done bool
+	o   Options
+	log *slog.Logger
+	ns  *server.Server // nil when external
+	url string         // with the embedded server's token
+	// shownURL is the embedded server's URL without the token.
+	shownURL string
+	nc       *nats.Conn // management connection (streams, consumers)
+	js       nats.JetStreamContext
+	pub      *publisher
+	sub      *subscriber
+	mu       sync.Mutex
+	done     bool
 
 	streams sync.Map // topic -> struct{}: stream ensured
 }
@@ -87,14 +92,26 @@ func (b *Bus) startServer(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("bus: data dir: %w", err)
 	}
+	// A token made for this run only: the server listens on loopback, and
+	// without it any local user could take route messages off the queue,
+	// publish forged ones or delete the stream. Never logged.
+	token, err := randomToken()
+	if err != nil {
+		return fmt.Errorf("bus: nats token: %w", err)
+	}
 	ns, err := server.NewServer(&server.Options{
-		ServerName: "crvshub",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true,
-		NoLog:      true,
+		ServerName:    "crvshub",
+		Host:          "127.0.0.1",
+		Port:          server.RANDOM_PORT,
+		JetStream:     true,
+		StoreDir:      dir,
+		NoSigs:        true,
+		NoLog:         true,
+		Authorization: token,
+		// A publish is acknowledged (and the relay deletes its outbox
+		// row) only once the message is on disk: the default syncs every
+		// two minutes, and a power cut in between lost route messages.
+		SyncAlways: true,
 	})
 	if err != nil {
 		return fmt.Errorf("bus: nats server: %w", err)
@@ -106,8 +123,9 @@ func (b *Bus) startServer(dir string) error {
 		return errors.New("bus: embedded nats server not ready")
 	}
 	b.ns = ns
-	b.url = ns.ClientURL()
-	b.log.Info("bus: embedded nats started", "url", b.url, "store", dir)
+	b.shownURL = ns.ClientURL()
+	b.url = strings.Replace(b.shownURL, "://", "://"+token+"@", 1)
+	b.log.Info("bus: embedded nats started", "url", b.shownURL, "store", dir)
 	return nil
 }
 
@@ -118,7 +136,7 @@ func (b *Bus) connect(ctx context.Context) error {
 	}
 	nc, err := nats.Connect(b.url, natsOpts...)
 	if err != nil {
-		return fmt.Errorf("bus: connect %s: %w", b.url, err)
+		return fmt.Errorf("bus: connect %s: %w", b.displayURL(), err)
 	}
 	b.nc = nc
 	if b.js, err = nc.JetStream(); err != nil {
@@ -127,7 +145,11 @@ func (b *Bus) connect(ctx context.Context) error {
 	logger := watermill.NewSlogLogger(b.log)
 	// The publisher's only: the subscriber is the hub's own (subscriber.go).
 	js := wmnats.JetStreamConfig{
-		AutoProvision: true, // streams already exist (ensureStream); kept as a safety net
+		// Streams are made by ensureStream with the hub's settings (work
+		// queue, file storage). A publish to a missing stream (an external
+		// NATS that lost its state) must fail, so that the outbox keeps the
+		// row, not create a stream with other settings that nobody reads.
+		AutoProvision: false,
 		TrackMsgId:    true,
 	}
 	p, err := wmnats.NewPublisher(wmnats.PublisherConfig{
@@ -155,7 +177,33 @@ func (b *Bus) Publisher() message.Publisher { return b.pub }
 func (b *Bus) Subscriber() message.Subscriber { return b.sub }
 
 // URL is the NATS client URL (the embedded server's when embedded).
+// For the embedded server it carries the run's token: do not log it (see
+// displayURL).
 func (b *Bus) URL() string { return b.url }
+
+// displayURL is the URL without credentials (the embedded server's token,
+// or a user and password in --nats-url), for logs and errors.
+func (b *Bus) displayURL() string {
+	if b.shownURL != "" {
+		return b.shownURL
+	}
+	u, err := url.Parse(b.url)
+	if err != nil {
+		return "(NATS URL not shown)"
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	return u.String()
+}
+
+func randomToken() (string, error) {
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
 
 // Close closes the subscriber, the publisher, then the embedded server
 // (waiting for its shutdown). It may be called more than once.

@@ -132,9 +132,15 @@ func (s *subscriber) deliver(ctx context.Context, topic string, m *nats.Msg, out
 func (s *subscriber) handOut(ctx context.Context, topic string, m *nats.Msg, out chan<- *message.Message) {
 	msg, err := s.unm.Unmarshal(m)
 	if err != nil {
-		// Left to AckWait (redelivered), as watermill-nats did.
+		// Redelivering it would fail the same way, every AckWait, holding
+		// one of the consumer's MaxAckPending slots for ever (enough of
+		// them stop the partner's queue): it is terminated, loudly.
 		s.forget(m)
-		s.b.log.Error("bus: cannot decode message", "topic", topic, "error", err)
+		if terr := m.Term(); terr != nil {
+			s.b.log.Error("bus: cannot terminate an undecodable message", "topic", topic, "error", terr)
+		}
+		s.b.log.Error("bus: undecodable message terminated (not handled)", "topic", topic, "subject", m.Subject,
+			"bytes", len(m.Data), "error", err)
 		return
 	}
 	mctx, cancel := context.WithCancel(ctx)
