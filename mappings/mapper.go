@@ -135,6 +135,22 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		return nil, e
 	}
 	for _, nr := range spec.NotRecorded {
+		if !nr.Refuse {
+			continue
+		}
+		if rs := distinct(st.roleEvery(nr.Role)); len(rs) > 0 {
+			subj := paths(distinct(st.roleEvery(spec.Subject)))
+			is := errIssue("not-supported", st.b.Path, fmt.Sprintf(
+				"the bundle reports both a %s (%s, family %s) and a %s (%s): %s",
+				spec.Event, strings.Join(subj, ", "), spec.Family, nr.Event, strings.Join(paths(rs), ", "), nr.Note))
+			is.Expression = append(subj, paths(rs)...)
+			return nil, badInput(422, is)
+		}
+	}
+	for _, nr := range spec.NotRecorded {
+		if nr.Refuse {
+			continue
+		}
 		for _, r := range distinct(st.roleEvery(nr.Role)) {
 			issues = append(issues, warn("informational", r.Path, nr.Note))
 		}

@@ -73,6 +73,15 @@ type familySpec struct {
 type notRecorded struct {
 	Role string `json:"role"`
 	Note string `json:"note"`
+	// Refuse makes a found resource refuse the bundle (422 naming the
+	// subject and the resource) instead of a warning: an event that
+	// belongs to no other record the sender will send (a death of the
+	// newborn, or of someone unrelated, in a birth notification) must
+	// not be accepted as a warning nobody acts on.
+	Refuse bool `json:"refuse,omitempty"`
+	// Event names the event the resources report (death), for the
+	// refusal's message.
+	Event string `json:"event,omitempty"`
 }
 
 // roleSpec selects resources of the bundle for a role.
@@ -276,8 +285,8 @@ func (s *familySpec) compile() error {
 		}
 	}
 	for _, nr := range s.NotRecorded {
-		if s.Roles[nr.Role] == nil || nr.Note == "" {
-			return fmt.Errorf("family %s: notRecorded needs a known role and a note (role %q)", s.Family, nr.Role)
+		if s.Roles[nr.Role] == nil || nr.Note == "" || (nr.Refuse && nr.Event == "") {
+			return fmt.Errorf("family %s: notRecorded needs a known role and a note, and an event when it refuses (role %q)", s.Family, nr.Role)
 		}
 	}
 	for _, list := range []strs{s.Match.Require, s.Match.Unless, s.Expect, {s.Subject}} {
