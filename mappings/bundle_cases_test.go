@@ -196,3 +196,35 @@ func TestHISMultipleBirth(t *testing.T) {
 		})
 	}
 }
+
+// TestCompositionFamilyNotRefusedByHISFamilies: an OpenCRVS v1 bundle in a
+// transaction or collection shape holds people the catch-all HIS families
+// would read as another event (a death's MOTHER informant as a child's
+// mother, a birth's deceased father as a decedent); the chosen family
+// already holds them in its own roles, so there is no second event.
+func TestCompositionFamilyNotRefusedByHISFamilies(t *testing.T) {
+	cases := []struct {
+		file, event string
+		edit        func(b map[string]any)
+	}{
+		{"opencrvs-v1-death.json", "death", func(b map[string]any) {
+			resAt(b, 2)["relationship"] = map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/ValueSet/relatedperson-relationshiptype", "code": "MOTHER"}}}
+		}},
+		{"opencrvs-v1-birth.json", "birth", func(b map[string]any) { resAt(b, 5)["deceasedBoolean"] = true }},
+	}
+	for _, c := range cases {
+		for _, typ := range []string{"document", "transaction", "collection"} {
+			b := loadBundle(t, c.file)
+			b["type"] = typ
+			c.edit(b)
+			res, me := mapEdited(t, b)
+			if me != nil {
+				t.Errorf("%s as %s: refused: %v", c.file, typ, me)
+				continue
+			}
+			if res.EventType != c.event {
+				t.Errorf("%s as %s: mapped as a %s", c.file, typ, res.EventType)
+			}
+		}
+	}
+}

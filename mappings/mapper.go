@@ -373,9 +373,21 @@ func (m *Mapper) matches(s *familySpec, b *bundle) *state {
 // other. The same person read by both (a VRDR decedent who is also
 // "the patient" of a mother RelatedPerson) is no conflict.
 func (m *Mapper) conflict(spec *familySpec, st *state) *Error {
+	// mine: every resource the chosen family reads in any of its roles.
+	// A person it already holds as someone else (an OpenCRVS death's
+	// MOTHER informant, a birth's deceased father) is part of its record,
+	// not a second event, even when a catch-all HIS family would read
+	// that person as a child or a decedent.
 	mine := map[*resource]bool{}
-	for _, r := range st.roleEvery(spec.Subject) {
-		mine[r] = true
+	names := make([]string, 0, len(spec.Roles))
+	for name := range spec.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, r := range st.roleEvery(name) {
+			mine[r] = true
+		}
 	}
 	for _, s := range m.order {
 		if s == spec || s.Event == spec.Event {
