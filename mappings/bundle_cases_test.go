@@ -228,3 +228,38 @@ func TestCompositionFamilyNotRefusedByHISFamilies(t *testing.T) {
 		}
 	}
 }
+
+// TestHL7PlusZeroIsLocalClock: the HL7 VRDR/BFDR libraries write the local
+// clock time with +00:00, so those families keep the date as written (the
+// HIS families read UTC as an instant: TestDeathDateOfUTCInstantIsTheCountrysDay).
+func TestHL7PlusZeroIsLocalClock(t *testing.T) {
+	for _, zone := range []string{"+00:00", "Z"} {
+		res := mapFileEdited(t, "hl7-vrdr-death.json", func(b map[string]any, _ []map[string]any) {
+			found := false
+			var walk func(v any)
+			walk = func(v any) {
+				switch x := v.(type) {
+				case map[string]any:
+					if s, _ := x["valueDateTime"].(string); s == "2026-01-17T18:23:00-10:00" {
+						x["valueDateTime"] = "2026-01-17T23:30:00" + zone
+						found = true
+					}
+					for _, y := range x {
+						walk(y)
+					}
+				case []any:
+					for _, y := range x {
+						walk(y)
+					}
+				}
+			}
+			walk(b)
+			if !found {
+				t.Fatal("the fixture's death date is not where the test expects it")
+			}
+		})
+		if got := string(res.Declaration["eventDetails.date"]); got != `"2026-01-17"` {
+			t.Errorf("VRDR death 2026-01-17T23:30:00%s: eventDetails.date %s, want \"2026-01-17\"", zone, got)
+		}
+	}
+}

@@ -827,7 +827,7 @@ func (m *Mapper) mapRule(f *fieldSpec, st *state, ec *core.EventConfig, id strin
 		if fc == nil {
 			return nil, "", []Issue{info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID))}, true
 		}
-		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
+		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now, utc: st.spec.UTCInstants}
 		val, tis := transforms[f.Transform].forward(c, nodes)
 		if val != nil {
 			for _, is := range pending {

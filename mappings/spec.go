@@ -62,6 +62,12 @@ type familySpec struct {
 	// found is a warning carrying the note, so the sender knows to
 	// notify that event on its own instead of believing it recorded.
 	NotRecorded []notRecorded `json:"notRecorded,omitempty"`
+	// UTCInstants: a dateTime in UTC (Z, +00:00, -00:00) is an instant
+	// whose calendar day is the country's (Settings.TimeZone): hospital
+	// systems convert local times to UTC. Off, every date is kept as
+	// written: the HL7 VRDR/BFDR libraries write the local clock time
+	// with +00:00, and a UTC reading would move the day.
+	UTCInstants bool `json:"utcInstants,omitempty"`
 
 	order   []string // field ids: plain fields first, then fields with when
 	office  []path

@@ -22,6 +22,9 @@ type tctx struct {
 	field   *core.FieldConfig
 	args    map[string]any
 	now     time.Time
+	// utc: the family reads Z/+00:00 as a UTC instant (its calendar day
+	// is the country's); see familySpec.UTCInstants.
+	utc bool
 }
 
 // transform is one named transform: forward (FHIR nodes -> declaration
@@ -426,7 +429,10 @@ func partialFromExt(o obj) (y, mo, d int, tm string, found bool) {
 // times to UTC before sending), and its UTC date can be the day before or
 // after the local one (2026-04-10T23:30:00Z is 01:30 on 11 April in
 // Lusaka). Its date is taken in the country's time zone (tz,
-// Settings.TimeZone). dt is always the string as written.
+// Settings.TimeZone). tz nil keeps every date as written: for families
+// whose senders write local clock time with +00:00 (the HL7 VRDR/BFDR
+// libraries), where a UTC reading would move the day. dt is always the
+// string as written.
 func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 	switch x := v.(type) {
 	case string:
@@ -444,10 +450,7 @@ func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 			if err != nil {
 				return "", "", "", true
 			}
-			if zone == "Z" || zone == "+00:00" || zone == "-00:00" {
-				if tz == nil {
-					tz = time.UTC
-				}
+			if tz != nil && (zone == "Z" || zone == "+00:00" || zone == "-00:00") {
 				return t.In(tz).Format("2006-01-02"), s, "", false
 			}
 			return s[:10], s, "", false
@@ -504,8 +507,12 @@ func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 	return "", "", "", false
 }
 
-// zone is the country's time zone, for the calendar day of UTC instants.
+// zone is the country's time zone, for the calendar day of UTC instants;
+// nil when the family does not read UTC times as instants.
 func (c *tctx) zone() *time.Location {
+	if !c.utc {
+		return nil
+	}
 	if c.m == nil || c.m.cc == nil {
 		return time.UTC
 	}

@@ -34,7 +34,7 @@ func run(t *testing.T, m *Mapper, event, fieldID, name string, args map[string]a
 		}
 	}
 	ec := m.cc.Event(event)
-	c := &tctx{m: m, fieldID: fieldID, field: ec.Field(fieldID), args: args, now: testNow}
+	c := &tctx{m: m, fieldID: fieldID, field: ec.Field(fieldID), args: args, now: testNow, utc: true}
 	v, issues := tr.forward(c, nodes)
 	if v == nil {
 		return "", issues
