@@ -263,3 +263,23 @@ func TestHL7PlusZeroIsLocalClock(t *testing.T) {
 		}
 	}
 }
+
+// TestNationalIDOfOtherSystemWarned: an identifier of a national-id type
+// (NNFAR) whose system is not in Settings.NIDSystems is not the national
+// ID, but it is never dropped silently: a warning names the identifier,
+// its system and the setting.
+func TestNationalIDOfOtherSystemWarned(t *testing.T) {
+	res := mapFileEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+		rs[0]["identifier"] = []any{map[string]any{
+			"system": "http://registry.farajaland.gov/nid",
+			"type":   map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "NNFAR"}}},
+			"value":  "5566778899"}}
+	})
+	if v := res.Declaration["deceased.nid"]; v != nil {
+		t.Fatalf("deceased.nid %s from a system not in nidSystems", v)
+	}
+	is := issueAt(res.Issues, "warning", "Bundle.entry[0].resource.identifier[0]")
+	if is == nil || !strings.Contains(is.Diagnostics, "http://registry.farajaland.gov/nid") || !strings.Contains(is.Diagnostics, "nidSystems") {
+		t.Errorf("no warning names the skipped national ID's system and nidSystems: %+v", res.Issues)
+	}
+}

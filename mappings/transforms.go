@@ -779,8 +779,26 @@ func placeholderID(v string) bool {
 
 // idValue returns the value of the first identifier that matches the
 // rule, skipping placeholders (with a warning).
+//
+// An identifier of a national-id type skipped only because its system is
+// not the country's (Settings.NIDSystems) is warned about, naming the
+// system and the setting: a register's NID sent with its system would
+// otherwise vanish without a word (and never reach the National ID
+// system) until the country lists that system.
 func (c *tctx) idValue(nodes []node, r idRule) (string, []Issue) {
 	var issues []Issue
+	if r.ownSystemsOnly {
+		for i := range nodes {
+			n := &nodes[i]
+			o, ok := n.v.(obj)
+			if !ok || r.match(o) || !r.typeMatch(o) || strings.TrimSpace(str(o["value"])) == "" {
+				continue
+			}
+			issues = append(issues, c.warn("value", n,
+				"identifier of national-id type %s has system %s, which is not one of this country's national ID systems (setting nidSystems: [%s]); not taken as the national ID (add the system to nidSystems if it is this country's register)",
+				strings.Join(identifierTypes(o), "/"), str(o["system"]), strings.Join(r.systems, ", "))...)
+		}
+	}
 	for _, n := range nodes {
 		o, ok := n.v.(obj)
 		if !ok || !r.match(o) {
