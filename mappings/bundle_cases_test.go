@@ -283,3 +283,26 @@ func TestNationalIDOfOtherSystemWarned(t *testing.T) {
 		t.Errorf("no warning names the skipped national ID's system and nidSystems: %+v", res.Issues)
 	}
 }
+
+// TestHISBirthWeightLinks: a birth weight with no subject (linked by the
+// Encounter only) is the one child's; one charted to someone else (the
+// mother) is not the child's, and a warning says so instead of dropping
+// it silently.
+func TestHISBirthWeightLinks(t *testing.T) {
+	res := mapFileEdited(t, "his-transaction-birth.json", func(_ map[string]any, rs []map[string]any) {
+		delete(rs[4], "subject")
+		rs[4]["encounter"] = map[string]any{"reference": "urn:uuid:6a000000-0000-4000-8000-000000000003"}
+	})
+	if got := string(res.Declaration["child.weightAtBirth"]); got != "3.402" {
+		t.Errorf("subject-less birth weight: child.weightAtBirth %s, want 3.402", got)
+	}
+	res = mapFileEdited(t, "his-transaction-birth.json", func(_ map[string]any, rs []map[string]any) {
+		rs[4]["subject"] = map[string]any{"reference": "urn:uuid:6a000000-0000-4000-8000-000000000002"}
+	})
+	if v := res.Declaration["child.weightAtBirth"]; v != nil {
+		t.Errorf("a birth weight charted to the mother became child.weightAtBirth %s", v)
+	}
+	if is := issueAt(res.Issues, "warning", "Bundle.entry[4].resource"); is == nil || !strings.Contains(is.Diagnostics, "not the child") {
+		t.Errorf("no warning about the birth weight charted to someone else: %+v", res.Issues)
+	}
+}

@@ -632,6 +632,13 @@ func (st *state) selectRole(r *roleSpec, every bool) []*resource {
 			about[e] = true
 		}
 	}
+	var notAbout map[*resource]bool
+	if r.NotAbout != "" {
+		notAbout = map[*resource]bool{}
+		for _, e := range roleOf(r.NotAbout) {
+			notAbout[e] = true
+		}
+	}
 	var out []*resource
 	for _, c := range cands {
 		if len(r.Resource) > 0 && !containsStr(r.Resource, c.Type) {
@@ -658,6 +665,12 @@ func (st *state) selectRole(r *roleSpec, every bool) []*resource {
 		if about != nil && !st.isAbout(c, about) {
 			continue
 		}
+		if notAbout != nil && (!hasSubject(c) || st.isAbout(c, notAbout)) {
+			continue
+		}
+		if r.NoSubject && hasSubject(c) {
+			continue
+		}
 		out = append(out, c)
 		if !r.All && !every {
 			break
@@ -672,6 +685,17 @@ func (st *state) isAbout(c *resource, want map[*resource]bool) bool {
 	for _, k := range []string{"subject", "patient"} {
 		o, _ := c.Data[k].(obj)
 		if r := st.b.resolve(str(o["reference"])); r != nil && want[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSubject reports whether the resource names a subject (or a
+// RelatedPerson's patient) by reference.
+func hasSubject(c *resource) bool {
+	for _, k := range []string{"subject", "patient"} {
+		if o, _ := c.Data[k].(obj); str(o["reference"]) != "" {
 			return true
 		}
 	}

@@ -107,6 +107,13 @@ type roleSpec struct {
 	// RelatedPerson's patient) must name a resource of that role, so a
 	// birth weight is the child's and not the mother's.
 	About string `json:"about,omitempty"`
+	// NotAbout keeps only resources whose subject (or patient) names
+	// something that is not of that role: a birth weight charted to the
+	// mother, to be warned about rather than dropped silently.
+	NotAbout string `json:"notAbout,omitempty"`
+	// NoSubject keeps only resources with no subject (nor patient)
+	// reference: a birth weight linked by the Encounter only.
+	NoSubject bool `json:"noSubject,omitempty"`
 
 	ref   path
 	where []seg
@@ -246,6 +253,9 @@ func (r *roleSpec) compile(s *familySpec, name string) error {
 	}
 	if r.About != "" && s.Roles[r.About] == nil {
 		return fmt.Errorf("role %s: about names unknown role %q", name, r.About)
+	}
+	if r.NotAbout != "" && s.Roles[r.NotAbout] == nil {
+		return fmt.Errorf("role %s: notAbout names unknown role %q", name, r.NotAbout)
 	}
 	if len(r.Resource) == 0 && r.Ref == "" && len(r.OneOf) == 0 {
 		return fmt.Errorf("role %s: needs resource, ref or oneOf", name)
