@@ -242,33 +242,42 @@ func strList(v any) []string {
 
 var nameUseRank = map[string]int{"official": 0, "usual": 1, "": 2}
 
-// nameParts reads a HumanName's given names and family name (with its
-// suffixes: "Banda II"); a name with neither falls back to its text, last
-// word as the family name.
-func nameParts(o obj) (given []string, family string) {
+// nameParts reads a HumanName's given names and family name; a name with
+// neither falls back to its text, last word as the family name. Suffixes
+// stay out of the family name: HumanName.suffix holds qualifications (MD,
+// Ph.D.) as well as generations (Jr., II), and the surname is what the
+// registers and searches match on; sfx returns them to be reported.
+func nameParts(o obj) (given []string, family string, sfx []string) {
 	given = strList(o["given"])
 	family = strings.Join(strList(o["family"]), " ")
 	if len(given) == 0 && family == "" {
 		if t := strings.Fields(str(o["text"])); len(t) > 0 {
-			return t[:len(t)-1], t[len(t)-1]
+			return t[:len(t)-1], t[len(t)-1], nil
 		}
-		return nil, ""
+		return nil, "", nil
 	}
-	if sfx := strings.Join(strList(o["suffix"]), " "); sfx != "" && family != "" {
-		family += " " + sfx
-	}
-	return given, family
+	return given, family, strList(o["suffix"])
 }
 
 // tName picks the best-ranked name (official, then usual, then one without
 // a use, then maiden/nickname/old...) among the names that hold something:
 // an official name whose parts are all absent (an unnamed newborn's
-// data-absent family) does not hide a usable usual name.
+// data-absent family) does not hide a usable usual name. A temp,
+// anonymous, nickname, old or maiden name never stands in for an official
+// name that is there but empty: "Baby Boy" is a placeholder, not the
+// child's name, so the name is left out (the declaration is incomplete).
 func tName(c *tctx, nodes []node) (any, []Issue) {
-	var given []string
+	var given, sfx []string
 	family := ""
 	rank := 99
+	var at *node
+	hasOfficial := false
 	for _, n := range nodes {
+		if o, ok := n.v.(obj); ok && strings.EqualFold(str(o["use"]), "official") {
+			hasOfficial = true
+		}
+	}
+	for i, n := range nodes {
 		o, ok := n.v.(obj)
 		if !ok {
 			continue
@@ -278,6 +287,9 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 		if !ok {
 			switch u {
 			case "maiden", "nickname", "old", "anonymous", "temp":
+				if hasOfficial {
+					continue
+				}
 				r = 10
 			default:
 				r = 2 // "en", "bn": a language, not an R4 use (OpenCRVS v1)
@@ -286,11 +298,11 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 		if r >= rank {
 			continue
 		}
-		g, f := nameParts(o)
+		g, f, x := nameParts(o)
 		if len(g) == 0 && f == "" {
 			continue
 		}
-		given, family, rank = g, f, r
+		given, family, sfx, rank, at = g, f, x, r, &nodes[i]
 	}
 	if len(given) == 0 && family == "" {
 		return nil, nil
@@ -304,7 +316,12 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 	if len(given) > 1 {
 		out["middlename"] = strings.Join(given[1:], " ")
 	}
-	return out, nil
+	var issues []Issue
+	if len(sfx) > 0 {
+		issues = append(issues, info("informational", at.path+".suffix", fmt.Sprintf(
+			"%s: name suffix %s (a qualification or generation) is not part of the surname; not recorded", c.fieldID, strings.Join(sfx, " "))))
+	}
+	return out, issues
 }
 
 func rName(c *tctx, v any) any {

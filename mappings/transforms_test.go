@@ -90,8 +90,12 @@ func TestTransformName(t *testing.T) {
 		{name: "empty official does not hide usual", field: "child.name", in: []string{`{"use":"official","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"not-applicable"}]}}`, `{"use":"usual","family":"Lungu","given":["Baby"]}`}, want: `{"firstname":"Baby","surname":"Lungu"}`},
 		{name: "empty official does not hide a name without use", field: "child.name", in: []string{`{"use":"official","given":[" "]}`, `{"given":["Ada"],"family":"Banda"}`}, want: `{"firstname":"Ada","surname":"Banda"}`},
 		{name: "usual does not beat a usable official", field: "child.name", in: []string{`{"use":"usual","given":["Baby"],"family":"Lungu"}`, `{"use":"official","given":["Natasha"],"family":"Lungu"}`}, want: `{"firstname":"Natasha","surname":"Lungu"}`},
-		{name: "suffix on the surname", field: "child.name", in: []string{`{"use":"official","given":["Clyde"],"family":"Bashirian","suffix":["II"]}`}, want: `{"firstname":"Clyde","surname":"Bashirian II"}`},
-		{name: "suffixes", field: "deceased.name", in: []string{`{"given":["Carl"],"family":"Lineberry","suffix":["Jr.","III"]}`}, want: `{"firstname":"Carl","surname":"Lineberry Jr. III"}`},
+		{name: "temp placeholder does not replace an empty official", field: "child.name", in: []string{`{"use":"official","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"not-applicable"}]}}`, `{"use":"temp","family":"Tembo","given":["Baby","Boy"]}`}, want: ``},
+		{name: "anonymous, nickname, old, maiden do not replace an empty official", field: "mother.name", in: []string{`{"use":"official","given":[" "]}`, `{"use":"anonymous","family":"X"}`, `{"use":"nickname","given":["Bee"]}`, `{"use":"old","family":"Zulu"}`, `{"use":"maiden","family":"Mwale"}`}, want: ``},
+		{name: "without an official name, a temp name is kept", field: "child.name", in: []string{`{"use":"temp","family":"Tembo","given":["Baby"]}`}, want: `{"firstname":"Baby","surname":"Tembo"}`},
+		{name: "suffix on the surname", field: "child.name", in: []string{`{"use":"official","given":["Clyde"],"family":"Bashirian","suffix":["II"]}`}, want: `{"firstname":"Clyde","surname":"Bashirian"}`, issue: "name suffix II"},
+		{name: "a qualification is not the surname", field: "deceased.name", in: []string{`{"use":"official","given":["Joseph"],"family":"Daka","suffix":["MD"]}`}, want: `{"firstname":"Joseph","surname":"Daka"}`, issue: "name suffix MD"},
+		{name: "suffixes", field: "deceased.name", in: []string{`{"given":["Carl"],"family":"Lineberry","suffix":["Jr.","III"]}`}, want: `{"firstname":"Carl","surname":"Lineberry"}`, issue: "name suffix Jr. III"},
 	})
 }
 
