@@ -463,7 +463,13 @@ func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 			if zone != "" {
 				layout += "Z07:00"
 			}
-			t, err := time.Parse(layout, s)
+			// FHIR allows a leap second (ss = 60), which time.Parse
+			// refuses: read it as :59 (the same calendar day)
+			ps := s
+			if strings.HasPrefix(m[6], ":60") {
+				ps = s[:17] + "59" + s[19:]
+			}
+			t, err := time.Parse(layout, ps)
 			if err != nil {
 				return "", "", "", true
 			}

@@ -132,6 +132,9 @@ func TestTransformDate(t *testing.T) {
 		{name: "explicit offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00+02:00"`}, want: `"2026-04-10"`},
 		{name: "no offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00"`}, want: `"2026-04-10"`},
 		{name: "birthTime in UTC", field: "child.dob", in: []string{`{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"2024-01-01T23:25:00Z"}]}`}, want: `"2024-01-02"`},
+		{name: "leap second", field: "child.dob", in: []string{`"2016-12-31T23:59:60Z"`}, want: `"2017-01-01"`},
+		{name: "leap second, local time", field: "child.dob", in: []string{`"2016-12-31T23:59:60.5+02:00"`}, want: `"2016-12-31"`},
+		{name: "second 61", field: "child.dob", in: []string{`"2016-12-31T23:59:61Z"`}, want: ``, issue: "not a valid date", isError: true},
 		{name: "impossible hour", field: "child.dob", in: []string{`"2026-04-10T25:00:00Z"`}, want: ``, issue: "not a valid date", isError: true},
 	})
 }
