@@ -196,3 +196,113 @@ func TestHISMultipleBirth(t *testing.T) {
 		})
 	}
 }
+
+// TestCompositionFamilyNotRefusedByHISFamilies: an OpenCRVS v1 bundle in a
+// transaction or collection shape holds people the catch-all HIS families
+// would read as another event (a death's MOTHER informant as a child's
+// mother, a birth's deceased father as a decedent); the chosen family
+// already holds them in its own roles, so there is no second event.
+func TestCompositionFamilyNotRefusedByHISFamilies(t *testing.T) {
+	cases := []struct {
+		file, event string
+		edit        func(b map[string]any)
+	}{
+		{"opencrvs-v1-death.json", "death", func(b map[string]any) {
+			resAt(b, 2)["relationship"] = map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/ValueSet/relatedperson-relationshiptype", "code": "MOTHER"}}}
+		}},
+		{"opencrvs-v1-birth.json", "birth", func(b map[string]any) { resAt(b, 5)["deceasedBoolean"] = true }},
+	}
+	for _, c := range cases {
+		for _, typ := range []string{"document", "transaction", "collection"} {
+			b := loadBundle(t, c.file)
+			b["type"] = typ
+			c.edit(b)
+			res, me := mapEdited(t, b)
+			if me != nil {
+				t.Errorf("%s as %s: refused: %v", c.file, typ, me)
+				continue
+			}
+			if res.EventType != c.event {
+				t.Errorf("%s as %s: mapped as a %s", c.file, typ, res.EventType)
+			}
+		}
+	}
+}
+
+// TestHL7PlusZeroIsLocalClock: the HL7 VRDR/BFDR libraries write the local
+// clock time with +00:00, so those families keep the date as written (the
+// HIS families read UTC as an instant: TestDeathDateOfUTCInstantIsTheCountrysDay).
+func TestHL7PlusZeroIsLocalClock(t *testing.T) {
+	for _, zone := range []string{"+00:00", "Z"} {
+		res := mapFileEdited(t, "hl7-vrdr-death.json", func(b map[string]any, _ []map[string]any) {
+			found := false
+			var walk func(v any)
+			walk = func(v any) {
+				switch x := v.(type) {
+				case map[string]any:
+					if s, _ := x["valueDateTime"].(string); s == "2026-01-17T18:23:00-10:00" {
+						x["valueDateTime"] = "2026-01-17T23:30:00" + zone
+						found = true
+					}
+					for _, y := range x {
+						walk(y)
+					}
+				case []any:
+					for _, y := range x {
+						walk(y)
+					}
+				}
+			}
+			walk(b)
+			if !found {
+				t.Fatal("the fixture's death date is not where the test expects it")
+			}
+		})
+		if got := string(res.Declaration["eventDetails.date"]); got != `"2026-01-17"` {
+			t.Errorf("VRDR death 2026-01-17T23:30:00%s: eventDetails.date %s, want \"2026-01-17\"", zone, got)
+		}
+	}
+}
+
+// TestNationalIDOfOtherSystemWarned: an identifier of a national-id type
+// (NNFAR) whose system is not in Settings.NIDSystems is not the national
+// ID, but it is never dropped silently: a warning names the identifier,
+// its system and the setting.
+func TestNationalIDOfOtherSystemWarned(t *testing.T) {
+	res := mapFileEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+		rs[0]["identifier"] = []any{map[string]any{
+			"system": "http://registry.farajaland.gov/nid",
+			"type":   map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "NNFAR"}}},
+			"value":  "5566778899"}}
+	})
+	if v := res.Declaration["deceased.nid"]; v != nil {
+		t.Fatalf("deceased.nid %s from a system not in nidSystems", v)
+	}
+	is := issueAt(res.Issues, "warning", "Bundle.entry[0].resource.identifier[0]")
+	if is == nil || !strings.Contains(is.Diagnostics, "http://registry.farajaland.gov/nid") || !strings.Contains(is.Diagnostics, "nidSystems") {
+		t.Errorf("no warning names the skipped national ID's system and nidSystems: %+v", res.Issues)
+	}
+}
+
+// TestHISBirthWeightLinks: a birth weight with no subject (linked by the
+// Encounter only) is the one child's; one charted to someone else (the
+// mother) is not the child's, and a warning says so instead of dropping
+// it silently.
+func TestHISBirthWeightLinks(t *testing.T) {
+	res := mapFileEdited(t, "his-transaction-birth.json", func(_ map[string]any, rs []map[string]any) {
+		delete(rs[4], "subject")
+		rs[4]["encounter"] = map[string]any{"reference": "urn:uuid:6a000000-0000-4000-8000-000000000003"}
+	})
+	if got := string(res.Declaration["child.weightAtBirth"]); got != "3.402" {
+		t.Errorf("subject-less birth weight: child.weightAtBirth %s, want 3.402", got)
+	}
+	res = mapFileEdited(t, "his-transaction-birth.json", func(_ map[string]any, rs []map[string]any) {
+		rs[4]["subject"] = map[string]any{"reference": "urn:uuid:6a000000-0000-4000-8000-000000000002"}
+	})
+	if v := res.Declaration["child.weightAtBirth"]; v != nil {
+		t.Errorf("a birth weight charted to the mother became child.weightAtBirth %s", v)
+	}
+	if is := issueAt(res.Issues, "warning", "Bundle.entry[4].resource"); is == nil || !strings.Contains(is.Diagnostics, "not the child") {
+		t.Errorf("no warning about the birth weight charted to someone else: %+v", res.Issues)
+	}
+}

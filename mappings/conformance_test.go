@@ -146,11 +146,6 @@ func checkAgainstBundle(t *testing.T, body []byte, res *Result) {
 			no, _ := n.(map[string]any)
 			fam, _ := no["family"].(string)
 			given, _ := no["given"].([]any)
-			if sfx, _ := no["suffix"].([]any); len(sfx) > 0 && fam != "" { // "Lineberry Jr."
-				for _, x := range sfx {
-					fam += " " + fmt.Sprint(x)
-				}
-			}
 			if fam != "" && fam == name.Surname && len(given) > 0 && given[0] == name.Firstname {
 				subj = p
 			}

@@ -24,16 +24,19 @@
 // type, the bundle types it accepts, the roles it requires (match), the
 // subject role whose absence refuses the bundle, roles whose absence is a
 // warning (expect), roles whose presence stops the match (match.unless:
-// birth evidence keeps a bundle from being read as a death), roles that
-// are an event the family does not record (notRecorded: each resource
-// found is a warning), paths to the registration office, and:
+// birth evidence about someone other than the decedent keeps a bundle
+// from being read as a death), roles that are an event the family does
+// not record (notRecorded: each resource found is a warning, or with
+// refuse: true a 422 naming the subject and it), whether UTC dateTimes are
+// instants (utcInstants), paths to the registration office, and:
 //
 //	roles:   name -> selector: resource types, section (Composition section
 //	         code), profile, code (Observation.code, "system|code" or "code"),
 //	         type (Composition/Location type), relationship, ref (a role path
 //	         whose References name the resources), where (path=value),
 //	         exclude (roles), about (a role the resource's subject or patient
-//	         names), oneOf (alternatives), all (keep every match)
+//	         names), notAbout (a subject that is not of that role), noSubject
+//	         (no subject reference), oneOf (alternatives), all (keep every match)
 //	fields:  declaration field id -> a rule {from: path or [paths], transform,
 //	         args, when: field, unless: field}, or a list of rules (the first
 //	         that yields a value wins); a rule's paths are tried in order
@@ -43,7 +46,8 @@
 // Patient or RelatedPerson) must match one distinct resource, else the
 // bundle is refused naming every match (twins, two different mothers).
 // A bundle another family of another event also reads about someone
-// else (a death and another person's birth) is refused naming both.
+// else (a death and another person's birth) is refused naming both;
+// people the chosen family holds in any of its roles are its own.
 //
 // Paths start with a role (or "bundle") and use a small FHIRPath subset:
 // keys with an optional [index] (lists flatten), extension(url) (url or its
@@ -56,9 +60,11 @@
 // map; in a family marked reverse, codes that map to one value need a
 // reverse entry naming the code written back), const and country.
 //
-// Dates: a dateTime in UTC (Z, +00:00) gives the calendar day in the
-// country's time zone (settings timeZone); one with another offset, or
-// none, is the sender's local time and keeps the date as written. kind nid
+// Dates: in a family with utcInstants (the HIS families) a dateTime in
+// UTC (Z, +00:00) gives the calendar day in the country's time zone
+// (settings timeZone); otherwise (the HL7 libraries write local clock time
+// with +00:00), and with another offset or none, the date is kept as
+// written. A leap second (:60) reads as :59. kind nid
 // takes only the country's national ID (settings nidSystems, nidTypes): a
 // US SSN or another register's number never fills *.nid, and a
 // placeholder (000000000) is left out with a warning. Fields the event's form does not define are left

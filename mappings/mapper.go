@@ -135,6 +135,22 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		return nil, e
 	}
 	for _, nr := range spec.NotRecorded {
+		if !nr.Refuse {
+			continue
+		}
+		if rs := distinct(st.roleEvery(nr.Role)); len(rs) > 0 {
+			subj := paths(distinct(st.roleEvery(spec.Subject)))
+			is := errIssue("not-supported", st.b.Path, fmt.Sprintf(
+				"the bundle reports both a %s (%s, family %s) and a %s (%s): %s",
+				spec.Event, strings.Join(subj, ", "), spec.Family, nr.Event, strings.Join(paths(rs), ", "), nr.Note))
+			is.Expression = append(subj, paths(rs)...)
+			return nil, badInput(422, is)
+		}
+	}
+	for _, nr := range spec.NotRecorded {
+		if nr.Refuse {
+			continue
+		}
 		for _, r := range distinct(st.roleEvery(nr.Role)) {
 			issues = append(issues, warn("informational", r.Path, nr.Note))
 		}
@@ -357,9 +373,21 @@ func (m *Mapper) matches(s *familySpec, b *bundle) *state {
 // other. The same person read by both (a VRDR decedent who is also
 // "the patient" of a mother RelatedPerson) is no conflict.
 func (m *Mapper) conflict(spec *familySpec, st *state) *Error {
+	// mine: every resource the chosen family reads in any of its roles.
+	// A person it already holds as someone else (an OpenCRVS death's
+	// MOTHER informant, a birth's deceased father) is part of its record,
+	// not a second event, even when a catch-all HIS family would read
+	// that person as a child or a decedent.
 	mine := map[*resource]bool{}
-	for _, r := range st.roleEvery(spec.Subject) {
-		mine[r] = true
+	names := make([]string, 0, len(spec.Roles))
+	for name := range spec.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, r := range st.roleEvery(name) {
+			mine[r] = true
+		}
 	}
 	for _, s := range m.order {
 		if s == spec || s.Event == spec.Event {
@@ -604,6 +632,13 @@ func (st *state) selectRole(r *roleSpec, every bool) []*resource {
 			about[e] = true
 		}
 	}
+	var notAbout map[*resource]bool
+	if r.NotAbout != "" {
+		notAbout = map[*resource]bool{}
+		for _, e := range roleOf(r.NotAbout) {
+			notAbout[e] = true
+		}
+	}
 	var out []*resource
 	for _, c := range cands {
 		if len(r.Resource) > 0 && !containsStr(r.Resource, c.Type) {
@@ -630,6 +665,12 @@ func (st *state) selectRole(r *roleSpec, every bool) []*resource {
 		if about != nil && !st.isAbout(c, about) {
 			continue
 		}
+		if notAbout != nil && (!hasSubject(c) || st.isAbout(c, notAbout)) {
+			continue
+		}
+		if r.NoSubject && hasSubject(c) {
+			continue
+		}
 		out = append(out, c)
 		if !r.All && !every {
 			break
@@ -644,6 +685,17 @@ func (st *state) isAbout(c *resource, want map[*resource]bool) bool {
 	for _, k := range []string{"subject", "patient"} {
 		o, _ := c.Data[k].(obj)
 		if r := st.b.resolve(str(o["reference"])); r != nil && want[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSubject reports whether the resource names a subject (or a
+// RelatedPerson's patient) by reference.
+func hasSubject(c *resource) bool {
+	for _, k := range []string{"subject", "patient"} {
+		if o, _ := c.Data[k].(obj); str(o["reference"]) != "" {
 			return true
 		}
 	}
@@ -799,7 +851,7 @@ func (m *Mapper) mapRule(f *fieldSpec, st *state, ec *core.EventConfig, id strin
 		if fc == nil {
 			return nil, "", []Issue{info("informational", nodes[0].path, fmt.Sprintf("%s is not a field of the %s form; left out", id, ec.ID))}, true
 		}
-		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now}
+		c := &tctx{m: m, b: st.b, fieldID: id, field: fc, args: f.Args, now: now, utc: st.spec.UTCInstants}
 		val, tis := transforms[f.Transform].forward(c, nodes)
 		if val != nil {
 			for _, is := range pending {

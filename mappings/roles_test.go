@@ -20,6 +20,7 @@ func TestHISBirthOrDeath(t *testing.T) {
 		event  string   // "" = refused 422
 		warnAt string   // a warning names this resource (event != "")
 		errAt  []string // the refusal names these resources
+		say    string   // the refusal says this (default: names both events)
 		want   map[string]string
 	}{
 		{name: "maternal death, Patient mother", file: "his-collection-birth-patient-mother.json",
@@ -29,16 +30,35 @@ func TestHISBirthOrDeath(t *testing.T) {
 		{name: "maternal death, deceasedBoolean", file: "his-collection-birth-patient-mother.json",
 			edit:  func(b map[string]any) { resAt(b, 1)["deceasedBoolean"] = true },
 			event: "birth", warnAt: "Bundle.entry[1].resource"},
-		{name: "neonatal death, RelatedPerson mother", file: "his-transaction-birth.json",
+		// the birth evidence is about the person who died: a death report
+		{name: "neonatal death in a birth-shaped bundle (RelatedPerson mother)", file: "his-transaction-birth.json",
 			edit:  func(b map[string]any) { resAt(b, 0)["deceasedDateTime"] = "2026-03-02T06:00:00+02:00" },
-			event: "birth", warnAt: "Bundle.entry[0].resource",
-			want: map[string]string{"child.name": `{"firstname":"Mapalo","surname":"Tembo"}`, "child.weightAtBirth": "3.402"}},
+			event: "death", want: map[string]string{"deceased.name": `{"firstname":"Mapalo","surname":"Tembo"}`, "eventDetails.date": `"2026-03-02"`}},
+		{name: "neonatal death notification with the baby's birth weight", file: "his-transaction-death.json",
+			edit: func(b map[string]any) {
+				resAt(b, 0)["birthDate"] = "2026-03-30"
+				addEntry(b, "urn:uuid:8d000000-0000-4000-8000-0000000000b1", birthWeightObs(hisDead, 2100))
+			},
+			event: "death", want: map[string]string{"deceased.dob": `"2026-03-30"`}},
+		{name: "neonatal death with a child-profiled decedent", file: "his-transaction-death.json",
+			edit: func(b map[string]any) {
+				resAt(b, 0)["meta"] = map[string]any{"profile": []any{"http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-child-vr"}}
+			},
+			event: "death"},
+		// a death and another person's birth, no maternal link: two events
 		{name: "death with a birth weight of another person", file: "his-transaction-death.json",
 			edit: func(b map[string]any) {
 				addEntry(b, "urn:uuid:8d000000-0000-4000-8000-000000000011", map[string]any{"resourceType": "Patient", "name": []any{map[string]any{"family": "Daka", "given": []any{"Chanda"}}}, "gender": "female", "birthDate": "2026-04-01"})
 				addEntry(b, "urn:uuid:8d000000-0000-4000-8000-000000000012", birthWeightObs("urn:uuid:8d000000-0000-4000-8000-000000000011", 3000))
 			},
-			event: "birth", warnAt: "Bundle.entry[0].resource", want: map[string]string{"child.name": `{"firstname":"Chanda","surname":"Daka"}`}},
+			errAt: []string{"Bundle.entry[0].resource", "Bundle.entry[5].resource"}},
+		// mother and newborn both died: neither may become a mere warning
+		{name: "maternal and neonatal death", file: "his-collection-birth-patient-mother.json",
+			edit: func(b map[string]any) {
+				resAt(b, 0)["deceasedDateTime"] = "2026-04-10T10:00:00+02:00"
+				resAt(b, 1)["deceasedDateTime"] = "2026-04-10T09:15:00+02:00"
+			},
+			errAt: []string{"Bundle.entry[0].resource", "Bundle.entry[1].resource"}, say: "2 subjects of a death"},
 		{name: "infant death naming the decedent's mother", file: "his-transaction-death.json",
 			edit: func(b map[string]any) {
 				addEntry(b, "urn:uuid:8d000000-0000-4000-8000-000000000012", motherRelOf(hisDead))
@@ -66,7 +86,11 @@ func TestHISBirthOrDeath(t *testing.T) {
 						t.Errorf("no error issue names %s: %+v", e, me.Issues)
 					}
 				}
-				if d := me.Issues[0].Diagnostics; !strings.Contains(d, "birth") || !strings.Contains(d, "death") {
+				if d := me.Issues[0].Diagnostics; c.say != "" {
+					if !strings.Contains(d, c.say) {
+						t.Errorf("the refusal does not say %q: %s", c.say, d)
+					}
+				} else if !strings.Contains(d, "birth") || !strings.Contains(d, "death") {
 					t.Errorf("the refusal does not name both events: %s", d)
 				}
 				return
@@ -78,7 +102,7 @@ func TestHISBirthOrDeath(t *testing.T) {
 				t.Fatalf("mapped as a %s (family %s), want a %s", res.EventType, res.Family, c.event)
 			}
 			if c.warnAt != "" {
-				if is := issueAt(res.Issues, "warning", c.warnAt); is == nil || !strings.Contains(is.Diagnostics, "deceased") {
+				if is := issueAt(res.Issues, "warning", c.warnAt); is == nil || !strings.Contains(is.Diagnostics, "deceased") || !strings.Contains(is.Diagnostics, "not part of this birth record") {
 					t.Errorf("no warning says %s died: %+v", c.warnAt, res.Issues)
 				}
 			}

@@ -62,6 +62,12 @@ type familySpec struct {
 	// found is a warning carrying the note, so the sender knows to
 	// notify that event on its own instead of believing it recorded.
 	NotRecorded []notRecorded `json:"notRecorded,omitempty"`
+	// UTCInstants: a dateTime in UTC (Z, +00:00, -00:00) is an instant
+	// whose calendar day is the country's (Settings.TimeZone): hospital
+	// systems convert local times to UTC. Off, every date is kept as
+	// written: the HL7 VRDR/BFDR libraries write the local clock time
+	// with +00:00, and a UTC reading would move the day.
+	UTCInstants bool `json:"utcInstants,omitempty"`
 
 	order   []string // field ids: plain fields first, then fields with when
 	office  []path
@@ -73,6 +79,15 @@ type familySpec struct {
 type notRecorded struct {
 	Role string `json:"role"`
 	Note string `json:"note"`
+	// Refuse makes a found resource refuse the bundle (422 naming the
+	// subject and the resource) instead of a warning: an event that
+	// belongs to no other record the sender will send (a death of the
+	// newborn, or of someone unrelated, in a birth notification) must
+	// not be accepted as a warning nobody acts on.
+	Refuse bool `json:"refuse,omitempty"`
+	// Event names the event the resources report (death), for the
+	// refusal's message.
+	Event string `json:"event,omitempty"`
 }
 
 // roleSpec selects resources of the bundle for a role.
@@ -92,6 +107,13 @@ type roleSpec struct {
 	// RelatedPerson's patient) must name a resource of that role, so a
 	// birth weight is the child's and not the mother's.
 	About string `json:"about,omitempty"`
+	// NotAbout keeps only resources whose subject (or patient) names
+	// something that is not of that role: a birth weight charted to the
+	// mother, to be warned about rather than dropped silently.
+	NotAbout string `json:"notAbout,omitempty"`
+	// NoSubject keeps only resources with no subject (nor patient)
+	// reference: a birth weight linked by the Encounter only.
+	NoSubject bool `json:"noSubject,omitempty"`
 
 	ref   path
 	where []seg
@@ -232,6 +254,9 @@ func (r *roleSpec) compile(s *familySpec, name string) error {
 	if r.About != "" && s.Roles[r.About] == nil {
 		return fmt.Errorf("role %s: about names unknown role %q", name, r.About)
 	}
+	if r.NotAbout != "" && s.Roles[r.NotAbout] == nil {
+		return fmt.Errorf("role %s: notAbout names unknown role %q", name, r.NotAbout)
+	}
 	if len(r.Resource) == 0 && r.Ref == "" && len(r.OneOf) == 0 {
 		return fmt.Errorf("role %s: needs resource, ref or oneOf", name)
 	}
@@ -276,8 +301,8 @@ func (s *familySpec) compile() error {
 		}
 	}
 	for _, nr := range s.NotRecorded {
-		if s.Roles[nr.Role] == nil || nr.Note == "" {
-			return fmt.Errorf("family %s: notRecorded needs a known role and a note (role %q)", s.Family, nr.Role)
+		if s.Roles[nr.Role] == nil || nr.Note == "" || (nr.Refuse && nr.Event == "") {
+			return fmt.Errorf("family %s: notRecorded needs a known role and a note, and an event when it refuses (role %q)", s.Family, nr.Role)
 		}
 	}
 	for _, list := range []strs{s.Match.Require, s.Match.Unless, s.Expect, {s.Subject}} {

@@ -22,6 +22,9 @@ type tctx struct {
 	field   *core.FieldConfig
 	args    map[string]any
 	now     time.Time
+	// utc: the family reads Z/+00:00 as a UTC instant (its calendar day
+	// is the country's); see familySpec.UTCInstants.
+	utc bool
 }
 
 // transform is one named transform: forward (FHIR nodes -> declaration
@@ -239,33 +242,42 @@ func strList(v any) []string {
 
 var nameUseRank = map[string]int{"official": 0, "usual": 1, "": 2}
 
-// nameParts reads a HumanName's given names and family name (with its
-// suffixes: "Banda II"); a name with neither falls back to its text, last
-// word as the family name.
-func nameParts(o obj) (given []string, family string) {
+// nameParts reads a HumanName's given names and family name; a name with
+// neither falls back to its text, last word as the family name. Suffixes
+// stay out of the family name: HumanName.suffix holds qualifications (MD,
+// Ph.D.) as well as generations (Jr., II), and the surname is what the
+// registers and searches match on; sfx returns them to be reported.
+func nameParts(o obj) (given []string, family string, sfx []string) {
 	given = strList(o["given"])
 	family = strings.Join(strList(o["family"]), " ")
 	if len(given) == 0 && family == "" {
 		if t := strings.Fields(str(o["text"])); len(t) > 0 {
-			return t[:len(t)-1], t[len(t)-1]
+			return t[:len(t)-1], t[len(t)-1], nil
 		}
-		return nil, ""
+		return nil, "", nil
 	}
-	if sfx := strings.Join(strList(o["suffix"]), " "); sfx != "" && family != "" {
-		family += " " + sfx
-	}
-	return given, family
+	return given, family, strList(o["suffix"])
 }
 
 // tName picks the best-ranked name (official, then usual, then one without
 // a use, then maiden/nickname/old...) among the names that hold something:
 // an official name whose parts are all absent (an unnamed newborn's
-// data-absent family) does not hide a usable usual name.
+// data-absent family) does not hide a usable usual name. A temp,
+// anonymous, nickname, old or maiden name never stands in for an official
+// name that is there but empty: "Baby Boy" is a placeholder, not the
+// child's name, so the name is left out (the declaration is incomplete).
 func tName(c *tctx, nodes []node) (any, []Issue) {
-	var given []string
+	var given, sfx []string
 	family := ""
 	rank := 99
+	var at *node
+	hasOfficial := false
 	for _, n := range nodes {
+		if o, ok := n.v.(obj); ok && strings.EqualFold(str(o["use"]), "official") {
+			hasOfficial = true
+		}
+	}
+	for i, n := range nodes {
 		o, ok := n.v.(obj)
 		if !ok {
 			continue
@@ -275,6 +287,9 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 		if !ok {
 			switch u {
 			case "maiden", "nickname", "old", "anonymous", "temp":
+				if hasOfficial {
+					continue
+				}
 				r = 10
 			default:
 				r = 2 // "en", "bn": a language, not an R4 use (OpenCRVS v1)
@@ -283,11 +298,11 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 		if r >= rank {
 			continue
 		}
-		g, f := nameParts(o)
+		g, f, x := nameParts(o)
 		if len(g) == 0 && f == "" {
 			continue
 		}
-		given, family, rank = g, f, r
+		given, family, sfx, rank, at = g, f, x, r, &nodes[i]
 	}
 	if len(given) == 0 && family == "" {
 		return nil, nil
@@ -301,7 +316,12 @@ func tName(c *tctx, nodes []node) (any, []Issue) {
 	if len(given) > 1 {
 		out["middlename"] = strings.Join(given[1:], " ")
 	}
-	return out, nil
+	var issues []Issue
+	if len(sfx) > 0 {
+		issues = append(issues, info("informational", at.path+".suffix", fmt.Sprintf(
+			"%s: name suffix %s (a qualification or generation) is not part of the surname; not recorded", c.fieldID, strings.Join(sfx, " "))))
+	}
+	return out, issues
 }
 
 func rName(c *tctx, v any) any {
@@ -426,7 +446,10 @@ func partialFromExt(o obj) (y, mo, d int, tm string, found bool) {
 // times to UTC before sending), and its UTC date can be the day before or
 // after the local one (2026-04-10T23:30:00Z is 01:30 on 11 April in
 // Lusaka). Its date is taken in the country's time zone (tz,
-// Settings.TimeZone). dt is always the string as written.
+// Settings.TimeZone). tz nil keeps every date as written: for families
+// whose senders write local clock time with +00:00 (the HL7 VRDR/BFDR
+// libraries), where a UTC reading would move the day. dt is always the
+// string as written.
 func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 	switch x := v.(type) {
 	case string:
@@ -440,14 +463,17 @@ func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 			if zone != "" {
 				layout += "Z07:00"
 			}
-			t, err := time.Parse(layout, s)
+			// FHIR allows a leap second (ss = 60), which time.Parse
+			// refuses: read it as :59 (the same calendar day)
+			ps := s
+			if strings.HasPrefix(m[6], ":60") {
+				ps = s[:17] + "59" + s[19:]
+			}
+			t, err := time.Parse(layout, ps)
 			if err != nil {
 				return "", "", "", true
 			}
-			if zone == "Z" || zone == "+00:00" || zone == "-00:00" {
-				if tz == nil {
-					tz = time.UTC
-				}
+			if tz != nil && (zone == "Z" || zone == "+00:00" || zone == "-00:00") {
 				return t.In(tz).Format("2006-01-02"), s, "", false
 			}
 			return s[:10], s, "", false
@@ -504,8 +530,12 @@ func dateValue(v any, tz *time.Location) (date, dt, partial string, bad bool) {
 	return "", "", "", false
 }
 
-// zone is the country's time zone, for the calendar day of UTC instants.
+// zone is the country's time zone, for the calendar day of UTC instants;
+// nil when the family does not read UTC times as instants.
 func (c *tctx) zone() *time.Location {
+	if !c.utc {
+		return nil
+	}
 	if c.m == nil || c.m.cc == nil {
 		return time.UTC
 	}
@@ -772,8 +802,26 @@ func placeholderID(v string) bool {
 
 // idValue returns the value of the first identifier that matches the
 // rule, skipping placeholders (with a warning).
+//
+// An identifier of a national-id type skipped only because its system is
+// not the country's (Settings.NIDSystems) is warned about, naming the
+// system and the setting: a register's NID sent with its system would
+// otherwise vanish without a word (and never reach the National ID
+// system) until the country lists that system.
 func (c *tctx) idValue(nodes []node, r idRule) (string, []Issue) {
 	var issues []Issue
+	if r.ownSystemsOnly {
+		for i := range nodes {
+			n := &nodes[i]
+			o, ok := n.v.(obj)
+			if !ok || r.match(o) || !r.typeMatch(o) || strings.TrimSpace(str(o["value"])) == "" {
+				continue
+			}
+			issues = append(issues, c.warn("value", n,
+				"identifier of national-id type %s has system %s, which is not one of this country's national ID systems (setting nidSystems: [%s]); not taken as the national ID (add the system to nidSystems if it is this country's register)",
+				strings.Join(identifierTypes(o), "/"), str(o["system"]), strings.Join(r.systems, ", "))...)
+		}
+	}
 	for _, n := range nodes {
 		o, ok := n.v.(obj)
 		if !ok || !r.match(o) {

@@ -34,7 +34,7 @@ func run(t *testing.T, m *Mapper, event, fieldID, name string, args map[string]a
 		}
 	}
 	ec := m.cc.Event(event)
-	c := &tctx{m: m, fieldID: fieldID, field: ec.Field(fieldID), args: args, now: testNow}
+	c := &tctx{m: m, fieldID: fieldID, field: ec.Field(fieldID), args: args, now: testNow, utc: true}
 	v, issues := tr.forward(c, nodes)
 	if v == nil {
 		return "", issues
@@ -90,8 +90,12 @@ func TestTransformName(t *testing.T) {
 		{name: "empty official does not hide usual", field: "child.name", in: []string{`{"use":"official","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"not-applicable"}]}}`, `{"use":"usual","family":"Lungu","given":["Baby"]}`}, want: `{"firstname":"Baby","surname":"Lungu"}`},
 		{name: "empty official does not hide a name without use", field: "child.name", in: []string{`{"use":"official","given":[" "]}`, `{"given":["Ada"],"family":"Banda"}`}, want: `{"firstname":"Ada","surname":"Banda"}`},
 		{name: "usual does not beat a usable official", field: "child.name", in: []string{`{"use":"usual","given":["Baby"],"family":"Lungu"}`, `{"use":"official","given":["Natasha"],"family":"Lungu"}`}, want: `{"firstname":"Natasha","surname":"Lungu"}`},
-		{name: "suffix on the surname", field: "child.name", in: []string{`{"use":"official","given":["Clyde"],"family":"Bashirian","suffix":["II"]}`}, want: `{"firstname":"Clyde","surname":"Bashirian II"}`},
-		{name: "suffixes", field: "deceased.name", in: []string{`{"given":["Carl"],"family":"Lineberry","suffix":["Jr.","III"]}`}, want: `{"firstname":"Carl","surname":"Lineberry Jr. III"}`},
+		{name: "temp placeholder does not replace an empty official", field: "child.name", in: []string{`{"use":"official","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"not-applicable"}]}}`, `{"use":"temp","family":"Tembo","given":["Baby","Boy"]}`}, want: ``},
+		{name: "anonymous, nickname, old, maiden do not replace an empty official", field: "mother.name", in: []string{`{"use":"official","given":[" "]}`, `{"use":"anonymous","family":"X"}`, `{"use":"nickname","given":["Bee"]}`, `{"use":"old","family":"Zulu"}`, `{"use":"maiden","family":"Mwale"}`}, want: ``},
+		{name: "without an official name, a temp name is kept", field: "child.name", in: []string{`{"use":"temp","family":"Tembo","given":["Baby"]}`}, want: `{"firstname":"Baby","surname":"Tembo"}`},
+		{name: "suffix on the surname", field: "child.name", in: []string{`{"use":"official","given":["Clyde"],"family":"Bashirian","suffix":["II"]}`}, want: `{"firstname":"Clyde","surname":"Bashirian"}`, issue: "name suffix II"},
+		{name: "a qualification is not the surname", field: "deceased.name", in: []string{`{"use":"official","given":["Joseph"],"family":"Daka","suffix":["MD"]}`}, want: `{"firstname":"Joseph","surname":"Daka"}`, issue: "name suffix MD"},
+		{name: "suffixes", field: "deceased.name", in: []string{`{"given":["Carl"],"family":"Lineberry","suffix":["Jr.","III"]}`}, want: `{"firstname":"Carl","surname":"Lineberry"}`, issue: "name suffix Jr. III"},
 	})
 }
 
@@ -128,6 +132,9 @@ func TestTransformDate(t *testing.T) {
 		{name: "explicit offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00+02:00"`}, want: `"2026-04-10"`},
 		{name: "no offset kept as written", field: "child.dob", in: []string{`"2026-04-10T23:30:00"`}, want: `"2026-04-10"`},
 		{name: "birthTime in UTC", field: "child.dob", in: []string{`{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"2024-01-01T23:25:00Z"}]}`}, want: `"2024-01-02"`},
+		{name: "leap second", field: "child.dob", in: []string{`"2016-12-31T23:59:60Z"`}, want: `"2017-01-01"`},
+		{name: "leap second, local time", field: "child.dob", in: []string{`"2016-12-31T23:59:60.5+02:00"`}, want: `"2016-12-31"`},
+		{name: "second 61", field: "child.dob", in: []string{`"2016-12-31T23:59:61Z"`}, want: ``, issue: "not a valid date", isError: true},
 		{name: "impossible hour", field: "child.dob", in: []string{`"2026-04-10T25:00:00Z"`}, want: ``, issue: "not a valid date", isError: true},
 	})
 }
@@ -213,8 +220,8 @@ func TestTransformIdentifier(t *testing.T) {
 		// a US SSN is not Farajaland's national ID, whatever its type
 		{name: "SSN by v2 SS: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"SS"}]},"value":"888888888"}`}, want: ``},
 		{name: "SSN by system only: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``},
-		{name: "NI of the SSN system: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NI"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``},
-		{name: "NATIONAL_ID of another register: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"system":"urn:oid:2.16.894.1","value":"123456789"}`}, want: ``},
+		{name: "NI of the SSN system: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NI"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"123456789"}`}, want: ``, issue: "has system http://hl7.org/fhir/sid/us-ssn, which is not one of this country's national ID systems (setting nidSystems"},
+		{name: "NATIONAL_ID of another register: not a nid", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"system":"urn:oid:2.16.894.1","value":"123456789"}`}, want: ``, issue: "system urn:oid:2.16.894.1"},
 		{name: "v2 NI without a system", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"NI"}]},"value":"1234567890"}`}, want: `"1234567890"`},
 		{name: "v2 NNFAR", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNFAR"}]},"value":"1234567890"}`}, want: `"1234567890"`},
 		{name: "v2 NNUSA: another country's", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNUSA"}]},"value":"1234567890"}`}, want: ``},

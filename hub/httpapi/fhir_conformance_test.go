@@ -155,9 +155,8 @@ func readRecord(doc map[string]any) vitalRecord {
 			}
 			rec.family = strings.Join(parts, " ")
 		}
-		for _, sfx := range strList(n["suffix"]) { // "Lineberry Jr."
-			rec.family += " " + sfx
-		}
+		// suffixes (Jr., MD) are not part of the surname: the mapper
+		// leaves them out with an information issue
 	}
 	rec.sex = str(subject["gender"])
 	rec.dob = fullDate(str(subject["birthDate"]))
