@@ -191,10 +191,11 @@ func (a *App) metricsHandler() http.Handler {
 }
 
 // OpenExistingStore opens the SQLite store of a data folder that already
-// has a database, without the rest of the hub and without its lock: the
-// CLI's client commands use it while the hub runs (SQLite's busy timeout
-// orders their writes with the hub's). A folder without a database is an
-// error rather than a new empty database, so a wrong --data is noticed.
+// has a database, without the rest of the hub and without keeping its
+// lock: the CLI's client commands use it while the hub runs (SQLite's busy
+// timeout orders their writes with the hub's). A folder without a database
+// is an error rather than a new empty database, so a wrong --data is
+// noticed.
 func OpenExistingStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
 	if err := RequireDatabase(dataDir); err != nil {
 		return nil, err
@@ -202,6 +203,18 @@ func OpenExistingStore(ctx context.Context, dataDir string) (*sqlite.Store, erro
 	if err := fixPrivateDB(dataDir); err != nil {
 		return nil, err
 	}
+	// While a hub holds the folder the schema is not this process's to
+	// change (a newer CLI next to an older running hub): it must already
+	// be current. With the folder free, pending migrations are applied
+	// under the lock, as `migrate` does.
+	lock, err := LockDataDir(dataDir)
+	if errors.Is(err, ErrDataDirInUse) {
+		return openSQLite(ctx, dataDir, sqlite.Options{NoMigrate: true})
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	return openSQLite(ctx, dataDir, sqlite.Options{})
 }
 

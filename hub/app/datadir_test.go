@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/crvshub/crvshub/core/store/sqlite"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
@@ -238,6 +241,53 @@ func TestOpenExistingStoreNeedsDatabase(t *testing.T) {
 	st, err := OpenExistingStore(ctx, dir)
 	if err != nil {
 		t.Fatalf("OpenExistingStore after migrate: %v", err)
+	}
+	st.Close()
+}
+
+// TestClientsStoreDoesNotMigrateUnderARunningHub: while a hub holds the
+// folder, the clients commands' store refuses a schema older than the
+// program instead of migrating it under the hub; with the folder free it
+// migrates (under the lock).
+func TestClientsStoreDoesNotMigrateUnderARunningHub(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Migrate(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	// make the database look one version older than this program
+	db, err := sql.Open("sqlite", filepath.Join(dir, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int
+	var at string
+	if err := db.QueryRow(`SELECT version, applied_at FROM schema_migrations ORDER BY version DESC LIMIT 1`).Scan(&last, &at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = ?`, last); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := LockDataDir(dir) // a running hub
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := OpenExistingStore(ctx, dir); !errors.Is(err, sqlite.ErrSchemaOutdated) {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("beside a running hub, an outdated schema: %v, want ErrSchemaOutdated", err)
+	}
+	// the schema untouched: put its version back, and with the folder
+	// free the store opens
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, last, at); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	lock.Unlock()
+	st, err := OpenExistingStore(ctx, dir)
+	if err != nil {
+		t.Fatalf("with the folder free: %v", err)
 	}
 	st.Close()
 }

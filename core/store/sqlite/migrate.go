@@ -58,6 +58,24 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 	return ms, nil
 }
 
+// checkSchema fails unless the database is at exactly the newest known
+// migration (Options.NoMigrate).
+func checkSchema(ctx context.Context, conn *sql.Conn, ms []migration) error {
+	var current int
+	err := conn.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current)
+	if err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	switch {
+	case current > len(ms):
+		return fmt.Errorf("sqlite: database schema version %d is newer than this program's %d", current, len(ms))
+	case current < len(ms):
+		return fmt.Errorf("sqlite: schema version %d, this program's is %d: %w (run `crvshub migrate` with the hub stopped)",
+			current, len(ms), ErrSchemaOutdated)
+	}
+	return nil
+}
+
 // migrate applies the migrations not yet recorded in schema_migrations, all
 // in one transaction started with BEGIN IMMEDIATE: a second process opening
 // the same file waits (busy_timeout) for the first to finish, then sees its

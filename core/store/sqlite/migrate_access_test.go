@@ -222,3 +222,30 @@ func execAll(qs ...string) func(context.Context, *sql.Conn) error {
 		return nil
 	}
 }
+
+// TestNoMigrate: Options.NoMigrate opens a current database and refuses an
+// outdated one (ErrSchemaOutdated) without changing it.
+func TestNoMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	oldDatabase(t, path, 6)
+	if _, err := Open(ctx, path, Options{NoMigrate: true}); !errors.Is(err, ErrSchemaOutdated) {
+		t.Fatalf("NoMigrate on an outdated database: %v, want ErrSchemaOutdated", err)
+	}
+	// nothing was applied: a normal open still migrates from version 6
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := migrationRows(t, s)
+	s.Close()
+	ms, _ := loadMigrations(migrationFiles, "migrations")
+	if len(rows) != len(ms) {
+		t.Fatalf("schema_migrations %v", rows)
+	}
+	s, err = Open(ctx, path, Options{NoMigrate: true})
+	if err != nil {
+		t.Fatalf("NoMigrate on a current database: %v", err)
+	}
+	s.Close()
+}

@@ -42,7 +42,15 @@ type Options struct {
 	// CacheKiB is the page cache of each connection, in KiB. Default 0:
 	// SQLite's own (2 MiB).
 	CacheKiB int
+	// NoMigrate opens the database without applying migrations: a schema
+	// older than this program is ErrSchemaOutdated. For a process that
+	// must not change the schema under a running hub (the CLI's client
+	// commands while the hub holds the data folder).
+	NoMigrate bool
 }
+
+// ErrSchemaOutdated: the database needs migrations this Open may not apply.
+var ErrSchemaOutdated = errors.New("database schema is older than this program")
 
 func (o Options) withDefaults() (Options, error) {
 	switch s := strings.ToUpper(o.Synchronous); s {
@@ -196,7 +204,11 @@ func (s *Store) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := migrate(ctx, s.wconn, ms); err != nil {
+	if s.opts.NoMigrate {
+		if err := checkSchema(ctx, s.wconn, ms); err != nil {
+			return err
+		}
+	} else if err := migrate(ctx, s.wconn, ms); err != nil {
 		return err
 	}
 	if err := s.ws.prepare(ctx, s.wconn); err != nil {
