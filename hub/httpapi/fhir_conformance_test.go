@@ -208,15 +208,6 @@ func usSSN(p map[string]any) string {
 	return ""
 }
 
-func strList(v any) []string {
-	var out []string
-	a, _ := v.([]any)
-	for _, x := range a {
-		out = append(out, str(x))
-	}
-	return out
-}
-
 var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]`)
 
 // matches compares an event's declaration with a record read from the

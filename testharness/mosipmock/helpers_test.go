@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -356,5 +355,3 @@ func subjectOf(vc map[string]any) map[string]any {
 	s, _ := vc["credentialSubject"].(map[string]any)
 	return s
 }
-
-func stringsHasSuffix(s, suffix string) bool { return strings.HasSuffix(s, suffix) }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,14 +43,6 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
-}
-
-// scanNullString reads a nullable text column.
-func scanNullString(ns sql.NullString) string {
-	if !ns.Valid {
-		return ""
-	}
-	return ns.String
 }
 
 // isBusy reports whether err is SQLITE_BUSY (or one of its extended codes).

@@ -88,9 +88,8 @@ type query struct {
 	set bool
 }
 
-func (q *query) w(s string)           { q.sb.WriteString(s) }
-func (q *query) arg(v any)            { q.sb.WriteByte('?'); q.args = append(q.args, v) }
-func (q *query) argw(v any, s string) { q.arg(v); q.w(s) }
+func (q *query) w(s string) { q.sb.WriteString(s) }
+func (q *query) arg(v any)  { q.sb.WriteByte('?'); q.args = append(q.args, v) }
 
 // in writes "expr IN (...)" for a non-empty list of values.
 func (q *query) in(expr string, vals []any) {
