@@ -65,7 +65,7 @@ func (s *Service) searchAccess(p Principal) (*Filter, error) {
 	for _, sc := range p.Scopes.Of(ScopeRecordSearch) {
 		var conds []Filter
 		reach := true
-		for _, k := range sortedOptionKeys(sc) {
+		for _, k := range sortedKeys(sc.Options) {
 			vals := sc.Options[k]
 			switch k {
 			case OptEvent:
@@ -127,15 +127,6 @@ var jurisdictionColumns = map[string]Column{
 	OptPlaceOfEvent: ColPlaceOfEvent,
 	OptDeclaredIn:   ColDeclaredAtLocation,
 	OptRegisteredIn: ColRegisteredAtLocation,
-}
-
-func sortedOptionKeys(sc Scope) []string {
-	keys := make([]string, 0, len(sc.Options))
-	for k := range sc.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func containsStr(ss []string, s string) bool {
