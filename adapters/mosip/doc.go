@@ -11,5 +11,7 @@
 // stores the correlation before calling MOSIP, deletes it only after the
 // action has been resolved, checks the WebSub signature and the
 // credential's proof, and tells transient from permanent MOSIP errors.
-// See /work/shared/research/mosip-esignet.md (sections 1, 2, 3c, 6).
+// The wire formats follow MOSIP's own services (authmanager, packetmanager,
+// registration-processor, WebSub, IDA); testharness/mosipmock implements
+// them independently, with its own keys and crypto.
 package mosip
