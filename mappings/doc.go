@@ -42,6 +42,13 @@
 //	         that yields a value wins); a rule's paths are tried in order
 //	         until the transform yields a value
 //
+// A profile matches by its name in any spelling: the canonical URL, a
+// versioned canonical (|1.0.0), a build.fhir.org or published page
+// (.../StructureDefinition-<name>[.html]) or the bare name. The HL7 specs
+// fall back to the bundle's own evidence when no profile is recognised
+// (relationship codes, Patient.link, Composition sections, the subjects
+// of Encounters and Observations) before a role is reported missing.
+//
 // A role keeps its first match; the subject role and person roles (only
 // Patient or RelatedPerson) must match one distinct resource, else the
 // bundle is refused naming every match (twins, two different mothers).

@@ -732,16 +732,39 @@ func hasProfile(o obj, want []string) bool {
 	meta, _ := o["meta"].(obj)
 	profs, _ := meta["profile"].([]any)
 	for _, p := range profs {
-		ps := str(p)
+		name := profileName(str(p))
+		if name == "" {
+			continue
+		}
 		for _, w := range want {
-			// the canonical URL, its last segment, or a build.fhir.org page
-			// (".../StructureDefinition-<name>.html", seen in real bundles)
-			if ps == w || strings.HasSuffix(ps, "/"+w) || strings.HasSuffix(ps, "/StructureDefinition-"+w+".html") {
+			if strings.EqualFold(name, profileName(w)) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// profileName is the name a profile URL is known by, in any of the
+// spellings senders use for one profile: the canonical URL
+// (http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr),
+// a versioned canonical (...|1.0.0), a build.fhir.org or published page
+// (.../StructureDefinition-Patient-mother-vr, with or without .html or
+// .json, a #fragment or ?query), or the bare name: all are Patient-mother-vr.
+func profileName(u string) string {
+	u = strings.TrimSpace(u)
+	if i := strings.IndexByte(u, '|'); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.IndexAny(u, "#?"); i >= 0 {
+		u = u[:i]
+	}
+	u = strings.TrimRight(u, "/")
+	u = u[strings.LastIndexByte(u, '/')+1:]
+	for _, ext := range []string{".html", ".json", ".xml", ".ttl"} {
+		u = strings.TrimSuffix(u, ext)
+	}
+	return strings.TrimPrefix(u, "StructureDefinition-")
 }
 
 // codeMatches checks a CodeableConcept (or a list of them, or an STU3
