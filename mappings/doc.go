@@ -73,8 +73,10 @@
 // with +00:00), and with another offset or none, the date is kept as
 // written. A leap second (:60) reads as :59. kind nid
 // takes only the country's national ID (settings nidSystems, nidTypes): a
-// US SSN or another register's number never fills *.nid, and a
-// placeholder (000000000) is left out with a warning. Fields the event's form does not define are left
+// US SSN or another register's number never fills *.nid. Every
+// well-formed identifier is kept (one digit repeated, 5555555555, with a
+// warning); only one the sender marks as absent (data-absent-reason on
+// the Identifier or its _value) or masked (*, XXX-XX-1234) is left out. Fields the event's form does not define are left
 // out with an information issue, so one spec serves countries whose forms
 // differ.
 //
