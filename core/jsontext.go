@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -56,6 +57,10 @@ type textRules struct {
 	// multiline lets tab, line feed and carriage return through the
 	// control check (a TEXTAREA, a review comment, a reason).
 	multiline bool
+	// anyNumber lets any number of the JSON grammar through, however
+	// large or precise (FHIR decimals are arbitrary-precision; the
+	// decoded tree keeps their text).
+	anyNumber bool
 }
 
 // jsonTextError is a problem found at path (keys and indexes).
@@ -82,6 +87,16 @@ type jsonText struct {
 	err   *jsonTextError
 	// nestingPath is how many path segments name a nesting error.
 	nestingPath int
+	// tree: build the decoded value (DecodeJSONText) instead of writing
+	// the canonical text.
+	tree bool
+}
+
+// emit writes canonical output, unless the reader builds a tree.
+func (j *jsonText) emit(b ...byte) {
+	if !j.tree {
+		j.out = append(j.out, b...)
+	}
 }
 
 // canonicalJSON checks raw under the rules and returns it written again
@@ -121,40 +136,49 @@ func (j *jsonText) ws() {
 	}
 }
 
-func (j *jsonText) value(depth int) {
+// value reads one value; in tree mode it returns it decoded
+// (map[string]any, []any, string, json.Number, bool or nil).
+func (j *jsonText) value(depth int) any {
 	if j.err != nil {
-		return
+		return nil
 	}
 	if j.pos >= len(j.src) {
 		j.fail("Invalid JSON: unexpected end")
-		return
+		return nil
 	}
 	switch c := j.src[j.pos]; {
 	case c == '{':
-		j.object(depth + 1)
+		return j.object(depth + 1)
 	case c == '[':
-		j.array(depth + 1)
+		return j.array(depth + 1)
 	case c == '"':
 		s, ok := j.str()
-		if ok {
+		if ok && !j.tree {
 			j.out = appendJSONString(j.out, s)
 		}
+		return s
 	case c == '-' || c >= '0' && c <= '9':
-		j.number()
+		return j.number()
 	case bytes.HasPrefix(j.src[j.pos:], []byte("true")):
 		j.literal("true")
+		return true
 	case bytes.HasPrefix(j.src[j.pos:], []byte("false")):
 		j.literal("false")
+		return false
 	case bytes.HasPrefix(j.src[j.pos:], []byte("null")):
 		j.literal("null")
+		return nil
 	default:
 		j.fail("Invalid JSON at byte %d", j.pos)
 	}
+	return nil
 }
 
 func (j *jsonText) literal(s string) {
 	j.pos += len(s)
-	j.out = append(j.out, s...)
+	if !j.tree {
+		j.out = append(j.out, s...)
+	}
 }
 
 func (j *jsonText) nest(depth int) bool {
@@ -169,50 +193,59 @@ func (j *jsonText) nest(depth int) bool {
 	return true
 }
 
-func (j *jsonText) object(depth int) {
+func (j *jsonText) object(depth int) any {
 	if !j.nest(depth) {
-		return
+		return nil
 	}
 	j.pos++ // {
-	j.out = append(j.out, '{')
+	j.emit('{')
 	seen := map[string]bool{}
+	var m map[string]any
+	if j.tree {
+		m = map[string]any{}
+	}
 	j.ws()
 	if j.pos < len(j.src) && j.src[j.pos] == '}' {
 		j.pos++
-		j.out = append(j.out, '}')
-		return
+		j.emit('}')
+		return m
 	}
 	for j.err == nil {
 		j.ws()
 		if j.pos >= len(j.src) || j.src[j.pos] != '"' {
 			j.fail("Invalid JSON at byte %d: expected a key", j.pos)
-			return
+			return nil
 		}
 		k, ok := j.str()
 		if !ok {
-			return
+			return nil
 		}
 		j.path = append(j.path, k)
 		if seen[k] {
 			j.fail("Invalid input: duplicate key '%s'", k)
-			return
+			return nil
 		}
 		seen[k] = true
 		if len(seen) > 1 {
-			j.out = append(j.out, ',')
+			j.emit(',')
 		}
-		j.out = appendJSONString(j.out, k)
-		j.out = append(j.out, ':')
+		if !j.tree {
+			j.out = appendJSONString(j.out, k)
+		}
+		j.emit(':')
 		j.ws()
 		if j.pos >= len(j.src) || j.src[j.pos] != ':' {
 			j.fail("Invalid JSON at byte %d: expected ':'", j.pos)
-			return
+			return nil
 		}
 		j.pos++
 		j.ws()
-		j.value(depth)
+		v := j.value(depth)
 		if j.err != nil {
-			return
+			return nil
+		}
+		if m != nil {
+			m[k] = v
 		}
 		j.path = j.path[:len(j.path)-1]
 		j.ws()
@@ -222,34 +255,42 @@ func (j *jsonText) object(depth int) {
 		}
 		if j.pos < len(j.src) && j.src[j.pos] == '}' {
 			j.pos++
-			j.out = append(j.out, '}')
-			return
+			j.emit('}')
+			return m
 		}
 		j.fail("Invalid JSON at byte %d: expected ',' or '}'", j.pos)
 	}
+	return nil
 }
 
-func (j *jsonText) array(depth int) {
+func (j *jsonText) array(depth int) any {
 	if !j.nest(depth) {
-		return
+		return nil
 	}
 	j.pos++ // [
-	j.out = append(j.out, '[')
+	j.emit('[')
+	var list []any
+	if j.tree {
+		list = []any{}
+	}
 	j.ws()
 	if j.pos < len(j.src) && j.src[j.pos] == ']' {
 		j.pos++
-		j.out = append(j.out, ']')
-		return
+		j.emit(']')
+		return list
 	}
 	for i := 0; j.err == nil; i++ {
 		if i > 0 {
-			j.out = append(j.out, ',')
+			j.emit(',')
 		}
 		j.path = append(j.path, strconv.Itoa(i))
 		j.ws()
-		j.value(depth)
+		v := j.value(depth)
 		if j.err != nil {
-			return
+			return nil
+		}
+		if j.tree {
+			list = append(list, v)
 		}
 		j.path = j.path[:len(j.path)-1]
 		j.ws()
@@ -259,11 +300,12 @@ func (j *jsonText) array(depth int) {
 		}
 		if j.pos < len(j.src) && j.src[j.pos] == ']' {
 			j.pos++
-			j.out = append(j.out, ']')
-			return
+			j.emit(']')
+			return list
 		}
 		j.fail("Invalid JSON at byte %d: expected ',' or ']'", j.pos)
 	}
+	return nil
 }
 
 // str reads a string at j.pos (on its opening quote) and returns it decoded.
@@ -413,7 +455,7 @@ func checkText(s string, rules textRules) string {
 // what a double cannot hold: an overflow (1e309), a magnitude of 2^53 or
 // more, or more than 17 significant digits, which decoders in Go and
 // JavaScript silently round (two different numbers would read as one).
-func (j *jsonText) number() {
+func (j *jsonText) number() any {
 	start := j.pos
 	if j.src[j.pos] == '-' {
 		j.pos++
@@ -429,13 +471,13 @@ func (j *jsonText) number() {
 	intStart := j.pos
 	if n := digits(); n == 0 || n > 1 && j.src[intStart] == '0' {
 		j.fail("Invalid JSON: bad number at byte %d", start)
-		return
+		return nil
 	}
 	if j.pos < len(j.src) && j.src[j.pos] == '.' {
 		j.pos++
 		if digits() == 0 {
 			j.fail("Invalid JSON: bad number at byte %d", start)
-			return
+			return nil
 		}
 	}
 	if j.pos < len(j.src) && (j.src[j.pos] == 'e' || j.src[j.pos] == 'E') {
@@ -445,15 +487,20 @@ func (j *jsonText) number() {
 		}
 		if digits() == 0 {
 			j.fail("Invalid JSON: bad number at byte %d", start)
-			return
+			return nil
 		}
 	}
 	lit := string(j.src[start:j.pos])
-	if msg := numberProblem(lit); msg != "" {
-		j.fail("%s", msg)
-		return
+	if !j.rules.anyNumber {
+		if msg := numberProblem(lit); msg != "" {
+			j.fail("%s", msg)
+			return nil
+		}
 	}
-	j.out = append(j.out, lit...)
+	if !j.tree {
+		j.out = append(j.out, lit...)
+	}
+	return json.Number(lit)
 }
 
 func numberProblem(lit string) string {
@@ -555,4 +602,40 @@ func CheckInputJSON(body []byte) error {
 	}
 	return &Error{Kind: KindInvalid, Code: code, Message: lead + id + ": " + j.err.msg,
 		Fields: []FieldError{{ID: id, Message: j.err.msg}}}
+}
+
+// JSONTextError is a problem a strict reading of a JSON text found: where
+// (the keys and array indexes from the top value down; empty for the text
+// itself) and what.
+type JSONTextError struct {
+	Path []string
+	Msg  string
+}
+
+func (e *JSONTextError) Error() string {
+	if len(e.Path) == 0 {
+		return e.Msg
+	}
+	return pathString(e.Path) + ": " + e.Msg
+}
+
+// DecodeJSONText decodes a JSON text under the rules CheckInputJSON
+// applies to events API bodies (valid UTF-8, paired surrogates, unique
+// keys at every level, at most maxNesting levels of arrays and objects),
+// into map[string]any, []any, string, json.Number (numbers keep their
+// text: any number of the JSON grammar is taken), bool and nil. It is how
+// other wire formats (FHIR) read a body as strictly as the native API,
+// in one pass. A problem is a *JSONTextError naming where it is.
+func DecodeJSONText(raw []byte, maxNesting int) (any, error) {
+	j := &jsonText{src: raw, rules: textRules{maxNesting: maxNesting, anyNumber: true}, tree: true, nestingPath: maxNesting}
+	j.ws()
+	v := j.value(0)
+	j.ws()
+	if j.err == nil && j.pos < len(j.src) {
+		j.fail("Invalid JSON: unexpected data after the value")
+	}
+	if j.err != nil {
+		return nil, &JSONTextError{Path: j.err.path, Msg: j.err.msg}
+	}
+	return v, nil
 }

@@ -182,3 +182,54 @@ func FuzzCanonicalJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeJSONText: the strict reader's decoded tree is what
+// encoding/json (UseNumber) decodes from a good text, numbers keep their
+// text whatever their size, and a duplicate key, bytes that are not UTF-8
+// or an unpaired surrogate are refused naming where they are.
+func TestDecodeJSONText(t *testing.T) {
+	good := []string{
+		`{"resourceType":"Bundle","entry":[{"resource":{"name":[{"given":["Ad\u00e9","\ud83d\ude00"]}],"n":1.50,"big":123456789012345678901234567890,"x":null,"b":true,"e":{},"l":[]}}]}`,
+		` [1, "a", false] `,
+		`"s"`,
+	}
+	for _, in := range good {
+		got, err := DecodeJSONText([]byte(in), 64)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", in, got, want)
+		}
+	}
+	bad := []struct {
+		in, path, msg string
+		nesting       int
+	}{
+		{`{"entry":[{"resource":{"name":[{"family":"Banda","family":"Phiri"}]}}]}`, "entry.0.resource.name.0.family", "duplicate key 'family'", 0},
+		{"{\"entry\":[{\"resource\":{\"name\":[{\"family\":\"Ban\xffda\"}]}}]}", "entry.0.resource.name.0.family", "not valid UTF-8", 0},
+		{`{"entry":[{"resource":{"name":[{"given":["\ud800"]}]}}]}`, "entry.0.resource.name.0.given.0", "unpaired UTF-16 surrogate", 0},
+		{`{"a":1} {}`, "", "unexpected data after the value", 0},
+		{`[[[[1]]]]`, "0.0.0", "nested deeper than 3 levels", 3},
+	}
+	for _, c := range bad {
+		nesting := 64
+		if c.nesting > 0 {
+			nesting = c.nesting
+		}
+		_, err := DecodeJSONText([]byte(c.in), nesting)
+		var je *JSONTextError
+		if !errors.As(err, &je) {
+			t.Fatalf("%q: error %v, want a *JSONTextError", c.in, err)
+		}
+		if strings.Join(je.Path, ".") != c.path || !strings.Contains(je.Msg, c.msg) {
+			t.Errorf("%q: path %q msg %q, want %q, %q", c.in, strings.Join(je.Path, "."), je.Msg, c.path, c.msg)
+		}
+	}
+}

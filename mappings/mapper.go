@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -80,12 +79,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 	}
 	doc, jerr := decodeJSON(body)
 	if jerr != nil {
-		msg := "the body is not JSON: " + jerr.Error()
-		var se *json.SyntaxError
-		if errors.As(jerr, &se) {
-			msg += fmt.Sprintf(" (at byte %d)", se.Offset)
-		}
-		return nil, badInput(400, errIssue("structure", "", msg))
+		return nil, jerr
 	}
 	top, ok := doc.(obj)
 	if !ok {

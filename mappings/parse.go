@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // obj is a decoded JSON object; values are obj, []any, string, json.Number,
@@ -42,20 +43,65 @@ type bundle struct {
 	parent    *bundle
 }
 
-// decodeJSON decodes a whole body keeping numbers exact. Anything after
-// the JSON value is an error: dec.More() would miss a stray '}' or ']', so
-// the end of input is checked instead.
-func decodeJSON(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+// maxJSONNesting bounds how deeply a body nests arrays and objects: a
+// message holding a document of resources with nested extensions uses
+// about twenty levels.
+const maxJSONNesting = 64
+
+// decodeJSON decodes a whole body with the strict reader the native API
+// uses (core.DecodeJSONText): UTF-8 only, no unpaired surrogate, no key
+// sent twice, nothing after the value. encoding/json would silently turn
+// a bad byte of a legal name into U+FFFD and let the last of two keys
+// win. Numbers keep their text (json.Number).
+func decodeJSON(body []byte) (any, *Error) {
+	v, err := core.DecodeJSONText(body, maxJSONNesting)
+	if err == nil {
+		return v, nil
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("trailing data after the JSON value")
+	var je *core.JSONTextError
+	if !errors.As(err, &je) {
+		return nil, badInput(400, errIssue("structure", "", "the body is not JSON: "+err.Error()))
 	}
-	return v, nil
+	msg := je.Msg
+	switch {
+	case strings.Contains(msg, "unexpected data after the value"):
+		msg = "the body is not JSON: trailing data after the JSON value"
+	case strings.HasPrefix(msg, "Invalid JSON"):
+		rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(msg, "Invalid JSON"), ":"))
+		if strings.HasPrefix(rest, "at byte") {
+			rest = "unexpected input " + rest
+		}
+		msg = "the body is not JSON: " + rest
+	case strings.Contains(msg, "duplicate key"):
+		msg = "the body is not strict JSON: " + strings.TrimPrefix(msg, "Invalid input: ") +
+			" (a key sent twice leaves it to each reader which value counts; send it once)"
+	default:
+		msg = "the body is not strict JSON: " + strings.TrimPrefix(msg, "Invalid input: ") +
+			" (text must be UTF-8 with paired surrogates; nothing is stored as a replacement character)"
+	}
+	code := "structure"
+	if !strings.HasPrefix(je.Msg, "Invalid JSON") {
+		code = "invalid"
+	}
+	return nil, badInput(400, errIssue(code, elementPath(je.Path), msg))
+}
+
+// elementPath writes a JSON path (keys and array indexes) as the
+// FHIRPath-like expression of the element: Bundle.entry[1].resource.name[0].
+func elementPath(p []string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Bundle")
+	for _, seg := range p {
+		if _, err := strconv.Atoi(seg); err == nil {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		b.WriteString("." + seg)
+	}
+	return b.String()
 }
 
 // knownTypes are the resource types the mapping reads or knowingly skips;

@@ -1596,3 +1596,51 @@ func TestFHIRUpdateMessageRefused(t *testing.T) {
 		t.Errorf("%d events, want 1", n)
 	}
 }
+
+// TestFHIRStrictJSON: a FHIR body is read as strictly as a native one: a
+// key sent twice, bytes that are not UTF-8 and an unpaired surrogate in a
+// name are a 400 OperationOutcome naming the element on every ingestion
+// route (never a name stored with U+FFFD, never the last key winning),
+// and nothing is stored.
+func TestFHIRStrictJSON(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireMapper(t, h)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+	birth := readFile(t, v1BirthFile)
+	given := []byte(`"given":["Tendai"]`)
+	cases := []struct {
+		name, with, say string
+	}{
+		{"duplicate key", `"given":["Tendai"],"given":["Mallory"]`, "duplicate key 'given'"},
+		{"invalid UTF-8", "\"given\":[\"Ten\xffdai\"]", "not valid UTF-8"},
+		{"unpaired surrogate", `"given":["Ten\ud800dai"]`, `unpaired UTF-16 surrogate`},
+	}
+	for _, path := range []string{pathFHIR, pathNotification, pathProcessMessage} {
+		for _, c := range cases {
+			t.Run(path+" "+c.name, func(t *testing.T) {
+				body := fresh(t, birth)
+				if path == pathProcessMessage {
+					body = messageOf(t, body, uuid.NewString())
+				}
+				if bytes.Count(body, given) != 1 {
+					t.Fatalf("the example's child name is not %s once", given)
+				}
+				body = bytes.Replace(body, given, []byte(c.with), 1)
+				res := postFHIR(t, h, path, tok, body, fhirJSON)
+				if res.Status != http.StatusBadRequest {
+					t.Fatalf("status %d, want 400; %s", res.Status, res.Body)
+				}
+				wantFHIRType(t, res)
+				if !bytes.Contains(res.Body, []byte(c.say)) || !bytes.Contains(res.Body, []byte(".resource.name[0].given")) ||
+					!bytes.Contains(res.Body, []byte(`"Bundle.entry[`)) {
+					t.Errorf("the answer does not say %q naming the element: %s", c.say, res.Body)
+				}
+			})
+		}
+	}
+	if n := total(t, h, tok); n != 0 {
+		t.Errorf("%d events stored", n)
+	}
+}
