@@ -84,9 +84,12 @@
 //
 // Every problem is an Issue with a FHIRPath-like expression such as
 // Bundle.entry[3].resource.birthDate. A bundle that cannot be used is an
-// *Error (400: not JSON, not FHIR, no Bundle.type; 422: FHIR but unusable:
-// no subject, no matching family, an event type the country lacks, a value
-// core.ValidateValues refuses). Gaps (no mother, an unknown facility, code or
+// *Error of a core.Kind (KindInvalid: not JSON, not strict JSON, not FHIR,
+// no Bundle.type; KindUnprocessable: FHIR but unusable: no subject, no
+// matching family, an event type the country lacks, a value
+// core.ValidateValues refuses; KindTooLarge: too many entries); the HTTP
+// layer maps the kind to a status as for every other error. Decode reads
+// a body once; Map is Decode then MapBody. Gaps (no mother, an unknown facility, code or
 // unit, a partial date, a dangling reference) are warnings on the Result and
 // the value is left out. ToBundle is the reverse mapping with the family
 // marked reverse for the event type. The package depends on core only.

@@ -60,7 +60,7 @@ func decodeJSON(body []byte) (any, *Error) {
 	}
 	var je *core.JSONTextError
 	if !errors.As(err, &je) {
-		return nil, badInput(400, errIssue("structure", "", "the body is not JSON: "+err.Error()))
+		return nil, badInput(core.KindInvalid, errIssue("structure", "", "the body is not JSON: "+err.Error()))
 	}
 	msg := je.Msg
 	switch {
@@ -83,7 +83,7 @@ func decodeJSON(body []byte) (any, *Error) {
 	if !strings.HasPrefix(je.Msg, "Invalid JSON") {
 		code = "invalid"
 	}
-	return nil, badInput(400, errIssue(code, elementPath(je.Path), msg))
+	return nil, badInput(core.KindInvalid, errIssue(code, elementPath(je.Path), msg))
 }
 
 // elementPath writes a JSON path (keys and array indexes) as the
@@ -298,7 +298,7 @@ func CheckEntries(body []byte) error {
 }
 
 func tooManyEntries() error {
-	return badInput(413, Issue{Severity: "error", Code: "too-costly", Expression: []string{"Bundle.entry"},
+	return badInput(core.KindTooLarge, Issue{Severity: "error", Code: "too-costly", Expression: []string{"Bundle.entry"},
 		Diagnostics: fmt.Sprintf("the bundle has more than %d entries (counting those of nested bundles); send fewer", MaxBundleEntries)})
 }
 

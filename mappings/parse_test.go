@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // entriesOf builds an "entry" array of n copies of one entry.
@@ -48,8 +50,8 @@ func TestCheckEntries(t *testing.T) {
 			if !errors.As(err, &me) {
 				t.Fatalf("err %v, want a *mappings.Error", err)
 			}
-			if me.Status != 413 || len(me.Issues) != 1 || len(me.Issues[0].Expression) != 1 || me.Issues[0].Expression[0] != "Bundle.entry" {
-				t.Fatalf("status %d issues %+v, want 413 naming Bundle.entry", me.Status, me.Issues)
+			if me.Kind != core.KindTooLarge || len(me.Issues) != 1 || len(me.Issues[0].Expression) != 1 || me.Issues[0].Expression[0] != "Bundle.entry" {
+				t.Fatalf("kind %d issues %+v, want too large naming Bundle.entry", me.Kind, me.Issues)
 			}
 		})
 	}
@@ -60,7 +62,7 @@ func TestMapRefusesTooManyEntries(t *testing.T) {
 	m := newMapper(t)
 	_, err := m.Map([]byte(`{"resourceType":"Bundle","type":"document","entry":`+entriesOf(MaxBundleEntries+1, "1")+`}`), testNow)
 	var me *Error
-	if !errors.As(err, &me) || me.Status != 413 || !strings.Contains(me.Error(), "Bundle.entry") {
+	if !errors.As(err, &me) || me.Kind != core.KindTooLarge || !strings.Contains(me.Error(), "Bundle.entry") {
 		t.Fatalf("err %v, want 413 naming Bundle.entry", err)
 	}
 }
