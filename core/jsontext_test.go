@@ -158,6 +158,21 @@ func FuzzCanonicalJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, controls bool) {
 		rules := textRules{maxNesting: MaxValueNesting, controls: controls, multiline: true}
 		out, _, msg := canonicalJSON(in, rules)
+		// the tree reading (DecodeJSONText) is the same reader: it takes
+		// what the canonical one takes, and what it takes decodes as
+		// encoding/json decodes it
+		tree, terr := DecodeJSONText(in, MaxValueNesting)
+		if msg == "" && !controls && terr != nil {
+			t.Fatalf("%q: canonical reading takes it, tree reading refuses: %v", in, terr)
+		}
+		if terr == nil {
+			d := json.NewDecoder(bytes.NewReader(in))
+			d.UseNumber()
+			var want any
+			if err := d.Decode(&want); err != nil || !reflect.DeepEqual(tree, want) {
+				t.Fatalf("%q: tree %#v, encoding/json %#v (%v)", in, tree, want, err)
+			}
+		}
 		if msg != "" {
 			return
 		}
