@@ -67,6 +67,8 @@ type textRules struct {
 type jsonTextError struct {
 	path []string
 	msg  string
+	// count: the limit on counted arrays was passed (DecodeJSONText)
+	count bool
 }
 
 // pathString joins a path with dots, cut short when very deep.
@@ -90,6 +92,13 @@ type jsonText struct {
 	// tree: build the decoded value (DecodeJSONText) instead of writing
 	// the canonical text.
 	tree bool
+	// countKey, maxCount: DecodeJSONText's limit on the elements of the
+	// arrays that are the value of a member named countKey; counted is
+	// how many were read, nextCounted says the value about to be read is
+	// such a member's.
+	countKey          string
+	maxCount, counted int
+	nextCounted       bool
 }
 
 // emit writes canonical output, unless the reader builds a tree.
@@ -146,11 +155,13 @@ func (j *jsonText) value(depth int) any {
 		j.fail("Invalid JSON: unexpected end")
 		return nil
 	}
+	counted := j.nextCounted
+	j.nextCounted = false
 	switch c := j.src[j.pos]; {
 	case c == '{':
 		return j.object(depth + 1)
 	case c == '[':
-		return j.array(depth + 1)
+		return j.array(depth+1, counted)
 	case c == '"':
 		s, ok := j.str()
 		if ok && !j.tree {
@@ -240,6 +251,7 @@ func (j *jsonText) object(depth int) any {
 		}
 		j.pos++
 		j.ws()
+		j.nextCounted = j.countKey != "" && k == j.countKey
 		v := j.value(depth)
 		if j.err != nil {
 			return nil
@@ -263,7 +275,7 @@ func (j *jsonText) object(depth int) any {
 	return nil
 }
 
-func (j *jsonText) array(depth int) any {
+func (j *jsonText) array(depth int, counted bool) any {
 	if !j.nest(depth) {
 		return nil
 	}
@@ -284,6 +296,14 @@ func (j *jsonText) array(depth int) any {
 			j.emit(',')
 		}
 		j.path = append(j.path, strconv.Itoa(i))
+		if counted {
+			if j.counted++; j.counted > j.maxCount {
+				j.path = j.path[:len(j.path)-1] // named by the array
+				j.fail("Invalid input: more than %d elements in all in %q arrays", j.maxCount, j.countKey)
+				j.err.count = true
+				return nil
+			}
+		}
 		j.ws()
 		v := j.value(depth)
 		if j.err != nil {
@@ -610,6 +630,21 @@ func CheckInputJSON(body []byte) error {
 type JSONTextError struct {
 	Path []string
 	Msg  string
+	// Count: the text has more elements in counted arrays than
+	// JSONLimits.MaxCount (Path names the array where the limit was passed).
+	Count bool
+}
+
+// JSONLimits bound what DecodeJSONText reads.
+type JSONLimits struct {
+	MaxNesting int // levels of arrays and objects
+	// CountKey and MaxCount, when set: at most MaxCount elements in all
+	// in the arrays that are the value of a member named CountKey, at any
+	// depth (FHIR: Bundle.entry, nested bundles' entries included). The
+	// reading stops at the limit, so a text of millions of tiny elements
+	// costs no more than MaxCount of them.
+	CountKey string
+	MaxCount int
 }
 
 func (e *JSONTextError) Error() string {
@@ -623,11 +658,16 @@ func (e *JSONTextError) Error() string {
 // applies to events API bodies (valid UTF-8, paired surrogates, unique
 // keys at every level, at most maxNesting levels of arrays and objects),
 // into map[string]any, []any, string, json.Number (numbers keep their
-// text: any number of the JSON grammar is taken), bool and nil. It is how
-// other wire formats (FHIR) read a body as strictly as the native API,
-// in one pass. A problem is a *JSONTextError naming where it is.
-func DecodeJSONText(raw []byte, maxNesting int) (any, error) {
-	j := &jsonText{src: raw, rules: textRules{maxNesting: maxNesting, anyNumber: true}, tree: true, nestingPath: maxNesting}
+// text: any number of the JSON grammar is taken), bool and nil, within
+// the limits. It is how other wire formats (FHIR) read a body as strictly
+// as the native API, in one pass. A problem is a *JSONTextError naming
+// where it is.
+func DecodeJSONText(raw []byte, lim JSONLimits) (any, error) {
+	j := &jsonText{src: raw, rules: textRules{maxNesting: lim.MaxNesting, anyNumber: true}, tree: true, nestingPath: lim.MaxNesting,
+		countKey: lim.CountKey, maxCount: lim.MaxCount}
+	if lim.MaxCount <= 0 {
+		j.countKey = ""
+	}
 	j.ws()
 	v := j.value(0)
 	j.ws()
@@ -635,7 +675,7 @@ func DecodeJSONText(raw []byte, maxNesting int) (any, error) {
 		j.fail("Invalid JSON: unexpected data after the value")
 	}
 	if j.err != nil {
-		return nil, &JSONTextError{Path: j.err.path, Msg: j.err.msg}
+		return nil, &JSONTextError{Path: j.err.path, Msg: j.err.msg, Count: j.err.count}
 	}
 	return v, nil
 }

@@ -161,7 +161,7 @@ func FuzzCanonicalJSON(f *testing.F) {
 		// the tree reading (DecodeJSONText) is the same reader: it takes
 		// what the canonical one takes, and what it takes decodes as
 		// encoding/json decodes it
-		tree, terr := DecodeJSONText(in, MaxValueNesting)
+		tree, terr := DecodeJSONText(in, JSONLimits{MaxNesting: MaxValueNesting})
 		if msg == "" && !controls && terr != nil {
 			t.Fatalf("%q: canonical reading takes it, tree reading refuses: %v", in, terr)
 		}
@@ -209,7 +209,7 @@ func TestDecodeJSONText(t *testing.T) {
 		`"s"`,
 	}
 	for _, in := range good {
-		got, err := DecodeJSONText([]byte(in), 64)
+		got, err := DecodeJSONText([]byte(in), JSONLimits{MaxNesting: 64})
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
@@ -238,7 +238,7 @@ func TestDecodeJSONText(t *testing.T) {
 		if c.nesting > 0 {
 			nesting = c.nesting
 		}
-		_, err := DecodeJSONText([]byte(c.in), nesting)
+		_, err := DecodeJSONText([]byte(c.in), JSONLimits{MaxNesting: nesting})
 		var je *JSONTextError
 		if !errors.As(err, &je) {
 			t.Fatalf("%q: error %v, want a *JSONTextError", c.in, err)
@@ -246,5 +246,27 @@ func TestDecodeJSONText(t *testing.T) {
 		if strings.Join(je.Path, ".") != c.path || !strings.Contains(je.Msg, c.msg) {
 			t.Errorf("%q: path %q msg %q, want %q, %q", c.in, strings.Join(je.Path, "."), je.Msg, c.path, c.msg)
 		}
+	}
+}
+
+// TestDecodeJSONTextCount: the elements of the arrays under CountKey are
+// counted in all, at any depth, and the reading stops past MaxCount.
+func TestDecodeJSONTextCount(t *testing.T) {
+	lim := JSONLimits{MaxNesting: 64, CountKey: "entry", MaxCount: 3}
+	for in, over := range map[string]bool{
+		`{"entry":[1,2,3]}`:                               false,
+		`{"entry":[1,2,3,4]}`:                             true,
+		`{"entry":[{"entry":[1]},2],"x":{"entry":[3,4]}}`: true,
+		`{"entry":[[1,2,3,4,5]],"other":[1,2,3,4,5]}`:     false,
+		`{"a":"entry","b":[1,2,3,4,5]}`:                   false,
+	} {
+		_, err := DecodeJSONText([]byte(in), lim)
+		var je *JSONTextError
+		if got := errors.As(err, &je) && je.Count; got != over {
+			t.Errorf("%s: over the count %v (%v), want %v", in, got, err, over)
+		}
+	}
+	if _, err := DecodeJSONText([]byte(`{"entry":[1,2,3,4]}`), JSONLimits{MaxNesting: 64, CountKey: "entry"}); err != nil {
+		t.Errorf("no MaxCount, no limit: %v", err)
 	}
 }

@@ -79,13 +79,10 @@ type Body struct {
 // bool and nil. Callers only read it.
 func (b *Body) Data() map[string]any { return b.top }
 
-// Decode reads a body: at most MaxBundleEntries entries (counted before
-// anything is decoded), strict JSON (core.DecodeJSONText), a JSON object
-// whose resourceType is Bundle. The error is an *Error.
+// Decode reads a body in one pass: strict JSON (core.DecodeJSONText) of
+// at most MaxBundleEntries entries, a JSON object whose resourceType is
+// Bundle. The error is an *Error.
 func Decode(body []byte) (*Body, error) {
-	if e := CheckEntries(body); e != nil {
-		return nil, e
-	}
 	doc, jerr := decodeJSON(body)
 	if jerr != nil {
 		return nil, jerr

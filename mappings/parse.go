@@ -1,7 +1,6 @@
 package mappings
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,18 +48,22 @@ type bundle struct {
 const maxJSONNesting = 64
 
 // decodeJSON decodes a whole body with the strict reader the native API
-// uses (core.DecodeJSONText): UTF-8 only, no unpaired surrogate, no key
-// sent twice, nothing after the value. encoding/json would silently turn
+// uses (core.DecodeJSONText), in one pass: UTF-8 only, no unpaired
+// surrogate, no key sent twice, nothing after the value, at most
+// MaxBundleEntries entries. encoding/json would silently turn
 // a bad byte of a legal name into U+FFFD and let the last of two keys
 // win. Numbers keep their text (json.Number).
 func decodeJSON(body []byte) (any, *Error) {
-	v, err := core.DecodeJSONText(body, maxJSONNesting)
+	v, err := core.DecodeJSONText(body, core.JSONLimits{MaxNesting: maxJSONNesting, CountKey: "entry", MaxCount: MaxBundleEntries})
 	if err == nil {
 		return v, nil
 	}
 	var je *core.JSONTextError
 	if !errors.As(err, &je) {
 		return nil, badInput(core.KindInvalid, errIssue("structure", "", "the body is not JSON: "+err.Error()))
+	}
+	if je.Count {
+		return nil, tooManyEntries()
 	}
 	msg := je.Msg
 	switch {
@@ -226,78 +229,12 @@ func (g *issueGroups) flush(issues *[]Issue) {
 
 // MaxBundleEntries is the most entries a body may hold, counting the
 // entries of nested bundles: real birth and death notifications have tens.
-// More is refused before the body is decoded, so that a body of junk
-// entries costs neither memory nor an answer that grows with it.
+// More is refused (413 naming Bundle.entry) while the body is decoded,
+// which stops there: a body of junk entries costs neither memory nor an
+// answer that grows with it.
 const MaxBundleEntries = 10000
 
-// CheckEntries refuses (413, an issue naming Bundle.entry) a body whose
-// "entry" arrays, at any depth, hold more than MaxBundleEntries elements
-// in all. It streams the JSON tokens and stops at the limit, so it costs
-// little even on a body of millions of entries. A body that is not JSON
-// passes: the decoder answers that precisely.
-func CheckEntries(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	// frame is one open object or array.
-	type frame struct {
-		object, wantKey bool   // an object, and whether its next token is a key
-		key             string // the object's current key
-		entries         bool   // an array that is the value of an "entry" key
-	}
-	var stack []frame
-	n := 0
-	// value notes one value read in the innermost container.
-	value := func() bool {
-		if len(stack) == 0 {
-			return true
-		}
-		top := &stack[len(stack)-1]
-		if top.object {
-			top.wantKey = true
-		}
-		if top.entries {
-			n++
-		}
-		return n <= MaxBundleEntries
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // end of input, or not JSON: decodeJSON says which
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if !value() {
-					return tooManyEntries()
-				}
-				f := frame{object: t == '{', wantKey: t == '{'}
-				if len(stack) > 0 && t == '[' {
-					if p := stack[len(stack)-1]; p.object && p.key == "entry" {
-						f.entries = true
-					}
-				}
-				stack = append(stack, f)
-			default:
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].wantKey {
-				stack[len(stack)-1].key, stack[len(stack)-1].wantKey = t, false
-				continue
-			}
-			if !value() {
-				return tooManyEntries()
-			}
-		default:
-			if !value() {
-				return tooManyEntries()
-			}
-		}
-	}
-}
-
-func tooManyEntries() error {
+func tooManyEntries() *Error {
 	return badInput(core.KindTooLarge, Issue{Severity: "error", Code: "too-costly", Expression: []string{"Bundle.entry"},
 		Diagnostics: fmt.Sprintf("the bundle has more than %d entries (counting those of nested bundles); send fewer", MaxBundleEntries)})
 }
