@@ -200,11 +200,11 @@ func (s *Server) mapper(c *gin.Context) *mappings.Mapper {
 // before it is answered 429 (see FHIRMapConcurrency).
 const FHIRMapWait = 10 * time.Second
 
-// FHIRMapConcurrency is how many bundles the ingestion routes map at once
-// (2 x GOMAXPROCS: mapping is CPU work). Only the mapping holds a slot:
-// reading the body happens before (a slow sender holds none) and storing
-// the event after (so concurrent requests still share the store's group
-// commits).
+// FHIRMapConcurrency is how many bundles the ingestion routes decode and
+// map at once (2 x GOMAXPROCS: it is CPU work). Only that holds a slot
+// (hub/ingest): reading the body happens before (a slow sender holds
+// none) and storing the event after (so concurrent requests still share
+// the store's group commits).
 func FHIRMapConcurrency() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // fhirSlot takes a mapping slot for the ingest service: a
