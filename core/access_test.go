@@ -187,7 +187,7 @@ func TestServiceResolveAccess(t *testing.T) {
 	p := systemClient(t, allRecordScopes...)
 	// notified from a hospital in Ilanga (the deferred NOTIFY's data is not
 	// the record's yet: the place is where the record was created)
-	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIlangaHosp,
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIlangaHosp,
 		Declaration: decl(t, `{"child.birthLocation":"`+locIlangaHosp+`"}`)})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -56,12 +57,18 @@ type textRules struct {
 	// multiline lets tab, line feed and carriage return through the
 	// control check (a TEXTAREA, a review comment, a reason).
 	multiline bool
+	// anyNumber lets any number of the JSON grammar through, however
+	// large or precise (FHIR decimals are arbitrary-precision; the
+	// decoded tree keeps their text).
+	anyNumber bool
 }
 
 // jsonTextError is a problem found at path (keys and indexes).
 type jsonTextError struct {
 	path []string
 	msg  string
+	// count: the limit on counted arrays was passed (DecodeJSONText)
+	count bool
 }
 
 // pathString joins a path with dots, cut short when very deep.
@@ -82,6 +89,23 @@ type jsonText struct {
 	err   *jsonTextError
 	// nestingPath is how many path segments name a nesting error.
 	nestingPath int
+	// tree: build the decoded value (DecodeJSONText) instead of writing
+	// the canonical text.
+	tree bool
+	// countKey, maxCount: DecodeJSONText's limit on the elements of the
+	// arrays that are the value of a member named countKey; counted is
+	// how many were read, nextCounted says the value about to be read is
+	// such a member's.
+	countKey          string
+	maxCount, counted int
+	nextCounted       bool
+}
+
+// emit writes canonical output, unless the reader builds a tree.
+func (j *jsonText) emit(b ...byte) {
+	if !j.tree {
+		j.out = append(j.out, b...)
+	}
 }
 
 // canonicalJSON checks raw under the rules and returns it written again
@@ -121,40 +145,51 @@ func (j *jsonText) ws() {
 	}
 }
 
-func (j *jsonText) value(depth int) {
+// value reads one value; in tree mode it returns it decoded
+// (map[string]any, []any, string, json.Number, bool or nil).
+func (j *jsonText) value(depth int) any {
 	if j.err != nil {
-		return
+		return nil
 	}
 	if j.pos >= len(j.src) {
 		j.fail("Invalid JSON: unexpected end")
-		return
+		return nil
 	}
+	counted := j.nextCounted
+	j.nextCounted = false
 	switch c := j.src[j.pos]; {
 	case c == '{':
-		j.object(depth + 1)
+		return j.object(depth + 1)
 	case c == '[':
-		j.array(depth + 1)
+		return j.array(depth+1, counted)
 	case c == '"':
 		s, ok := j.str()
-		if ok {
+		if ok && !j.tree {
 			j.out = appendJSONString(j.out, s)
 		}
+		return s
 	case c == '-' || c >= '0' && c <= '9':
-		j.number()
+		return j.number()
 	case bytes.HasPrefix(j.src[j.pos:], []byte("true")):
 		j.literal("true")
+		return true
 	case bytes.HasPrefix(j.src[j.pos:], []byte("false")):
 		j.literal("false")
+		return false
 	case bytes.HasPrefix(j.src[j.pos:], []byte("null")):
 		j.literal("null")
+		return nil
 	default:
 		j.fail("Invalid JSON at byte %d", j.pos)
 	}
+	return nil
 }
 
 func (j *jsonText) literal(s string) {
 	j.pos += len(s)
-	j.out = append(j.out, s...)
+	if !j.tree {
+		j.out = append(j.out, s...)
+	}
 }
 
 func (j *jsonText) nest(depth int) bool {
@@ -169,50 +204,60 @@ func (j *jsonText) nest(depth int) bool {
 	return true
 }
 
-func (j *jsonText) object(depth int) {
+func (j *jsonText) object(depth int) any {
 	if !j.nest(depth) {
-		return
+		return nil
 	}
 	j.pos++ // {
-	j.out = append(j.out, '{')
+	j.emit('{')
 	seen := map[string]bool{}
+	var m map[string]any
+	if j.tree {
+		m = map[string]any{}
+	}
 	j.ws()
 	if j.pos < len(j.src) && j.src[j.pos] == '}' {
 		j.pos++
-		j.out = append(j.out, '}')
-		return
+		j.emit('}')
+		return m
 	}
 	for j.err == nil {
 		j.ws()
 		if j.pos >= len(j.src) || j.src[j.pos] != '"' {
 			j.fail("Invalid JSON at byte %d: expected a key", j.pos)
-			return
+			return nil
 		}
 		k, ok := j.str()
 		if !ok {
-			return
+			return nil
 		}
 		j.path = append(j.path, k)
 		if seen[k] {
 			j.fail("Invalid input: duplicate key '%s'", k)
-			return
+			return nil
 		}
 		seen[k] = true
 		if len(seen) > 1 {
-			j.out = append(j.out, ',')
+			j.emit(',')
 		}
-		j.out = appendJSONString(j.out, k)
-		j.out = append(j.out, ':')
+		if !j.tree {
+			j.out = appendJSONString(j.out, k)
+		}
+		j.emit(':')
 		j.ws()
 		if j.pos >= len(j.src) || j.src[j.pos] != ':' {
 			j.fail("Invalid JSON at byte %d: expected ':'", j.pos)
-			return
+			return nil
 		}
 		j.pos++
 		j.ws()
-		j.value(depth)
+		j.nextCounted = j.countKey != "" && k == j.countKey
+		v := j.value(depth)
 		if j.err != nil {
-			return
+			return nil
+		}
+		if m != nil {
+			m[k] = v
 		}
 		j.path = j.path[:len(j.path)-1]
 		j.ws()
@@ -222,34 +267,50 @@ func (j *jsonText) object(depth int) {
 		}
 		if j.pos < len(j.src) && j.src[j.pos] == '}' {
 			j.pos++
-			j.out = append(j.out, '}')
-			return
+			j.emit('}')
+			return m
 		}
 		j.fail("Invalid JSON at byte %d: expected ',' or '}'", j.pos)
 	}
+	return nil
 }
 
-func (j *jsonText) array(depth int) {
+func (j *jsonText) array(depth int, counted bool) any {
 	if !j.nest(depth) {
-		return
+		return nil
 	}
 	j.pos++ // [
-	j.out = append(j.out, '[')
+	j.emit('[')
+	var list []any
+	if j.tree {
+		list = []any{}
+	}
 	j.ws()
 	if j.pos < len(j.src) && j.src[j.pos] == ']' {
 		j.pos++
-		j.out = append(j.out, ']')
-		return
+		j.emit(']')
+		return list
 	}
 	for i := 0; j.err == nil; i++ {
 		if i > 0 {
-			j.out = append(j.out, ',')
+			j.emit(',')
 		}
 		j.path = append(j.path, strconv.Itoa(i))
+		if counted {
+			if j.counted++; j.counted > j.maxCount {
+				j.path = j.path[:len(j.path)-1] // named by the array
+				j.fail("Invalid input: more than %d elements in all in %q arrays", j.maxCount, j.countKey)
+				j.err.count = true
+				return nil
+			}
+		}
 		j.ws()
-		j.value(depth)
+		v := j.value(depth)
 		if j.err != nil {
-			return
+			return nil
+		}
+		if j.tree {
+			list = append(list, v)
 		}
 		j.path = j.path[:len(j.path)-1]
 		j.ws()
@@ -259,11 +320,12 @@ func (j *jsonText) array(depth int) {
 		}
 		if j.pos < len(j.src) && j.src[j.pos] == ']' {
 			j.pos++
-			j.out = append(j.out, ']')
-			return
+			j.emit(']')
+			return list
 		}
 		j.fail("Invalid JSON at byte %d: expected ',' or ']'", j.pos)
 	}
+	return nil
 }
 
 // str reads a string at j.pos (on its opening quote) and returns it decoded.
@@ -413,7 +475,7 @@ func checkText(s string, rules textRules) string {
 // what a double cannot hold: an overflow (1e309), a magnitude of 2^53 or
 // more, or more than 17 significant digits, which decoders in Go and
 // JavaScript silently round (two different numbers would read as one).
-func (j *jsonText) number() {
+func (j *jsonText) number() any {
 	start := j.pos
 	if j.src[j.pos] == '-' {
 		j.pos++
@@ -429,13 +491,13 @@ func (j *jsonText) number() {
 	intStart := j.pos
 	if n := digits(); n == 0 || n > 1 && j.src[intStart] == '0' {
 		j.fail("Invalid JSON: bad number at byte %d", start)
-		return
+		return nil
 	}
 	if j.pos < len(j.src) && j.src[j.pos] == '.' {
 		j.pos++
 		if digits() == 0 {
 			j.fail("Invalid JSON: bad number at byte %d", start)
-			return
+			return nil
 		}
 	}
 	if j.pos < len(j.src) && (j.src[j.pos] == 'e' || j.src[j.pos] == 'E') {
@@ -445,15 +507,20 @@ func (j *jsonText) number() {
 		}
 		if digits() == 0 {
 			j.fail("Invalid JSON: bad number at byte %d", start)
-			return
+			return nil
 		}
 	}
 	lit := string(j.src[start:j.pos])
-	if msg := numberProblem(lit); msg != "" {
-		j.fail("%s", msg)
-		return
+	if !j.rules.anyNumber {
+		if msg := numberProblem(lit); msg != "" {
+			j.fail("%s", msg)
+			return nil
+		}
 	}
-	j.out = append(j.out, lit...)
+	if !j.tree {
+		j.out = append(j.out, lit...)
+	}
+	return json.Number(lit)
 }
 
 func numberProblem(lit string) string {
@@ -555,4 +622,60 @@ func CheckInputJSON(body []byte) error {
 	}
 	return &Error{Kind: KindInvalid, Code: code, Message: lead + id + ": " + j.err.msg,
 		Fields: []FieldError{{ID: id, Message: j.err.msg}}}
+}
+
+// JSONTextError is a problem a strict reading of a JSON text found: where
+// (the keys and array indexes from the top value down; empty for the text
+// itself) and what.
+type JSONTextError struct {
+	Path []string
+	Msg  string
+	// Count: the text has more elements in counted arrays than
+	// JSONLimits.MaxCount (Path names the array where the limit was passed).
+	Count bool
+}
+
+// JSONLimits bound what DecodeJSONText reads.
+type JSONLimits struct {
+	MaxNesting int // levels of arrays and objects
+	// CountKey and MaxCount, when set: at most MaxCount elements in all
+	// in the arrays that are the value of a member named CountKey, at any
+	// depth (FHIR: Bundle.entry, nested bundles' entries included). The
+	// reading stops at the limit, so a text of millions of tiny elements
+	// costs no more than MaxCount of them.
+	CountKey string
+	MaxCount int
+}
+
+func (e *JSONTextError) Error() string {
+	if len(e.Path) == 0 {
+		return e.Msg
+	}
+	return pathString(e.Path) + ": " + e.Msg
+}
+
+// DecodeJSONText decodes a JSON text under the rules CheckInputJSON
+// applies to events API bodies (valid UTF-8, paired surrogates, unique
+// keys at every level, at most maxNesting levels of arrays and objects),
+// into map[string]any, []any, string, json.Number (numbers keep their
+// text: any number of the JSON grammar is taken), bool and nil, within
+// the limits. It is how other wire formats (FHIR) read a body as strictly
+// as the native API, in one pass. A problem is a *JSONTextError naming
+// where it is.
+func DecodeJSONText(raw []byte, lim JSONLimits) (any, error) {
+	j := &jsonText{src: raw, rules: textRules{maxNesting: lim.MaxNesting, anyNumber: true}, tree: true, nestingPath: lim.MaxNesting,
+		countKey: lim.CountKey, maxCount: lim.MaxCount}
+	if lim.MaxCount <= 0 {
+		j.countKey = ""
+	}
+	j.ws()
+	v := j.value(0)
+	j.ws()
+	if j.err == nil && j.pos < len(j.src) {
+		j.fail("Invalid JSON: unexpected data after the value")
+	}
+	if j.err != nil {
+		return nil, &JSONTextError{Path: j.err.path, Msg: j.err.msg, Count: j.err.count}
+	}
+	return v, nil
 }

@@ -158,6 +158,21 @@ func FuzzCanonicalJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, controls bool) {
 		rules := textRules{maxNesting: MaxValueNesting, controls: controls, multiline: true}
 		out, _, msg := canonicalJSON(in, rules)
+		// the tree reading (DecodeJSONText) is the same reader: it takes
+		// what the canonical one takes, and what it takes decodes as
+		// encoding/json decodes it
+		tree, terr := DecodeJSONText(in, JSONLimits{MaxNesting: MaxValueNesting})
+		if msg == "" && !controls && terr != nil {
+			t.Fatalf("%q: canonical reading takes it, tree reading refuses: %v", in, terr)
+		}
+		if terr == nil {
+			d := json.NewDecoder(bytes.NewReader(in))
+			d.UseNumber()
+			var want any
+			if err := d.Decode(&want); err != nil || !reflect.DeepEqual(tree, want) {
+				t.Fatalf("%q: tree %#v, encoding/json %#v (%v)", in, tree, want, err)
+			}
+		}
 		if msg != "" {
 			return
 		}
@@ -181,4 +196,77 @@ func FuzzCanonicalJSON(f *testing.F) {
 			t.Fatalf("%q reads as %#v, re-encoded %q as %#v", in, a, out, b)
 		}
 	})
+}
+
+// TestDecodeJSONText: the strict reader's decoded tree is what
+// encoding/json (UseNumber) decodes from a good text, numbers keep their
+// text whatever their size, and a duplicate key, bytes that are not UTF-8
+// or an unpaired surrogate are refused naming where they are.
+func TestDecodeJSONText(t *testing.T) {
+	good := []string{
+		`{"resourceType":"Bundle","entry":[{"resource":{"name":[{"given":["Ad\u00e9","\ud83d\ude00"]}],"n":1.50,"big":123456789012345678901234567890,"x":null,"b":true,"e":{},"l":[]}}]}`,
+		` [1, "a", false] `,
+		`"s"`,
+	}
+	for _, in := range good {
+		got, err := DecodeJSONText([]byte(in), JSONLimits{MaxNesting: 64})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", in, got, want)
+		}
+	}
+	bad := []struct {
+		in, path, msg string
+		nesting       int
+	}{
+		{`{"entry":[{"resource":{"name":[{"family":"Banda","family":"Phiri"}]}}]}`, "entry.0.resource.name.0.family", "duplicate key 'family'", 0},
+		{"{\"entry\":[{\"resource\":{\"name\":[{\"family\":\"Ban\xffda\"}]}}]}", "entry.0.resource.name.0.family", "not valid UTF-8", 0},
+		{`{"entry":[{"resource":{"name":[{"given":["\ud800"]}]}}]}`, "entry.0.resource.name.0.given.0", "unpaired UTF-16 surrogate", 0},
+		{`{"a":1} {}`, "", "unexpected data after the value", 0},
+		{`[[[[1]]]]`, "0.0.0", "nested deeper than 3 levels", 3},
+	}
+	for _, c := range bad {
+		nesting := 64
+		if c.nesting > 0 {
+			nesting = c.nesting
+		}
+		_, err := DecodeJSONText([]byte(c.in), JSONLimits{MaxNesting: nesting})
+		var je *JSONTextError
+		if !errors.As(err, &je) {
+			t.Fatalf("%q: error %v, want a *JSONTextError", c.in, err)
+		}
+		if strings.Join(je.Path, ".") != c.path || !strings.Contains(je.Msg, c.msg) {
+			t.Errorf("%q: path %q msg %q, want %q, %q", c.in, strings.Join(je.Path, "."), je.Msg, c.path, c.msg)
+		}
+	}
+}
+
+// TestDecodeJSONTextCount: the elements of the arrays under CountKey are
+// counted in all, at any depth, and the reading stops past MaxCount.
+func TestDecodeJSONTextCount(t *testing.T) {
+	lim := JSONLimits{MaxNesting: 64, CountKey: "entry", MaxCount: 3}
+	for in, over := range map[string]bool{
+		`{"entry":[1,2,3]}`:                               false,
+		`{"entry":[1,2,3,4]}`:                             true,
+		`{"entry":[{"entry":[1]},2],"x":{"entry":[3,4]}}`: true,
+		`{"entry":[[1,2,3,4,5]],"other":[1,2,3,4,5]}`:     false,
+		`{"a":"entry","b":[1,2,3,4,5]}`:                   false,
+	} {
+		_, err := DecodeJSONText([]byte(in), lim)
+		var je *JSONTextError
+		if got := errors.As(err, &je) && je.Count; got != over {
+			t.Errorf("%s: over the count %v (%v), want %v", in, got, err, over)
+		}
+	}
+	if _, err := DecodeJSONText([]byte(`{"entry":[1,2,3,4]}`), JSONLimits{MaxNesting: 64, CountKey: "entry"}); err != nil {
+		t.Errorf("no MaxCount, no limit: %v", err)
+	}
 }

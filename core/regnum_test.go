@@ -20,7 +20,7 @@ func TestRegistrationNumberReservation(t *testing.T) {
 		locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
 	declared := func(tx string) *core.EventDocument {
 		t.Helper()
-		ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, full)})
+		ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, full)})
 		if err != nil {
 			t.Fatal(err)
 		}

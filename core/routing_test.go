@@ -194,7 +194,7 @@ func TestResolveWithRecordScopedPrincipal(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err != nil {
 		t.Fatal(err)

@@ -205,7 +205,7 @@ func (s *Service) CreateEvent(ctx context.Context, p Principal, in CreateInput) 
 		return nil, err
 	}
 	err = s.Store.Write(ctx, func(tx Tx) error {
-		ev, err := s.create(ctx, tx, p, in, true)
+		ev, _, err := s.create(ctx, tx, p, in, true)
 		out = ev
 		return err
 	})
@@ -232,23 +232,22 @@ func (s *Service) prepareCreate(p Principal, in *CreateInput) error {
 
 // create inserts the event; index=false leaves the search row to the
 // caller's next commitActions in the same transaction (create+notify).
-func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput, index bool) (*EventDocument, error) {
+func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput, index bool) (ev *EventDocument, created bool, err error) {
 	if ev, err := tx.EventByTransaction(p.ID, in.TransactionID, in.Type); err == nil {
 		if loc := ev.Actions[0].CreatedAtLocation; loc != in.CreatedAtLocation {
-			return nil, reused(in.TransactionID, fmt.Sprintf("createdAtLocation %s", loc))
+			return nil, false, reused(in.TransactionID, fmt.Sprintf("createdAtLocation %s", loc))
 		}
-		return ev, nil
+		return ev, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+		return nil, false, err
 	}
 	now := s.now()
-	ev := &EventDocument{ID: NewID(), Type: in.Type, CreatedAt: now, UpdatedAt: now}
+	ev = &EventDocument{ID: NewID(), Type: in.Type, CreatedAt: now, UpdatedAt: now}
 	ev.Actions = []Action{{
 		ID: NewID(), Type: ActionCreate, Status: StatusAccepted, TransactionID: in.TransactionID,
 		CreatedBy: p.ID, CreatedByUserType: p.Type, CreatedByRole: p.Role, CreatedAt: now,
 		CreatedAtLocation: in.CreatedAtLocation, Declaration: Declaration{},
 	}}
-	var err error
 	for range 10 {
 		ev.TrackingID = NewTrackingID()
 		if err = tx.InsertEvent(ev); !errors.Is(err, ErrTrackingIDTaken) {
@@ -256,51 +255,54 @@ func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput
 		}
 	}
 	if errors.Is(err, ErrDuplicate) {
-		return nil, Wrap(err, KindConflict, "DUPLICATE_TRANSACTION", "transactionId '%s' is already used", in.TransactionID)
+		return nil, false, Wrap(err, KindConflict, "DUPLICATE_TRANSACTION", "transactionId '%s' is already used", in.TransactionID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("insert event: %w", err)
+		return nil, false, fmt.Errorf("insert event: %w", err)
 	}
 	if index {
 		if err := s.reindex(tx, ev); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return ev, s.audit(ctx, tx, p, "event.create", ev.ID, map[string]any{"type": ev.Type, "trackingId": ev.TrackingID, "transactionId": in.TransactionID})
+	return ev, true, s.audit(ctx, tx, p, "event.create", ev.ID, map[string]any{"type": ev.Type, "trackingId": ev.TrackingID, "transactionId": in.TransactionID})
 }
 
 // CreateAndNotify creates an event and notifies it in one transaction
 // (system clients only). The create uses "<transactionId>:create" as its
-// key; a repeated request returns the same event.
-func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAndNotifyInput) (*EventDocument, error) {
+// key; a repeated request returns the same event, with created false
+// (an earlier request created it).
+func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAndNotifyInput) (*EventDocument, bool, error) {
 	if p.Type != UserTypeSystem {
-		return nil, Errorf(KindForbidden, "SYSTEM_ONLY", "create and notify is for system clients only")
+		return nil, false, Errorf(KindForbidden, "SYSTEM_ONLY", "create and notify is for system clients only")
 	}
 	if in.EventType == "" {
 		in.EventType = in.Type
 	}
 	if err := checkTransactionID(in.TransactionID); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cin := CreateInput{TransactionID: in.TransactionID + ":create", Type: in.EventType, CreatedAtLocation: in.CreatedAtLocation}
 	if in.EventType == "" {
-		return nil, invalid("INVALID_INPUT", "eventType is required")
+		return nil, false, invalid("INVALID_INPUT", "eventType is required")
 	}
 	if err := s.prepareCreate(p, &cin); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ain := ActionInput{Type: ActionNotify, TransactionID: in.TransactionID, Declaration: in.Declaration,
 		Annotation: in.Annotation, CreatedAtLocation: in.CreatedAtLocation}
 	if err := s.precheckAction(p, &ain); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ec := s.Config.Event(in.EventType)
 	if errs := ValidateValues(s.Config, ec, in.Declaration, s.now()); len(errs) > 0 {
-		return nil, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+		return nil, false, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
 	}
 	var out *EventDocument
+	created := false
 	err := s.Store.Write(ctx, func(tx Tx) error {
-		ev, err := s.create(ctx, tx, p, cin, false)
+		ev, made, err := s.create(ctx, tx, p, cin, false)
+		created = made
 		if err != nil {
 			return err
 		}
@@ -309,7 +311,10 @@ func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAnd
 		out, _, err = s.act(ctx, tx, p, ev, ain, true) // NOTIFY is not confirmable: nothing is enqueued
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, false, err
+	}
+	return out, created, nil
 }
 
 // precheckAction validates what can be checked without the event.

@@ -251,10 +251,10 @@ func TestServiceDeferredConfirmation(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	ev, created, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || !created {
+		t.Fatalf("create-and-notify: created %v, %v", created, err)
 	}
 	st := core.Derive(ev)
 	if st.Status != core.EventCreated || st.Pending == nil || !slices.Equal(st.Flags, []string{"notify:requested"}) {
@@ -290,11 +290,11 @@ func TestServiceDeferredConfirmation(t *testing.T) {
 	if _, err := svc.Resolve(ctx, p, ev.ID, reqID, core.Confirmation{Decision: core.Reject}); core.KindOf(err) != core.KindConflict {
 		t.Fatalf("rejecting an accepted action: %v", err)
 	}
-	// repeated create-and-notify returns the same event
-	again, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	// repeated create-and-notify returns the same event, not created again
+	again, created, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
-	if err != nil || again.ID != ev.ID {
-		t.Fatalf("repeated create-and-notify: %v %v", again, err)
+	if err != nil || again.ID != ev.ID || created {
+		t.Fatalf("repeated create-and-notify: %v created %v, %v", again, created, err)
 	}
 }
 
@@ -307,7 +307,7 @@ func TestServiceConfirmerAdditionsAreValidated(t *testing.T) {
 	})
 	svc, _ := newService(t, conf)
 	p := systemClient(t, allRecordScopes...)
-	ev, err := svc.CreateAndNotify(context.Background(), p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth",
+	ev, _, err := svc.CreateAndNotify(context.Background(), p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth",
 		CreatedAtLocation: locIbomboOffice, Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err == nil {
 		t.Fatalf("the confirmer's invalid declaration was stored: %s", core.Derive(ev).Declaration)
@@ -493,7 +493,7 @@ func TestServiceEditKeepsRequiredFields(t *testing.T) {
 	svc, _ := newService(t, nil)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-e", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-e", EventType: "birth", CreatedAtLocation: locIbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err != nil {
 		t.Fatal(err)

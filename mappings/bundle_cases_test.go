@@ -115,21 +115,39 @@ func TestForeignSSNNeverNationalID(t *testing.T) {
 	}
 }
 
-// TestPlaceholderNationalIDWarned: an all-zero national ID is "unknown":
-// left out, with a warning naming it.
-func TestPlaceholderNationalIDWarned(t *testing.T) {
+// TestRepeatedDigitNationalIDKept: a national ID of one repeated digit
+// (a father's 5555555555, all zeros) is legitimate in demo countries and
+// possible in real ones: kept, with a warning naming it. One the sender
+// marks as absent is left out.
+func TestRepeatedDigitNationalIDKept(t *testing.T) {
+	for _, v := range []string{"0000000000", "5555555555", "1111111111"} {
+		res := mapFileEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
+			for _, r := range rs {
+				if r["resourceType"] == "Patient" {
+					r["identifier"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"system": "http://opencrvs.org/specs/identifier-type", "code": "NATIONAL_ID"}}}, "value": v}}
+				}
+			}
+		})
+		if got := string(res.Declaration["deceased.nid"]); got != `"`+v+`"` || string(res.Declaration["deceased.idType"]) != `"NATIONAL_ID"` {
+			t.Errorf("%s: deceased.nid %s idType %s", v, got, res.Declaration["deceased.idType"])
+		}
+		if !issuesMention(res, "deceased.nid: identifier value "+v+" is one digit repeated") {
+			t.Errorf("%s: no warning: %+v", v, res.Issues)
+		}
+	}
 	res := mapFileEdited(t, "his-transaction-death.json", func(_ map[string]any, rs []map[string]any) {
 		for _, r := range rs {
 			if r["resourceType"] == "Patient" {
-				r["identifier"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"system": "http://opencrvs.org/specs/identifier-type", "code": "NATIONAL_ID"}}}, "value": "0000000000"}}
+				r["identifier"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"code": "NATIONAL_ID"}}},
+					"_value": map[string]any{"extension": []any{map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "asked-unknown"}}}}}
 			}
 		}
 	})
 	if res.Declaration["deceased.nid"] != nil || res.Declaration["deceased.idType"] != nil {
-		t.Errorf("deceased.nid %s idType %s from a placeholder", res.Declaration["deceased.nid"], res.Declaration["deceased.idType"])
+		t.Errorf("an identifier marked absent: deceased.nid %s idType %s", res.Declaration["deceased.nid"], res.Declaration["deceased.idType"])
 	}
-	if !issuesMention(res, "deceased.nid: identifier value 0000000000 is a placeholder") {
-		t.Errorf("no warning about the placeholder: %+v", res.Issues)
+	if !issuesMention(res, "marks this identifier as absent (asked-unknown)") {
+		t.Errorf("no issue about the absent identifier: %+v", res.Issues)
 	}
 }
 

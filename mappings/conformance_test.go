@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crvshub/crvshub/core"
+
 	"github.com/crvshub/crvshub/testharness/fixtures"
 )
 
@@ -49,10 +51,10 @@ func TestConformanceSharedFixtures(t *testing.T) {
 				if _, jerr := json.Marshal(me.Outcome()); jerr != nil {
 					t.Fatal(jerr)
 				}
-				if len(me.Issues) == 0 || me.Status < 400 {
+				if len(me.Issues) == 0 || me.Kind == core.KindInternal {
 					t.Fatalf("an *Error without issues or status: %+v", me)
 				}
-				t.Logf("refused %d: %s", me.Status, me.Error())
+				t.Logf("refused (kind %d): %s", me.Kind, me.Error())
 				if exp, ok := conformanceExpect[filepath.Base(f)]; ok && exp.event != "" {
 					t.Fatalf("expected a %s notification, got %v", exp.event, err)
 				}
@@ -250,7 +252,7 @@ func TestConformanceLegacyMOSIPWebhooks(t *testing.T) {
 			}
 			_, err = m.Map(w.Event.Context[0], testNow)
 			var me *Error
-			if !errors.As(err, &me) || me.Status < 400 || me.Status >= 500 || !strings.Contains(me.Error(), "Bundle.type") {
+			if !errors.As(err, &me) || me.Kind != core.KindInvalid && me.Kind != core.KindUnprocessable || !strings.Contains(me.Error(), "Bundle.type") {
 				t.Fatalf("%s bundle: %v, want a 4xx naming Bundle.type", w.Event.Hub.Topic, err)
 			}
 		})

@@ -42,6 +42,13 @@
 //	         that yields a value wins); a rule's paths are tried in order
 //	         until the transform yields a value
 //
+// A profile matches by its name in any spelling: the canonical URL, a
+// versioned canonical (|1.0.0), a build.fhir.org or published page
+// (.../StructureDefinition-<name>[.html]) or the bare name. The HL7 specs
+// fall back to the bundle's own evidence when no profile is recognised
+// (relationship codes, Patient.link, Composition sections, the subjects
+// of Encounters and Observations) before a role is reported missing.
+//
 // A role keeps its first match; the subject role and person roles (only
 // Patient or RelatedPerson) must match one distinct resource, else the
 // bundle is refused naming every match (twins, two different mothers).
@@ -66,8 +73,10 @@
 // with +00:00), and with another offset or none, the date is kept as
 // written. A leap second (:60) reads as :59. kind nid
 // takes only the country's national ID (settings nidSystems, nidTypes): a
-// US SSN or another register's number never fills *.nid, and a
-// placeholder (000000000) is left out with a warning. Fields the event's form does not define are left
+// US SSN or another register's number never fills *.nid. Every
+// well-formed identifier is kept (one digit repeated, 5555555555, with a
+// warning); only one the sender marks as absent (data-absent-reason on
+// the Identifier or its _value) or masked (*, XXX-XX-1234) is left out. Fields the event's form does not define are left
 // out with an information issue, so one spec serves countries whose forms
 // differ.
 //
@@ -75,9 +84,12 @@
 //
 // Every problem is an Issue with a FHIRPath-like expression such as
 // Bundle.entry[3].resource.birthDate. A bundle that cannot be used is an
-// *Error (400: not JSON, not FHIR, no Bundle.type; 422: FHIR but unusable:
-// no subject, no matching family, an event type the country lacks, a value
-// core.ValidateValues refuses). Gaps (no mother, an unknown facility, code or
+// *Error of a core.Kind (KindInvalid: not JSON, not strict JSON, not FHIR,
+// no Bundle.type; KindUnprocessable: FHIR but unusable: no subject, no
+// matching family, an event type the country lacks, a value
+// core.ValidateValues refuses; KindTooLarge: too many entries); the HTTP
+// layer maps the kind to a status as for every other error. Decode reads
+// a body once; Map is Decode then MapBody. Gaps (no mother, an unknown facility, code or
 // unit, a partial date, a dangling reference) are warnings on the Result and
 // the value is left out. ToBundle is the reverse mapping with the family
 // marked reverse for the event type. The package depends on core only.

@@ -37,8 +37,8 @@ func FuzzMap(f *testing.F) {
 			if !errors.As(err, &me) {
 				t.Fatalf("non-*Error error: %v", err)
 			}
-			if me.Status != 400 && me.Status != 422 {
-				t.Fatalf("status %d", me.Status)
+			if me.Kind != core.KindInvalid && me.Kind != core.KindUnprocessable && me.Kind != core.KindTooLarge {
+				t.Fatalf("kind %d", me.Kind)
 			}
 			if _, err := json.Marshal(me.Outcome()); err != nil {
 				t.Fatal(err)

@@ -113,8 +113,8 @@ func TestGoldenBroken(t *testing.T) {
 				if !errors.As(err, &me) {
 					t.Fatalf("want *Error %d, got %v (%T)", c.status, err, err)
 				}
-				if me.Status != c.status {
-					t.Fatalf("status %d, want %d: %v", me.Status, c.status, me)
+				if want := map[int]core.Kind{400: core.KindInvalid, 422: core.KindUnprocessable}[c.status]; me.Kind != want {
+					t.Fatalf("kind %d, want %d (status %d): %v", me.Kind, want, c.status, me)
 				}
 				out = me.Outcome()
 			}
@@ -203,7 +203,7 @@ func TestNewFamilyFromConfigFolder(t *testing.T) {
 	}
 	// without a fetal-death event type: refused
 	var me *Error
-	if _, err := newMapper(t).Map(body, testNow); !errors.As(err, &me) || me.Status != 422 || !strings.Contains(me.Error(), "fetal-death") {
+	if _, err := newMapper(t).Map(body, testNow); !errors.As(err, &me) || me.Kind != core.KindUnprocessable || !strings.Contains(me.Error(), "fetal-death") {
 		t.Fatalf("want a 422 naming fetal-death, got %v", err)
 	}
 	cc := farajaland(t)
@@ -309,7 +309,7 @@ func TestBadSpecFilesAreRefused(t *testing.T) {
 }
 
 func TestErrorOutcome(t *testing.T) {
-	e := &Error{Status: 422, Issues: []Issue{errIssue("value", "Bundle.entry[2].resource.birthDate", "bad")}}
+	e := &Error{Kind: core.KindUnprocessable, Issues: []Issue{errIssue("value", "Bundle.entry[2].resource.birthDate", "bad")}}
 	if got := e.Error(); got != "fhir: Bundle.entry[2].resource.birthDate: bad" {
 		t.Errorf("Error() = %q", got)
 	}
@@ -330,7 +330,7 @@ func TestDateCheckUsesNow(t *testing.T) {
 	// the child was born 2026-02-27: a "today" before that makes it a future date
 	_, err = newMapper(t).Map(body, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
 	var me *Error
-	if !errors.As(err, &me) || me.Status != 422 || !strings.Contains(me.Error(), "child.dob") || !strings.Contains(me.Error(), "birthDate") {
+	if !errors.As(err, &me) || me.Kind != core.KindUnprocessable || !strings.Contains(me.Error(), "child.dob") || !strings.Contains(me.Error(), "birthDate") {
 		t.Fatalf("want 422 naming child.dob and the birthDate expression, got %v", err)
 	}
 }

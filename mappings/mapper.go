@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -62,42 +61,64 @@ func (m *Mapper) Families() []string {
 	return out
 }
 
-func badInput(status int, issues ...Issue) *Error { return &Error{Status: status, Issues: issues} }
+func badInput(kind core.Kind, issues ...Issue) *Error { return &Error{Kind: kind, Issues: issues} }
 
 // maxNesting bounds bundles inside bundles.
 const maxNesting = 4
 
-// Map parses and maps a bundle. now decides "today" for date checks. The
+// Body is a request body decoded once (Decode): a FHIR Bundle read by
+// the strict JSON reader, which Map and the callers that look at the
+// bundle themselves (the MessageHeader of a message, the rules of a
+// route) share.
+type Body struct {
+	raw []byte
+	top obj
+}
+
+// Data is the decoded Bundle: map[string]any, []any, string, json.Number,
+// bool and nil. Callers only read it.
+func (b *Body) Data() map[string]any { return b.top }
+
+// Decode reads a body in one pass: strict JSON (core.DecodeJSONText) of
+// at most MaxBundleEntries entries, a JSON object whose resourceType is
+// Bundle. The error is an *Error.
+func Decode(body []byte) (*Body, error) {
+	doc, jerr := decodeJSON(body)
+	if jerr != nil {
+		return nil, jerr
+	}
+	top, ok := doc.(obj)
+	if !ok {
+		return nil, badInput(core.KindInvalid, errIssue("structure", "", "the body is not a FHIR resource: expected a JSON object"))
+	}
+	rt, _ := top["resourceType"].(string)
+	switch {
+	case rt == "":
+		return nil, badInput(core.KindInvalid, errIssue("structure", "resourceType", "the body is not a FHIR resource: resourceType is missing"))
+	case rt != "Bundle":
+		return nil, badInput(core.KindInvalid, errIssue("invalid", "resourceType", fmt.Sprintf("expected a Bundle, got %s", rt)))
+	}
+	return &Body{raw: body, top: top}, nil
+}
+
+// Map decodes and maps a bundle. now decides "today" for date checks. The
 // error is *Error for bad input; any other error type is a bug.
-func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
+func (m *Mapper) Map(body []byte, now time.Time) (*Result, error) {
+	b, err := Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	return m.MapBody(b, now)
+}
+
+// MapBody maps a decoded bundle (Decode), as Map does.
+func (m *Mapper) MapBody(b *Body, now time.Time) (res *Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			res, err = nil, fmt.Errorf("mappings: internal error: %v", p)
 		}
 	}()
-	if e := CheckEntries(body); e != nil {
-		return nil, e
-	}
-	doc, jerr := decodeJSON(body)
-	if jerr != nil {
-		msg := "the body is not JSON: " + jerr.Error()
-		var se *json.SyntaxError
-		if errors.As(jerr, &se) {
-			msg += fmt.Sprintf(" (at byte %d)", se.Offset)
-		}
-		return nil, badInput(400, errIssue("structure", "", msg))
-	}
-	top, ok := doc.(obj)
-	if !ok {
-		return nil, badInput(400, errIssue("structure", "", "the body is not a FHIR resource: expected a JSON object"))
-	}
-	rt, _ := top["resourceType"].(string)
-	switch {
-	case rt == "":
-		return nil, badInput(400, errIssue("structure", "resourceType", "the body is not a FHIR resource: resourceType is missing"))
-	case rt != "Bundle":
-		return nil, badInput(400, errIssue("invalid", "resourceType", fmt.Sprintf("expected a Bundle, got %s", rt)))
-	}
+	body, top := b.raw, b.top
 	var issues []Issue
 	outer := parseBundle(top, "Bundle", nil, &issues)
 	if e := checkBundleHead(outer); e != nil {
@@ -110,13 +131,13 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 	}
 	spec, st := m.pick(target)
 	if spec == nil {
-		return nil, badInput(422, m.noFamily(target))
+		return nil, badInput(core.KindUnprocessable, m.noFamily(target))
 	}
 	res.Family = spec.Family
 	res.EventType = spec.Event
 	ec := m.cc.Event(spec.Event)
 	if ec == nil {
-		return nil, badInput(422, errIssue("not-supported", target.Path, fmt.Sprintf(
+		return nil, badInput(core.KindUnprocessable, errIssue("not-supported", target.Path, fmt.Sprintf(
 			"the bundle is a %s report (mapping family %s), but this country's configuration defines no %q event type", spec.Event, spec.Family, spec.Event)))
 	}
 	if len(st.role(spec.Subject)) == 0 {
@@ -125,7 +146,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 			expr = comp[0].Path + ".subject"
 		}
 		// dangling references often explain a missing subject: keep them
-		return nil, badInput(422, append([]Issue{errIssue("required", expr, fmt.Sprintf(
+		return nil, badInput(core.KindUnprocessable, append([]Issue{errIssue("required", expr, fmt.Sprintf(
 			"no subject: the %s bundle has no %s (role %q of family %s)", spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), spec.Subject, spec.Family))}, st.issues...)...)
 	}
 	if e := m.conflict(spec, st); e != nil {
@@ -144,7 +165,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 				"the bundle reports both a %s (%s, family %s) and a %s (%s): %s",
 				spec.Event, strings.Join(subj, ", "), spec.Family, nr.Event, strings.Join(paths(rs), ", "), nr.Note))
 			is.Expression = append(subj, paths(rs)...)
-			return nil, badInput(422, is)
+			return nil, badInput(core.KindUnprocessable, is)
 		}
 	}
 	for _, nr := range spec.NotRecorded {
@@ -163,7 +184,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 	decl, sources, fieldIssues := m.mapFields(spec, st, ec, now)
 	for _, is := range fieldIssues {
 		if is.Severity == "error" {
-			return nil, badInput(422, fieldIssues...)
+			return nil, badInput(core.KindUnprocessable, fieldIssues...)
 		}
 	}
 	issues = append(issues, fieldIssues...)
@@ -180,7 +201,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 			_ = json.Unmarshal(decl[id], &v)
 			out = append(out, errIssue("value", src, fmt.Sprintf("%s: %s (value %v)", fe.ID, fe.Message, v)))
 		}
-		return nil, badInput(422, out...)
+		return nil, badInput(core.KindUnprocessable, out...)
 	}
 	res.Declaration = decl
 	// Gaps: what the form requires for a declaration and the bundle did
@@ -200,20 +221,20 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 func checkBundleHead(b *bundle) *Error {
 	t, ok := b.Data["type"].(string)
 	if !ok || t == "" {
-		return badInput(400, errIssue("required", "Bundle.type", "Bundle.type is required (document, message, transaction, batch or collection)"))
+		return badInput(core.KindInvalid, errIssue("required", "Bundle.type", "Bundle.type is required (document, message, transaction, batch or collection)"))
 	}
 	switch t {
 	case "document", "message", "transaction", "batch", "collection":
 	default:
-		return badInput(422, errIssue("not-supported", "Bundle.type", fmt.Sprintf("a %s bundle is not a notification: send a document, message, transaction, batch or collection bundle", t)))
+		return badInput(core.KindUnprocessable, errIssue("not-supported", "Bundle.type", fmt.Sprintf("a %s bundle is not a notification: send a document, message, transaction, batch or collection bundle", t)))
 	}
 	if e, ok := b.Data["entry"]; ok {
 		if _, isList := e.([]any); !isList {
-			return badInput(400, errIssue("structure", "Bundle.entry", "Bundle.entry must be a list"))
+			return badInput(core.KindInvalid, errIssue("structure", "Bundle.entry", "Bundle.entry must be a list"))
 		}
 	}
 	if len(b.Resources) == 0 {
-		return badInput(422, errIssue("required", "Bundle.entry", "the bundle has no entries with a resource: nothing to map"))
+		return badInput(core.KindUnprocessable, errIssue("required", "Bundle.entry", "the bundle has no entries with a resource: nothing to map"))
 	}
 	return nil
 }
@@ -222,12 +243,12 @@ func checkBundleHead(b *bundle) *Error {
 // inside a batch/transaction/collection.
 func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bundle, *Error) {
 	if depth > maxNesting {
-		return nil, badInput(422, errIssue("not-supported", b.Path, "bundles nested too deep"))
+		return nil, badInput(core.KindUnprocessable, errIssue("not-supported", b.Path, "bundles nested too deep"))
 	}
 	if b.Type == "message" {
 		hdrs := b.ofType("MessageHeader")
 		if len(hdrs) == 0 {
-			return nil, badInput(422, errIssue("required", b.Path+".entry[0].resource", "a message bundle needs a MessageHeader as its first entry"))
+			return nil, badInput(core.KindUnprocessable, errIssue("required", b.Path+".entry[0].resource", "a message bundle needs a MessageHeader as its first entry"))
 		}
 		h := hdrs[0]
 		if h.Index != 0 {
@@ -253,13 +274,13 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 		// duplicate the birth or death. Refused until supported.
 		for _, kind := range []string{"_update", "_void"} {
 			if strings.Contains(ev, kind) {
-				return nil, badInput(422, errIssue("not-supported", evExpr, fmt.Sprintf(
+				return nil, badInput(core.KindUnprocessable, errIssue("not-supported", evExpr, fmt.Sprintf(
 					"message event %s %ss a record: updates and voids of a notified record are not supported yet; nothing was changed", ev, strings.TrimPrefix(kind, "_"))))
 			}
 		}
 		for _, bad := range []string{"_acknowledgement", "_status", "_extraction_error", "_coding", "_alias"} {
 			if strings.Contains(ev, bad) {
-				return nil, badInput(422, errIssue("not-supported", evExpr, fmt.Sprintf("message event %s is not a birth or death notification", ev)))
+				return nil, badInput(core.KindUnprocessable, errIssue("not-supported", evExpr, fmt.Sprintf("message event %s is not a birth or death notification", ev)))
 			}
 		}
 		foci, _ := h.Data["focus"].([]any)
@@ -296,7 +317,7 @@ func (m *Mapper) unwrap(b *bundle, res *Result, issues *[]Issue, depth int) (*bu
 		}
 		is := errIssue("not-supported", b.Path, fmt.Sprintf("a %s of %d bundles: post each notification on its own", b.Type, len(nested)))
 		is.Expression = where
-		return nil, badInput(422, is)
+		return nil, badInput(core.KindUnprocessable, is)
 	}
 	inner := parseBundle(nested[0].Data, nested[0].Path, b, issues)
 	if e := checkBundleHead(inner); e != nil {
@@ -410,7 +431,7 @@ func (m *Mapper) conflict(spec *familySpec, st *state) *Error {
 			"the bundle reports both a %s (%s, family %s) and a %s (%s, family %s): recording one would lose the other; post each notification on its own",
 			spec.Event, strings.Join(paths(st.roleEvery(spec.Subject)), ", "), spec.Family, s.Event, strings.Join(paths(theirs), ", "), s.Family))
 		is.Expression = append(paths(st.roleEvery(spec.Subject)), paths(theirs)...)
-		return badInput(422, is)
+		return badInput(core.KindUnprocessable, is)
 	}
 	return nil
 }
@@ -426,7 +447,7 @@ func (m *Mapper) multiples(spec *familySpec, st *state) *Error {
 			"the bundle holds %d subjects of a %s notification (role %s: %s): a notification reports one %s (twins: one notification per child); post each on its own",
 			len(subj), spec.Event, strings.ReplaceAll(spec.Subject, "_", " "), strings.Join(paths(subj), ", "), spec.Event))
 		is.Expression = paths(subj)
-		return badInput(422, is)
+		return badInput(core.KindUnprocessable, is)
 	}
 	names := make([]string, 0, len(spec.Roles))
 	for name, r := range spec.Roles {
@@ -454,7 +475,7 @@ func (m *Mapper) multiples(spec *familySpec, st *state) *Error {
 		issues = append(issues, is)
 	}
 	if len(issues) > 0 {
-		return badInput(422, issues...)
+		return badInput(core.KindUnprocessable, issues...)
 	}
 	return nil
 }
@@ -732,16 +753,39 @@ func hasProfile(o obj, want []string) bool {
 	meta, _ := o["meta"].(obj)
 	profs, _ := meta["profile"].([]any)
 	for _, p := range profs {
-		ps := str(p)
+		name := profileName(str(p))
+		if name == "" {
+			continue
+		}
 		for _, w := range want {
-			// the canonical URL, its last segment, or a build.fhir.org page
-			// (".../StructureDefinition-<name>.html", seen in real bundles)
-			if ps == w || strings.HasSuffix(ps, "/"+w) || strings.HasSuffix(ps, "/StructureDefinition-"+w+".html") {
+			if strings.EqualFold(name, profileName(w)) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// profileName is the name a profile URL is known by, in any of the
+// spellings senders use for one profile: the canonical URL
+// (http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr),
+// a versioned canonical (...|1.0.0), a build.fhir.org or published page
+// (.../StructureDefinition-Patient-mother-vr, with or without .html or
+// .json, a #fragment or ?query), or the bare name: all are Patient-mother-vr.
+func profileName(u string) string {
+	u = strings.TrimSpace(u)
+	if i := strings.IndexByte(u, '|'); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.IndexAny(u, "#?"); i >= 0 {
+		u = u[:i]
+	}
+	u = strings.TrimRight(u, "/")
+	u = u[strings.LastIndexByte(u, '/')+1:]
+	for _, ext := range []string{".html", ".json", ".xml", ".ttl"} {
+		u = strings.TrimSuffix(u, ext)
+	}
+	return strings.TrimPrefix(u, "StructureDefinition-")
 }
 
 // codeMatches checks a CodeableConcept (or a list of them, or an STU3

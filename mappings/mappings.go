@@ -1,7 +1,6 @@
 package mappings
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/crvshub/crvshub/core"
@@ -31,7 +30,12 @@ func NewOutcome(issues ...Issue) OperationOutcome {
 
 // Error is Map's error for a bundle that cannot be used: nothing may be stored.
 type Error struct {
-	Status int     // HTTP status to answer: 400 (not FHIR / structure), 422 (FHIR but unusable: no subject, fetal death without an event type, bad values)
+	// Kind says what is wrong: core.KindInvalid (not JSON, not FHIR, a
+	// broken structure), core.KindUnprocessable (FHIR but unusable: no
+	// subject, an event type the country lacks, bad values),
+	// core.KindTooLarge (too many entries). The HTTP layer maps it to a
+	// status, as every other error kind.
+	Kind   core.Kind
 	Issues []Issue // at least one with severity error or fatal
 }
 
@@ -48,7 +52,7 @@ func (e *Error) Error() string {
 		parts = append(parts, s)
 	}
 	if len(parts) == 0 {
-		return fmt.Sprintf("fhir: unusable bundle (%d)", e.Status)
+		return "fhir: unusable bundle"
 	}
 	return "fhir: " + strings.Join(parts, "; ")
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // TestUpdateAndVoidMessagesRefused: an NCHS update or void changes a
@@ -37,7 +39,7 @@ func TestUpdateAndVoidMessagesRefused(t *testing.T) {
 				hdr["eventUri"] = c.event
 			}
 			res, me := mapEdited(t, b)
-			if me == nil || me.Status != 422 {
+			if me == nil || me.Kind != core.KindUnprocessable {
 				t.Fatalf("mapped (%+v); want a 422", res)
 			}
 			is := me.Issues[0]

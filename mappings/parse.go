@@ -1,13 +1,13 @@
 package mappings
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // obj is a decoded JSON object; values are obj, []any, string, json.Number,
@@ -42,20 +42,69 @@ type bundle struct {
 	parent    *bundle
 }
 
-// decodeJSON decodes a whole body keeping numbers exact. Anything after
-// the JSON value is an error: dec.More() would miss a stray '}' or ']', so
-// the end of input is checked instead.
-func decodeJSON(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+// maxJSONNesting bounds how deeply a body nests arrays and objects: a
+// message holding a document of resources with nested extensions uses
+// about twenty levels.
+const maxJSONNesting = 64
+
+// decodeJSON decodes a whole body with the strict reader the native API
+// uses (core.DecodeJSONText), in one pass: UTF-8 only, no unpaired
+// surrogate, no key sent twice, nothing after the value, at most
+// MaxBundleEntries entries. encoding/json would silently turn
+// a bad byte of a legal name into U+FFFD and let the last of two keys
+// win. Numbers keep their text (json.Number).
+func decodeJSON(body []byte) (any, *Error) {
+	v, err := core.DecodeJSONText(body, core.JSONLimits{MaxNesting: maxJSONNesting, CountKey: "entry", MaxCount: MaxBundleEntries})
+	if err == nil {
+		return v, nil
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("trailing data after the JSON value")
+	var je *core.JSONTextError
+	if !errors.As(err, &je) {
+		return nil, badInput(core.KindInvalid, errIssue("structure", "", "the body is not JSON: "+err.Error()))
 	}
-	return v, nil
+	if je.Count {
+		return nil, tooManyEntries()
+	}
+	msg := je.Msg
+	switch {
+	case strings.Contains(msg, "unexpected data after the value"):
+		msg = "the body is not JSON: trailing data after the JSON value"
+	case strings.HasPrefix(msg, "Invalid JSON"):
+		rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(msg, "Invalid JSON"), ":"))
+		if strings.HasPrefix(rest, "at byte") {
+			rest = "unexpected input " + rest
+		}
+		msg = "the body is not JSON: " + rest
+	case strings.Contains(msg, "duplicate key"):
+		msg = "the body is not strict JSON: " + strings.TrimPrefix(msg, "Invalid input: ") +
+			" (a key sent twice leaves it to each reader which value counts; send it once)"
+	default:
+		msg = "the body is not strict JSON: " + strings.TrimPrefix(msg, "Invalid input: ") +
+			" (text must be UTF-8 with paired surrogates; nothing is stored as a replacement character)"
+	}
+	code := "structure"
+	if !strings.HasPrefix(je.Msg, "Invalid JSON") {
+		code = "invalid"
+	}
+	return nil, badInput(core.KindInvalid, errIssue(code, elementPath(je.Path), msg))
+}
+
+// elementPath writes a JSON path (keys and array indexes) as the
+// FHIRPath-like expression of the element: Bundle.entry[1].resource.name[0].
+func elementPath(p []string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Bundle")
+	for _, seg := range p {
+		if _, err := strconv.Atoi(seg); err == nil {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		b.WriteString("." + seg)
+	}
+	return b.String()
 }
 
 // knownTypes are the resource types the mapping reads or knowingly skips;
@@ -180,79 +229,13 @@ func (g *issueGroups) flush(issues *[]Issue) {
 
 // MaxBundleEntries is the most entries a body may hold, counting the
 // entries of nested bundles: real birth and death notifications have tens.
-// More is refused before the body is decoded, so that a body of junk
-// entries costs neither memory nor an answer that grows with it.
+// More is refused (413 naming Bundle.entry) while the body is decoded,
+// which stops there: a body of junk entries costs neither memory nor an
+// answer that grows with it.
 const MaxBundleEntries = 10000
 
-// CheckEntries refuses (413, an issue naming Bundle.entry) a body whose
-// "entry" arrays, at any depth, hold more than MaxBundleEntries elements
-// in all. It streams the JSON tokens and stops at the limit, so it costs
-// little even on a body of millions of entries. A body that is not JSON
-// passes: the decoder answers that precisely.
-func CheckEntries(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	// frame is one open object or array.
-	type frame struct {
-		object, wantKey bool   // an object, and whether its next token is a key
-		key             string // the object's current key
-		entries         bool   // an array that is the value of an "entry" key
-	}
-	var stack []frame
-	n := 0
-	// value notes one value read in the innermost container.
-	value := func() bool {
-		if len(stack) == 0 {
-			return true
-		}
-		top := &stack[len(stack)-1]
-		if top.object {
-			top.wantKey = true
-		}
-		if top.entries {
-			n++
-		}
-		return n <= MaxBundleEntries
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // end of input, or not JSON: decodeJSON says which
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if !value() {
-					return tooManyEntries()
-				}
-				f := frame{object: t == '{', wantKey: t == '{'}
-				if len(stack) > 0 && t == '[' {
-					if p := stack[len(stack)-1]; p.object && p.key == "entry" {
-						f.entries = true
-					}
-				}
-				stack = append(stack, f)
-			default:
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].wantKey {
-				stack[len(stack)-1].key, stack[len(stack)-1].wantKey = t, false
-				continue
-			}
-			if !value() {
-				return tooManyEntries()
-			}
-		default:
-			if !value() {
-				return tooManyEntries()
-			}
-		}
-	}
-}
-
-func tooManyEntries() error {
-	return badInput(413, Issue{Severity: "error", Code: "too-costly", Expression: []string{"Bundle.entry"},
+func tooManyEntries() *Error {
+	return badInput(core.KindTooLarge, Issue{Severity: "error", Code: "too-costly", Expression: []string{"Bundle.entry"},
 		Diagnostics: fmt.Sprintf("the bundle has more than %d entries (counting those of nested bundles); send fewer", MaxBundleEntries)})
 }
 

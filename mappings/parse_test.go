@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // entriesOf builds an "entry" array of n copies of one entry.
@@ -13,10 +15,10 @@ func entriesOf(n int, entry string) string {
 	return "[" + strings.TrimSuffix(strings.Repeat(entry+",", n), ",") + "]"
 }
 
-// TestCheckEntries: more than MaxBundleEntries entries, counting nested
-// bundles, is a 413 naming Bundle.entry; other big arrays and bodies that
-// are not JSON pass (the decoder reports those).
-func TestCheckEntries(t *testing.T) {
+// TestDecodeEntries: more than MaxBundleEntries entries, counting nested
+// bundles, is too large, naming Bundle.entry; other big arrays pass, and
+// bodies that are not JSON are not too large.
+func TestDecodeEntries(t *testing.T) {
 	max := MaxBundleEntries
 	tests := []struct {
 		name string
@@ -37,30 +39,33 @@ func TestCheckEntries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckEntries([]byte(tc.body))
+			_, err := Decode([]byte(tc.body))
+			var me *Error
+			if err != nil && !errors.As(err, &me) {
+				t.Fatalf("err %v, want a *mappings.Error", err)
+			}
 			if !tc.bad {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
+				if me != nil && me.Kind == core.KindTooLarge {
+					t.Fatalf("refused as too large: %v", err)
 				}
 				return
 			}
-			var me *Error
-			if !errors.As(err, &me) {
-				t.Fatalf("err %v, want a *mappings.Error", err)
+			if me == nil {
+				t.Fatal("taken")
 			}
-			if me.Status != 413 || len(me.Issues) != 1 || len(me.Issues[0].Expression) != 1 || me.Issues[0].Expression[0] != "Bundle.entry" {
-				t.Fatalf("status %d issues %+v, want 413 naming Bundle.entry", me.Status, me.Issues)
+			if me.Kind != core.KindTooLarge || len(me.Issues) != 1 || len(me.Issues[0].Expression) != 1 || me.Issues[0].Expression[0] != "Bundle.entry" {
+				t.Fatalf("kind %d issues %+v, want too large naming Bundle.entry", me.Kind, me.Issues)
 			}
 		})
 	}
 }
 
-// TestMapRefusesTooManyEntries: Map checks the entry count before decoding.
+// TestMapRefusesTooManyEntries: Map refuses too many entries.
 func TestMapRefusesTooManyEntries(t *testing.T) {
 	m := newMapper(t)
 	_, err := m.Map([]byte(`{"resourceType":"Bundle","type":"document","entry":`+entriesOf(MaxBundleEntries+1, "1")+`}`), testNow)
 	var me *Error
-	if !errors.As(err, &me) || me.Status != 413 || !strings.Contains(me.Error(), "Bundle.entry") {
+	if !errors.As(err, &me) || me.Kind != core.KindTooLarge || !strings.Contains(me.Error(), "Bundle.entry") {
 		t.Fatalf("err %v, want 413 naming Bundle.entry", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 // TestHISBirthOrDeath: the HIS death family takes any Patient with
@@ -78,7 +80,7 @@ func TestHISBirthOrDeath(t *testing.T) {
 			c.edit(b)
 			res, me := mapEdited(t, b)
 			if c.event == "" {
-				if me == nil || me.Status != 422 {
+				if me == nil || me.Kind != core.KindUnprocessable {
 					t.Fatalf("want a 422 naming both events, got %v / %+v", me, res)
 				}
 				for _, e := range c.errAt {
@@ -181,7 +183,7 @@ func TestOnePersonPerRole(t *testing.T) {
 				}
 				return
 			}
-			if me == nil || me.Status != 422 {
+			if me == nil || me.Kind != core.KindUnprocessable {
 				t.Fatalf("accepted as one (%+v); want a 422 naming %v", res, c.errAt)
 			}
 			is := me.Issues[0]
@@ -230,7 +232,7 @@ func TestHISBirthWeightIsTheChilds(t *testing.T) {
 			res, me := mapEdited(t, b)
 			if strings.Contains(c.name, "profiled as the mother") {
 				// no child left: refused (no family finds a birth), never the mother as the child
-				if me == nil || me.Status != 422 {
+				if me == nil || me.Kind != core.KindUnprocessable {
 					t.Fatalf("want a 422, got %v / %+v", me, res)
 				}
 				return

@@ -788,11 +788,12 @@ func (c *tctx) ruleFor(args map[string]any) idRule {
 	return idRule{types: idKinds[k]}
 }
 
-// placeholderID reports an identifier value that stands for "unknown",
-// separators ignored: zeros only (000000000, the SSN placeholder), or one
-// digit repeated six times or more (999999999). No register issues such
-// a number to a person.
-func placeholderID(v string) bool {
+// suspiciousID reports an identifier value that looks like a stand-in
+// (separators ignored): zeros only (000000000), or one digit repeated six
+// times or more (5555555555). Such numbers are legitimate in demo
+// countries and possible in real registers, so they are kept, with a
+// warning: only the sender can say a number is unknown.
+func suspiciousID(v string) bool {
 	v = strings.NewReplacer("-", "", " ", "", ".", "", "/", "").Replace(v)
 	if v == "" || v[0] < '0' || v[0] > '9' || strings.Count(v, v[:1]) != len(v) {
 		return false
@@ -800,8 +801,45 @@ func placeholderID(v string) bool {
 	return v[0] == '0' || len(v) >= 6
 }
 
+// dataAbsentURL is the extension by which FHIR says a value is missing,
+// and why (unknown, masked, asked-declined...).
+const dataAbsentURL = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+// absentReason is the data-absent reason the sender put on an Identifier
+// or on its value (_value), or "".
+func absentReason(o obj) string {
+	for _, holder := range []any{o, o["_value"]} {
+		ho, _ := holder.(obj)
+		exts, _ := ho["extension"].([]any)
+		for _, e := range exts {
+			eo, _ := e.(obj)
+			if u, _ := eo["url"].(string); urlMatches(u, dataAbsentURL) || u == "data-absent-reason" {
+				if r := str(eo["valueCode"]); r != "" {
+					return r
+				}
+				return "unknown"
+			}
+		}
+	}
+	return ""
+}
+
+// maskedID reports a value the sender masked: it holds a masking
+// character (*, •, #) or starts with three or more X (XXX-XX-1234).
+func maskedID(v string) bool {
+	if strings.ContainsAny(v, "*•#") {
+		return true
+	}
+	v = strings.NewReplacer("-", "", " ", "", ".", "", "/", "").Replace(v)
+	return len(v) >= 3 && strings.ToUpper(v[:3]) == "XXX"
+}
+
 // idValue returns the value of the first identifier that matches the
-// rule, skipping placeholders (with a warning).
+// rule. Every well-formed value is kept (the form's own rules judge it
+// afterwards); one that looks like a stand-in (5555555555) is kept with a
+// warning. Only an identifier the sender itself marks as unknown (a
+// data-absent-reason on it or its value, a masked value) is left out,
+// with an information issue.
 //
 // An identifier of a national-id type skipped only because its system is
 // not the country's (Settings.NIDSystems) is warned about, naming the
@@ -828,12 +866,19 @@ func (c *tctx) idValue(nodes []node, r idRule) (string, []Issue) {
 			continue
 		}
 		v := strings.TrimSpace(str(o["value"]))
+		if reason := absentReason(o); reason != "" {
+			issues = append(issues, info("informational", n.path, fmt.Sprintf("%s: the sender marks this identifier as absent (%s); left out", c.fieldID, reason)))
+			continue
+		}
 		if v == "" {
 			continue
 		}
-		if placeholderID(v) {
-			issues = append(issues, c.warn("value", &n, "identifier value %s is a placeholder for an unknown number", v)...)
+		if maskedID(v) {
+			issues = append(issues, info("informational", n.path, fmt.Sprintf("%s: identifier value %s is masked by the sender; left out", c.fieldID, v)))
 			continue
+		}
+		if suspiciousID(v) {
+			issues = append(issues, warn("value", n.path, fmt.Sprintf("%s: identifier value %s is one digit repeated, which often stands for an unknown number; kept as sent (check it)", c.fieldID, v)))
 		}
 		return v, issues
 	}
@@ -862,8 +907,8 @@ func rIdentifier(c *tctx, v any) any {
 }
 
 // tIDType names the kind of the first usable identifier (national ID
-// first), by the same rules as the identifier transform; placeholders
-// are not an id (the identifier transform warns about them).
+// first), by the same rules as the identifier transform: an identifier
+// the sender marks as absent or masked is not an id.
 func tIDType(c *tctx, nodes []node) (any, []Issue) {
 	for _, k := range idKindOrder {
 		if v, _ := c.idValue(nodes, c.ruleFor(map[string]any{"kind": k})); v != "" {

@@ -225,8 +225,15 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "v2 NI without a system", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"NI"}]},"value":"1234567890"}`}, want: `"1234567890"`},
 		{name: "v2 NNFAR", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNFAR"}]},"value":"1234567890"}`}, want: `"1234567890"`},
 		{name: "v2 NNUSA: another country's", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NNUSA"}]},"value":"1234567890"}`}, want: ``},
-		{name: "placeholder skipped", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"000000000"}`, `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"1234567890"}`}, want: `"1234567890"`, issue: "placeholder"},
-		{name: "placeholder with separators", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"000-00-0000"}`}, want: ``, issue: "placeholder"},
+		// every well-formed value is kept; one digit repeated is warned about
+		{name: "repeated digit kept", field: "father.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"5555555555"}`}, want: `"5555555555"`, issue: "identifier value 5555555555 is one digit repeated, which often stands for an unknown number; kept as sent"},
+		{name: "informant's 1111111111 kept", field: "informant.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"1111111111"}`}, want: `"1111111111"`, issue: "kept as sent"},
+		{name: "all zeros kept", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"000000000"}`, `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"1234567890"}`}, want: `"000000000"`, issue: "kept as sent"},
+		// only the sender says a number is unknown
+		{name: "data-absent on _value", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"_value":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}}`, `{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"1234567890"}`}, want: `"1234567890"`, issue: "the sender marks this identifier as absent (unknown)"},
+		{name: "data-absent masked on the identifier", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"masked"}],"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"5555555555"}`}, want: ``, issue: "absent (masked)"},
+		{name: "masked with stars", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"******7890"}`}, want: ``, issue: "masked by the sender"},
+		{name: "masked with X", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"XXX-XX-7890"}`}, want: ``, issue: "masked by the sender"},
 		{name: "old plain string type", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"42"}`}, want: `"42"`},
 		{name: "custom types", field: "mother.brn", args: map[string]any{"types": []any{"MR"}}, in: ids, want: `"MR1"`},
 	})
@@ -235,7 +242,8 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "passport", field: "mother.idType", in: ids[:2], want: `"PASSPORT"`},
 		{name: "none", field: "mother.idType", in: ids[:1], want: ``},
 		{name: "a US SSN is no national id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"SS"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"987654321"}`}, want: ``},
-		{name: "a placeholder is no id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"0000000000"}`}, want: ``},
+		{name: "a repeated digit is an id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"0000000000"}`}, want: `"NATIONAL_ID"`},
+		{name: "a masked value is no id", field: "mother.idType", in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"**********"}`}, want: ``},
 	})
 }
 

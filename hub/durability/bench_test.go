@@ -267,7 +267,7 @@ func BenchmarkCreateNotifyEngine(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			tx := "engine-" + bs.run + "-" + strconv.FormatInt(bs.seq.Add(1), 10)
-			_, err := h.App.Service.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth",
+			_, _, err := h.App.Service.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth",
 				CreatedAtLocation: hubtest.OfficeIbombo, Declaration: declJSON})
 			if err != nil {
 				b.Errorf("create+notify: %v", err)

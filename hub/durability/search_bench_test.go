@@ -141,7 +141,7 @@ func buildBenchData(b *testing.B, dir, schema string) (string, *benchData, error
 		return "", nil, err
 	}
 	fmt.Fprintf(os.Stderr, "loading %d events into %s (once; cached in %s)\n", searchEvents, tmp, dir)
-	first, err := h.App.Service.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "load-0", EventType: "birth",
+	first, _, err := h.App.Service.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "load-0", EventType: "birth",
 		CreatedAtLocation: hubtest.OfficeIbombo, Declaration: rawDeclaration(0)})
 	if err != nil {
 		return "", nil, err

@@ -37,9 +37,24 @@ func statusOf(k core.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case core.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case core.KindUnprocessable:
+		return http.StatusUnprocessableEntity
+	case core.KindTooManyRequests:
+		return http.StatusTooManyRequests
+	case core.KindTimeout:
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }
+
+// errorRenderer answers an error and stops the chain: writeError's JSON
+// on the events API, an OperationOutcome on the FHIR routes (fhirFail).
+// Each route picks one, and the shared middleware (authenticate,
+// requireScopes, readBody) answers with it.
+type errorRenderer func(c *gin.Context, err error)
+
+// failJSON is writeError as an errorRenderer.
+func (s *Server) failJSON(c *gin.Context, err error) { writeError(c, s.log, err) }
 
 // writeError answers err as {"message","code"} with the mapped status.
 // Internal errors are logged with the correlation id and answered with a
@@ -58,8 +73,17 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 			body = ErrorBody{Message: "Internal error; quote correlation id " + correlationID(c), Code: "INTERNAL"}
 		}
 	}
-	if status == http.StatusUnauthorized {
-		c.Header("WWW-Authenticate", `Bearer realm="crvshub"`)
-	}
+	setErrorHeaders(c, status)
 	c.AbortWithStatusJSON(status, body)
+}
+
+// setErrorHeaders adds the headers an error status calls for, whatever the
+// body's format: a 401 names the scheme, a 429 says when to retry.
+func setErrorHeaders(c *gin.Context, status int) {
+	switch status {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="crvshub"`)
+	case http.StatusTooManyRequests:
+		c.Header("Retry-After", "1")
+	}
 }

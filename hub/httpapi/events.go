@@ -160,7 +160,7 @@ func (s *Server) createAndNotify(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ev, err := s.deps.Service.CreateAndNotify(c.Request.Context(), principal(c), in)
+	ev, _, err := s.deps.Service.CreateAndNotify(c.Request.Context(), principal(c), in)
 	s.reply(c, ev, err)
 }
 

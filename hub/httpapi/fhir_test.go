@@ -1295,7 +1295,8 @@ func TestFHIRMappingsTestdata(t *testing.T) {
 }
 
 // TestFHIRConcurrentResend: the same bundle posted 16 times at once is one
-// event; every answer is a 201 or 200 naming it, never an error.
+// event; exactly one answer is a 201 (the engine says which request created
+// it), every other a 200 naming it, never an error.
 func TestFHIRConcurrentResend(t *testing.T) {
 	t.Parallel()
 	h := start(t)
@@ -1345,8 +1346,10 @@ func TestFHIRConcurrentResend(t *testing.T) {
 		}
 		locations[a.location] = true
 	}
-	if len(locations) != 1 || createdN == 0 {
-		t.Errorf("locations %v, %d answers 201: want one event, created at least once", locations, createdN)
+	// the engine says which request created the event (inside its write
+	// transaction): exactly one answers 201, every other one 200
+	if len(locations) != 1 || createdN != 1 {
+		t.Errorf("locations %v, %d answers 201: want one event, created once", locations, createdN)
 	}
 	if got := total(t, h, tok); got != 1 {
 		t.Errorf("%d events stored, want 1", got)
@@ -1594,5 +1597,53 @@ func TestFHIRUpdateMessageRefused(t *testing.T) {
 	}
 	if n := total(t, h, tok); n != 1 {
 		t.Errorf("%d events, want 1", n)
+	}
+}
+
+// TestFHIRStrictJSON: a FHIR body is read as strictly as a native one: a
+// key sent twice, bytes that are not UTF-8 and an unpaired surrogate in a
+// name are a 400 OperationOutcome naming the element on every ingestion
+// route (never a name stored with U+FFFD, never the last key winning),
+// and nothing is stored.
+func TestFHIRStrictJSON(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireMapper(t, h)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+	birth := readFile(t, v1BirthFile)
+	given := []byte(`"given":["Tendai"]`)
+	cases := []struct {
+		name, with, say string
+	}{
+		{"duplicate key", `"given":["Tendai"],"given":["Mallory"]`, "duplicate key 'given'"},
+		{"invalid UTF-8", "\"given\":[\"Ten\xffdai\"]", "not valid UTF-8"},
+		{"unpaired surrogate", `"given":["Ten\ud800dai"]`, `unpaired UTF-16 surrogate`},
+	}
+	for _, path := range []string{pathFHIR, pathNotification, pathProcessMessage} {
+		for _, c := range cases {
+			t.Run(path+" "+c.name, func(t *testing.T) {
+				body := fresh(t, birth)
+				if path == pathProcessMessage {
+					body = messageOf(t, body, uuid.NewString())
+				}
+				if bytes.Count(body, given) != 1 {
+					t.Fatalf("the example's child name is not %s once", given)
+				}
+				body = bytes.Replace(body, given, []byte(c.with), 1)
+				res := postFHIR(t, h, path, tok, body, fhirJSON)
+				if res.Status != http.StatusBadRequest {
+					t.Fatalf("status %d, want 400; %s", res.Status, res.Body)
+				}
+				wantFHIRType(t, res)
+				if !bytes.Contains(res.Body, []byte(c.say)) || !bytes.Contains(res.Body, []byte(".resource.name[0].given")) ||
+					!bytes.Contains(res.Body, []byte(`"Bundle.entry[`)) {
+					t.Errorf("the answer does not say %q naming the element: %s", c.say, res.Body)
+				}
+			})
+		}
+	}
+	if n := total(t, h, tok); n != 0 {
+		t.Errorf("%d events stored", n)
 	}
 }

@@ -108,31 +108,43 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// mediaRule says which request media types a route takes.
+type mediaRule struct {
+	accepts func(mediaType string) bool
+	want    string // named in the 415 answer
+}
+
+// jsonMedia is the events API's rule: application/json or any +json type.
+var jsonMedia = mediaRule{want: "application/json", accepts: func(mt string) bool {
+	return mt == "application/json" || (len(mt) > 5 && mt[len(mt)-5:] == "+json")
+}}
+
 // readBody reads a JSON request body of at most max bytes into the
-// context. A missing Content-Type is taken as JSON (as OpenCRVS does); any
-// other type than application/json (or +json) is 415; a larger body 413.
-func readBody(max int64, log *slog.Logger) gin.HandlerFunc {
+// context. A missing Content-Type is taken as JSON (as OpenCRVS does); a
+// type the route's media rule refuses is 415; a larger body 413. Errors
+// are answered by the route's renderer (JSON or OperationOutcome).
+func readBody(max int64, media mediaRule, fail errorRenderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if ct := c.GetHeader("Content-Type"); ct != "" {
 			mt, _, err := mime.ParseMediaType(ct)
-			if err != nil || !(mt == "application/json" || (len(mt) > 5 && mt[len(mt)-5:] == "+json")) {
-				writeError(c, log, core.Errorf(core.KindUnsupportedType, "UNSUPPORTED_MEDIA_TYPE",
-					"Content-Type %q is not supported; send application/json", ct))
+			if err != nil || !media.accepts(mt) {
+				fail(c, core.Errorf(core.KindUnsupportedType, "UNSUPPORTED_MEDIA_TYPE",
+					"Content-Type %q is not supported; send %s", ct, media.want))
 				return
 			}
 		}
 		if c.Request.ContentLength > max {
-			writeError(c, log, tooLarge(max))
+			fail(c, tooLarge(max))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				writeError(c, log, tooLarge(max))
+				fail(c, tooLarge(max))
 				return
 			}
-			writeError(c, log, core.Errorf(core.KindInvalid, "BAD_BODY", "Could not read the request body"))
+			fail(c, core.Errorf(core.KindInvalid, "BAD_BODY", "Could not read the request body"))
 			return
 		}
 		c.Set(ctxBody, bytes.TrimSpace(body))
@@ -155,12 +167,13 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, bearer string) (core.Principal, error)
 }
 
-// authenticate requires a valid bearer token and stores the principal.
-func (s *Server) authenticate() gin.HandlerFunc {
+// authenticate requires a valid bearer token and stores the principal;
+// errors are answered by the route's renderer.
+func (s *Server) authenticate(fail errorRenderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, err := s.deps.Auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 		if err != nil {
-			writeError(c, s.log, err)
+			fail(c, err)
 			return
 		}
 		c.Set(ctxPrincipal, p)
@@ -177,12 +190,12 @@ func principal(c *gin.Context) core.Principal {
 // requireScopes is the route-level scope check: the caller must hold, for
 // each group, at least one of its scope types (the event option is checked
 // by the engine, which knows the event type). Missing -> 403 naming it.
-func (s *Server) requireScopes(groups [][]string) gin.HandlerFunc {
+func (s *Server) requireScopes(groups [][]string, fail errorRenderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := principal(c)
 		for _, g := range groups {
 			if err := core.RequireScope(p, g, ""); err != nil {
-				writeError(c, s.log, err)
+				fail(c, err)
 				return
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/ingest"
 	"github.com/crvshub/crvshub/mappings"
 )
 
@@ -70,10 +71,12 @@ type Server struct {
 	log    *slog.Logger
 	engine *gin.Engine
 	routes []route
-	// fhirLimit bounds how many FHIR bundles are peeked at and mapped at
+	// fhirLimit bounds how many FHIR bundles are decoded and mapped at
 	// once (the three ingestion routes share it): decoding an 8 MiB
 	// bundle costs many times its size in memory.
 	fhirLimit *limiter
+	// ingest is the FHIR ingestion use case (hub/ingest).
+	ingest *ingest.Service
 }
 
 // New builds the HTTP server.
@@ -96,6 +99,7 @@ func New(deps Deps) *Server {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
+	s.ingest = &ingest.Service{Mapper: deps.FHIR, Events: deps.Service, Slot: s.fhirSlot}
 	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
@@ -109,18 +113,20 @@ func New(deps Deps) *Server {
 		if r.readAhead != nil {
 			chain = append(chain, r.readAhead)
 		}
-		authenticate, requireScopes, read := s.authenticate, s.requireScopes, readBody(deps.MaxBody, deps.Log)
-		if r.fhir { // FHIR routes answer OperationOutcomes
-			authenticate, requireScopes, read = s.fhirAuthenticate, s.fhirRequireScopes, s.readFHIRBody(FHIRMaxBody)
+		// each route answers its errors one way: JSON, or OperationOutcomes
+		// on the FHIR routes (which also take FHIR media types and larger bodies)
+		fail, media, max := s.failJSON, jsonMedia, deps.MaxBody
+		if r.fhir {
+			fail, media, max = s.fhirFail, fhirMedia, FHIRMaxBody
 		}
 		if r.auth {
-			chain = append(chain, authenticate())
+			chain = append(chain, s.authenticate(fail))
 			if len(r.scopes) > 0 {
-				chain = append(chain, requireScopes(r.scopes))
+				chain = append(chain, s.requireScopes(r.scopes, fail))
 			}
 		}
 		if r.body {
-			chain = append(chain, read)
+			chain = append(chain, readBody(max, media, fail))
 		}
 		if r.limit != nil { // after the body: a slow sender must not hold a slot
 			chain = append(chain, r.limit)

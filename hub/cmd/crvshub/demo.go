@@ -113,7 +113,7 @@ func demoBirthThroughMOSIP(ctx context.Context, a *app.App, dataDir string, w io
 		decl[k] = b
 	}
 	svc := a.Service
-	ev, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth", CreatedAtLocation: demoOffice, Declaration: decl})
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth", CreatedAtLocation: demoOffice, Declaration: decl})
 	if err == nil {
 		_, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: tx + "-declare", CreatedAtLocation: demoOffice})
 	}

@@ -1,0 +1,127 @@
+package mappings
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestProfileName(t *testing.T) {
+	const want = "Patient-mother-vr"
+	for _, u := range []string{
+		"http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr",
+		"http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr|1.0.0",
+		"http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr|2.0.0-ballot",
+		"http://build.fhir.org/ig/HL7/vr-common-library/StructureDefinition-Patient-mother-vr",
+		"http://build.fhir.org/ig/HL7/vr-common-library/StructureDefinition-Patient-mother-vr.html",
+		"https://build.fhir.org/ig/HL7/vr-common-library/StructureDefinition-Patient-mother-vr.json",
+		"http://hl7.org/fhir/us/vr-common-library/StructureDefinition-Patient-mother-vr.html#profile",
+		"http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr/",
+		" Patient-mother-vr ",
+		"Patient-mother-vr",
+	} {
+		if got := profileName(u); got != want {
+			t.Errorf("profileName(%q) = %q, want %q", u, got, want)
+		}
+	}
+	// another profile whose name merely ends the same is not this one
+	if hasProfile(obj{"meta": obj{"profile": []any{"http://example.org/StructureDefinition/Other-Patient-mother-vr"}}}, []string{want}) {
+		t.Error("Other-Patient-mother-vr taken for Patient-mother-vr")
+	}
+}
+
+// TestMotherFound: the BFDR mother is found and her name kept whatever
+// spelling of her profile the sender used, and without a profile the hub
+// knows, by the bundle's own evidence of her role; only a bundle with no
+// evidence at all says there is no mother.
+func TestMotherFound(t *testing.T) {
+	const (
+		child  = "urn:uuid:2c000000-0000-4000-8000-000000000002"
+		mother = "urn:uuid:2c000000-0000-4000-8000-000000000003"
+		rel    = "urn:uuid:2c000000-0000-4000-8000-0000000000a1"
+		obs    = "urn:uuid:2c000000-0000-4000-8000-0000000000a2"
+	)
+	setProfile := func(p string) func(b map[string]any) {
+		return func(b map[string]any) {
+			if p == "" {
+				delete(resAt(b, 2), "meta")
+				return
+			}
+			resAt(b, 2)["meta"] = map[string]any{"profile": []any{p}}
+		}
+	}
+	section := func(code, ref string) map[string]any {
+		return map[string]any{"code": map[string]any{"coding": []any{map[string]any{"code": code}}},
+			"entry": []any{map[string]any{"reference": ref}}}
+	}
+	lmp := func(subject string) map[string]any { // last menstrual period: about the mother
+		return map[string]any{"resourceType": "Observation", "status": "final",
+			"code":          map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "8665-2"}}},
+			"subject":       map[string]any{"reference": subject},
+			"valueDateTime": "2025-06-01"}
+	}
+	cases := []struct {
+		name     string
+		edit     func(b map[string]any)
+		noMother bool
+	}{
+		{name: "canonical", edit: setProfile("http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr")},
+		{name: "versioned canonical", edit: setProfile("http://hl7.org/fhir/us/vr-common-library/StructureDefinition/Patient-mother-vr|1.0.0")},
+		{name: "build.fhir.org page", edit: setProfile("http://build.fhir.org/ig/HL7/vr-common-library/StructureDefinition-Patient-mother-vr")},
+		{name: "build.fhir.org page .html", edit: setProfile("http://build.fhir.org/ig/HL7/vr-common-library/StructureDefinition-Patient-mother-vr.html")},
+		{name: "unknown profile, subject of an Observation not about the child", edit: func(b map[string]any) {
+			setProfile("http://example.org/fhir/StructureDefinition/local-mother")(b)
+			addEntry(b, obs, lmp(mother))
+		}},
+		{name: "no profile, subject of what a mother section lists", edit: func(b map[string]any) {
+			setProfile("")(b)
+			addEntry(b, obs, lmp(mother))
+			resAt(b, 0)["section"] = []any{section("92014-0", obs)}
+		}},
+		{name: "no profile, listed in a MTH section", edit: func(b map[string]any) {
+			setProfile("")(b)
+			resAt(b, 0)["section"] = []any{section("MTH", mother)}
+		}},
+		{name: "no profile, Patient.link to a mother RelatedPerson", edit: func(b map[string]any) {
+			setProfile("")(b)
+			r := motherRelOf(child)
+			delete(r, "name")
+			addEntry(b, rel, r)
+			resAt(b, 2)["link"] = []any{map[string]any{"other": map[string]any{"reference": rel}, "type": "seealso"}}
+		}},
+		{name: "no profile and no evidence", edit: setProfile(""), noMother: true},
+		{name: "no profile, only Observations about the child", edit: func(b map[string]any) {
+			setProfile("")(b)
+			addEntry(b, obs, lmp(child))
+		}, noMother: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := loadBundle(t, "hl7-bfdr-birth.json")
+			c.edit(b)
+			res, e := mapEdited(t, b)
+			if e != nil {
+				t.Fatalf("refused: %v", e)
+			}
+			missing := false
+			for _, is := range res.Issues {
+				missing = missing || strings.Contains(is.Diagnostics, "no mother details")
+			}
+			name := string(res.Declaration["mother.name"])
+			if c.noMother {
+				if !missing || name != "" {
+					t.Errorf("no evidence of a mother: warning %v, mother.name %s", missing, name)
+				}
+				return
+			}
+			if missing {
+				t.Errorf("mother not found: %+v", res.Issues)
+			}
+			if name != `{"firstname":"Mercy","surname":"Phiri"}` {
+				t.Errorf("mother.name = %s", name)
+			}
+			if got := string(res.Declaration["child.name"]); got == "" || strings.Contains(got, "Mercy") {
+				t.Errorf("child.name = %s", got)
+			}
+		})
+	}
+}
