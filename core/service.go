@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -550,6 +551,18 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 		return nil, none, err
 	}
 	next := ev.Clone()
+	if in.Type == ActionRead {
+		// A read changes nothing: updatedAt stays, and the reader's earlier
+		// READ row gives way to this one (the store does the same), so
+		// that reads do not grow the document every answer carries. The
+		// audit log keeps every read.
+		next.Actions = slices.DeleteFunc(next.Actions, func(r Action) bool {
+			return r.Type == ActionRead && r.CreatedBy == p.ID
+		})
+		next.Actions = append(next.Actions, a)
+		out, err := s.commitActions(ctx, tx, p, next, len(next.Actions)-1)
+		return out, none, err
+	}
 	next.UpdatedAt = now
 	if !in.Type.Confirmable() {
 		next.Actions = append(next.Actions, a)
@@ -686,12 +699,17 @@ func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, 
 // reserveNumber): a collision here is a conflict, never a silent redraw of
 // a number a caller or partner was given.
 func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *EventDocument, from int) (*EventDocument, error) {
-	if err := s.reindex(tx, ev); err != nil {
-		if errors.Is(err, ErrRegistrationNumberTaken) {
-			last := &ev.Actions[len(ev.Actions)-1]
-			return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
+	first := ev.Actions[from]
+	// a READ changes nothing the index holds (Derive skips it, updatedAt
+	// stays)
+	if first.Type != ActionRead {
+		if err := s.reindex(tx, ev); err != nil {
+			if errors.Is(err, ErrRegistrationNumberTaken) {
+				last := &ev.Actions[len(ev.Actions)-1]
+				return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	if err := tx.AppendActions(ev.ID, ev.UpdatedAt, ev.Actions[from:]...); err != nil {
 		if errors.Is(err, ErrDuplicate) {
@@ -705,8 +723,15 @@ func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *Eve
 	for _, a := range ev.Actions[from:] {
 		rows = append(rows, map[string]any{"actionId": a.ID, "status": a.Status})
 	}
-	first := ev.Actions[from]
 	detail := map[string]any{"transactionId": first.TransactionID, "rows": rows}
+	if first.Type == ActionRead {
+		// the document keeps only the reader's latest READ: the audit
+		// entry holds all of each read (who and when are its own columns)
+		detail["createdAtLocation"] = first.CreatedAtLocation
+		if first.CreatedByRole != "" {
+			detail["createdByRole"] = first.CreatedByRole
+		}
+	}
 	if err := s.audit(ctx, tx, p, "action."+string(first.Type), ev.ID, detail); err != nil {
 		return nil, err
 	}

@@ -120,6 +120,15 @@ func (v *txView) AppendActions(eventID string, updatedAt time.Time, actions ...c
 		} else if n == 0 {
 			return fmt.Errorf("sqlite: event %s: %w", eventID, core.ErrNotFound)
 		}
+		for i := range actions {
+			if a := &actions[i]; a.Type == core.ActionRead {
+				// the reader's earlier READ row gives way to this one; the
+				// audit log keeps every read (see core.Tx.AppendActions)
+				if _, err := w.deleteReads.ExecContext(ctx, eventID, a.CreatedBy); err != nil {
+					return fmt.Errorf("sqlite: replace earlier READ of %s: %w", eventID, err)
+				}
+			}
+		}
 		return v.tx.insertActions(ctx, eventID, actions)
 	})
 }
