@@ -81,11 +81,13 @@ func (s *Service) enqueued() {
 	}
 }
 
+// now is the engine's clock, kept to milliseconds: times go on the wire
+// with exactly three fraction digits (WireTimeLayout).
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC()
+		return s.Now().UTC().Truncate(time.Millisecond)
 	}
-	return time.Now().UTC()
+	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
 func (s *Service) confirmer() Confirmer {
@@ -169,7 +171,8 @@ func checkTransactionID(id string) error {
 }
 
 // checkLocation applies OpenCRVS's createdAtLocation rules: a system
-// client must send an office or facility id; a user's office is used.
+// client must send an office or facility id, which must be its own (see
+// CheckClientLocation); a user's office is used.
 func (s *Service) checkLocation(p Principal, loc string) (string, error) {
 	if p.Type == UserTypeUser {
 		if loc != "" {
@@ -183,10 +186,14 @@ func (s *Service) checkLocation(p Principal, loc string) (string, error) {
 	if !IsUUID(loc) {
 		return "", invalid("INVALID_INPUT", "Input validation failed: createdAtLocation must be a UUID")
 	}
-	if !s.Config.IsOfficeOrFacility(strings.ToLower(loc)) {
+	loc = strings.ToLower(loc)
+	if !s.Config.IsOfficeOrFacility(loc) {
 		return "", invalid("INVALID_LOCATION", "createdAtLocation must be a valid location id")
 	}
-	return strings.ToLower(loc), nil
+	if err := CheckClientLocation(s.Config, p, loc); err != nil {
+		return "", err
+	}
+	return loc, nil
 }
 
 func fieldErrors(code, lead string, errs []FieldError) error {

@@ -523,12 +523,12 @@ func (s *Server) fhirIngest(mode fhirMode) gin.HandlerFunc {
 					"no createdAtLocation query parameter was sent, and the client has no default office"}}})
 			return
 		}
-		start := s.now()
+		start := s.now().Truncate(time.Millisecond) // the engine's clock is kept to milliseconds
 		ev, err := s.deps.Service.CreateAndNotify(c.Request.Context(), p, core.CreateAndNotifyInput{
 			TransactionID: res.TransactionID, EventType: res.EventType,
 			CreatedAtLocation: office, Declaration: res.Declaration})
 		if err != nil {
-			if ce := (*core.Error)(nil); errors.As(err, &ce) && ce.Code == "INVALID_LOCATION" {
+			if ce := (*core.Error)(nil); errors.As(err, &ce) && (ce.Code == "INVALID_LOCATION" || ce.Code == "LOCATION_NOT_ALLOWED") {
 				err = &core.Error{Kind: ce.Kind, Code: ce.Code, Message: ce.Message + " (office taken from " + source + ")"}
 			}
 			fail(err)

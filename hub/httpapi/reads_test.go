@@ -19,7 +19,7 @@ import (
 func TestReadsDoNotGrowTheRecord(t *testing.T) {
 	t.Parallel()
 	h := start(t)
-	tokA := adminToken(h)
+	tokA := h.ClientToken(hubtest.OfficeIbombo, hubtest.AllScopes...)
 	tokB := h.ClientToken(hubtest.OfficeIbombo, "type=record.read&event=birth,death", "type=record.search&event=birth,death")
 	ev := h.Notify(tokA, "birth", newTx(), hubtest.BirthDeclaration("Reading", "Banda"))
 	indexUpdatedAt := func() string {

@@ -133,11 +133,16 @@ func (v *txView) AppendActions(eventID string, updatedAt time.Time, actions ...c
 	})
 }
 
+// storedAction is how an action is kept in event_actions.doc: core.Action
+// without its wire encoding (whose times have three fraction digits), so
+// that a stored time reads back exactly.
+type storedAction core.Action
+
 func (t *writeTx) insertActions(ctx context.Context, eventID string, actions []core.Action) error {
 	for i := range actions {
 		a := actions[i] // a copy: normalise without touching the caller's
 		a.CreatedAt = a.CreatedAt.UTC()
-		doc, err := json.Marshal(&a)
+		doc, err := json.Marshal((*storedAction)(&a))
 		if err != nil {
 			return fmt.Errorf("sqlite: encode action %s: %w", a.ID, err)
 		}
