@@ -209,3 +209,33 @@ func (s *Service) canAccessWith(p Principal, types []string, ev *EventDocument, 
 	}
 	return notFound(ev.ID)
 }
+
+// CheckClientLocation binds a system client's createdAtLocation to its
+// office: a client with an office may only use that office, or, holding
+// ScopeFacilitiesInArea, a health facility in the administrative area the
+// office lies in; anything else is a 403 naming the location. A client
+// without an office may use any office or facility (it has no jurisdiction
+// to be kept in). Users always act at their own office (checkLocation).
+// loc is a lower-case office or facility id.
+func CheckClientLocation(cc *CountryConfig, p Principal, loc string) error {
+	if p.Type != UserTypeSystem || p.Office == "" {
+		return nil
+	}
+	office := strings.ToLower(p.Office)
+	if loc == office {
+		return nil
+	}
+	facilities := p.Scopes.Has(ScopeFacilitiesInArea)
+	if o := cc.Location(office); facilities && o != nil && o.ParentID != "" {
+		if l := cc.Location(loc); l != nil && l.LocationType == LocationHealthFacility && cc.Within(loc, o.ParentID) {
+			return nil
+		}
+	}
+	if facilities {
+		return Errorf(KindForbidden, "LOCATION_NOT_ALLOWED",
+			"createdAtLocation %s is neither this client's office (%s) nor a health facility in its office's administrative area", loc, office)
+	}
+	return Errorf(KindForbidden, "LOCATION_NOT_ALLOWED",
+		"createdAtLocation %s is not this client's office (%s); a client may only act at its own office (scope type=%s adds the health facilities of its office's area)",
+		loc, office, ScopeFacilitiesInArea)
+}

@@ -185,6 +185,7 @@ func TestServiceResolveAccess(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
+	p.Office = "" // a national client, not bound to one office
 	// notified from a hospital in Ilanga (the deferred NOTIFY's data is not
 	// the record's yet: the place is where the record was created)
 	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIlangaHosp,

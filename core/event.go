@@ -105,7 +105,7 @@ type Action struct {
 	TransactionID      string         `json:"transactionId"`
 	CreatedBy          string         `json:"createdBy"`
 	CreatedByUserType  UserType       `json:"createdByUserType"`
-	CreatedByRole      string         `json:"createdByRole"` // OpenCRVS requires the key; "" for system clients
+	CreatedByRole      string         `json:"createdByRole,omitempty"` // omitted for system clients, as in OpenCRVS v2.0
 	CreatedAt          time.Time      `json:"createdAt"`
 	CreatedAtLocation  string         `json:"createdAtLocation,omitempty"`
 	Declaration        Declaration    `json:"declaration"`
@@ -126,6 +126,35 @@ type EventDocument struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	Actions    []Action  `json:"actions"`
+}
+
+// WireTimeLayout is how times appear on the wire: UTC with exactly three
+// fraction digits ("2025-06-15T12:00:51.507Z"), as OpenCRVS v2.0 writes
+// them (JavaScript's toISOString); OpenCRVS compares them as strings, so
+// the width must not vary. The engine's clock is kept to milliseconds
+// (Service.now), so nothing is lost.
+const WireTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatWireTime writes t in WireTimeLayout.
+func FormatWireTime(t time.Time) string { return t.UTC().Format(WireTimeLayout) }
+
+// MarshalJSON writes the action with its time in WireTimeLayout.
+func (a Action) MarshalJSON() ([]byte, error) {
+	type plain Action // no methods: no recursion
+	return json.Marshal(struct {
+		plain
+		CreatedAt string `json:"createdAt"` // shallower: replaces plain's
+	}{plain(a), FormatWireTime(a.CreatedAt)})
+}
+
+// MarshalJSON writes the event with its times in WireTimeLayout.
+func (e EventDocument) MarshalJSON() ([]byte, error) {
+	type plain EventDocument
+	return json.Marshal(struct {
+		plain
+		CreatedAt string `json:"createdAt"`
+		UpdatedAt string `json:"updatedAt"`
+	}{plain(e), FormatWireTime(e.CreatedAt), FormatWireTime(e.UpdatedAt)})
 }
 
 // FindAction returns the action with the given id, or nil.

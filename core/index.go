@@ -22,7 +22,7 @@ type EventIndex struct {
 	UpdatedAt           string                  `json:"updatedAt"`
 	UpdatedBy           string                  `json:"updatedBy,omitempty"`
 	UpdatedByUserRole   string                  `json:"updatedByUserRole,omitempty"`
-	AssignedTo          *string                 `json:"assignedTo"`
+	AssignedTo          *string                 `json:"assignedTo,omitempty"` // omitted when unassigned, as in OpenCRVS v2.0
 	TrackingID          string                  `json:"trackingId"`
 	PotentialDuplicates []any                   `json:"potentialDuplicates"`
 	Flags               []string                `json:"flags"`
@@ -40,7 +40,7 @@ func BuildIndex(cc *CountryConfig, ev *EventDocument, st State) (*IndexRow, erro
 	}
 	idx := EventIndex{
 		ID: ev.ID, Type: ev.Type, Status: st.Status, LegalStatuses: map[string]*LegalStatus{},
-		CreatedAt: FormatTime(ev.CreatedAt), UpdatedAt: FormatTime(ev.UpdatedAt),
+		CreatedAt: FormatWireTime(ev.CreatedAt), UpdatedAt: FormatWireTime(ev.UpdatedAt),
 		CreatedBy: st.CreatedBy, CreatedByUserType: st.CreatedByUserType,
 		CreatedAtLocation: st.CreatedAtLocation, UpdatedAtLocation: st.UpdatedAtLocation,
 		UpdatedBy: st.UpdatedBy, UpdatedByUserRole: st.UpdatedByRole, TrackingID: ev.TrackingID,

@@ -39,6 +39,11 @@ const (
 	// ScopeOpsManage (hub-specific) lets an operator see and replay failed
 	// deliveries and resend pending records to their partner.
 	ScopeOpsManage = "ops.manage"
+	// ScopeFacilitiesInArea (hub-specific) lets a client with an office
+	// (a hospital information system) give as createdAtLocation, besides
+	// its office, any health facility in the administrative area its
+	// office lies in.
+	ScopeFacilitiesInArea = "location.facilities-in-area"
 )
 
 // Scope option names with a meaning to the engine.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -80,11 +81,13 @@ func (s *Service) enqueued() {
 	}
 }
 
+// now is the engine's clock, kept to milliseconds: times go on the wire
+// with exactly three fraction digits (WireTimeLayout).
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC()
+		return s.Now().UTC().Truncate(time.Millisecond)
 	}
-	return time.Now().UTC()
+	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
 func (s *Service) confirmer() Confirmer {
@@ -168,7 +171,8 @@ func checkTransactionID(id string) error {
 }
 
 // checkLocation applies OpenCRVS's createdAtLocation rules: a system
-// client must send an office or facility id; a user's office is used.
+// client must send an office or facility id, which must be its own (see
+// CheckClientLocation); a user's office is used.
 func (s *Service) checkLocation(p Principal, loc string) (string, error) {
 	if p.Type == UserTypeUser {
 		if loc != "" {
@@ -182,10 +186,14 @@ func (s *Service) checkLocation(p Principal, loc string) (string, error) {
 	if !IsUUID(loc) {
 		return "", invalid("INVALID_INPUT", "Input validation failed: createdAtLocation must be a UUID")
 	}
-	if !s.Config.IsOfficeOrFacility(strings.ToLower(loc)) {
+	loc = strings.ToLower(loc)
+	if !s.Config.IsOfficeOrFacility(loc) {
 		return "", invalid("INVALID_LOCATION", "createdAtLocation must be a valid location id")
 	}
-	return strings.ToLower(loc), nil
+	if err := CheckClientLocation(s.Config, p, loc); err != nil {
+		return "", err
+	}
+	return loc, nil
 }
 
 func fieldErrors(code, lead string, errs []FieldError) error {
@@ -555,6 +563,18 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 		return nil, none, err
 	}
 	next := ev.Clone()
+	if in.Type == ActionRead {
+		// A read changes nothing: updatedAt stays, and the reader's earlier
+		// READ row gives way to this one (the store does the same), so
+		// that reads do not grow the document every answer carries. The
+		// audit log keeps every read.
+		next.Actions = slices.DeleteFunc(next.Actions, func(r Action) bool {
+			return r.Type == ActionRead && r.CreatedBy == p.ID
+		})
+		next.Actions = append(next.Actions, a)
+		out, err := s.commitActions(ctx, tx, p, next, len(next.Actions)-1)
+		return out, none, err
+	}
 	next.UpdatedAt = now
 	if !in.Type.Confirmable() {
 		next.Actions = append(next.Actions, a)
@@ -691,12 +711,17 @@ func (s *Service) resolution(ev *EventDocument, req *Action, conf Confirmation, 
 // reserveNumber): a collision here is a conflict, never a silent redraw of
 // a number a caller or partner was given.
 func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *EventDocument, from int) (*EventDocument, error) {
-	if err := s.reindex(tx, ev); err != nil {
-		if errors.Is(err, ErrRegistrationNumberTaken) {
-			last := &ev.Actions[len(ev.Actions)-1]
-			return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
+	first := ev.Actions[from]
+	// a READ changes nothing the index holds (Derive skips it, updatedAt
+	// stays)
+	if first.Type != ActionRead {
+		if err := s.reindex(tx, ev); err != nil {
+			if errors.Is(err, ErrRegistrationNumberTaken) {
+				last := &ev.Actions[len(ev.Actions)-1]
+				return nil, Wrap(err, KindConflict, "REGISTRATION_NUMBER_TAKEN", "registration number %s is already used by another event", last.RegistrationNumber)
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	if err := tx.AppendActions(ev.ID, ev.UpdatedAt, ev.Actions[from:]...); err != nil {
 		if errors.Is(err, ErrDuplicate) {
@@ -710,8 +735,15 @@ func (s *Service) commitActions(ctx context.Context, tx Tx, p Principal, ev *Eve
 	for _, a := range ev.Actions[from:] {
 		rows = append(rows, map[string]any{"actionId": a.ID, "status": a.Status})
 	}
-	first := ev.Actions[from]
 	detail := map[string]any{"transactionId": first.TransactionID, "rows": rows}
+	if first.Type == ActionRead {
+		// the document keeps only the reader's latest READ: the audit
+		// entry holds all of each read (who and when are its own columns)
+		detail["createdAtLocation"] = first.CreatedAtLocation
+		if first.CreatedByRole != "" {
+			detail["createdByRole"] = first.CreatedByRole
+		}
+	}
 	if err := s.audit(ctx, tx, p, "action."+string(first.Type), ev.ID, detail); err != nil {
 		return nil, err
 	}

@@ -115,6 +115,11 @@ func (tx *memTx) AppendActions(id string, updatedAt time.Time, actions ...core.A
 	if err != nil {
 		return err
 	}
+	for _, a := range actions {
+		if a.Type == core.ActionRead { // the reader's earlier READ gives way (core.Tx contract)
+			ev.Actions = slices.DeleteFunc(ev.Actions, func(r core.Action) bool { return r.Type == core.ActionRead && r.CreatedBy == a.CreatedBy })
+		}
+	}
 	ev.Actions = append(ev.Actions, actions...)
 	ev.UpdatedAt = updatedAt
 	tx.events[id] = ev

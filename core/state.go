@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -48,6 +49,16 @@ type LegalStatus struct {
 	CreatedByRole      string    `json:"createdByRole,omitempty"`
 	AcceptedAt         time.Time `json:"acceptedAt"`
 	RegistrationNumber string    `json:"registrationNumber,omitempty"`
+}
+
+// MarshalJSON writes the legal status with its times in WireTimeLayout.
+func (l LegalStatus) MarshalJSON() ([]byte, error) {
+	type plain LegalStatus
+	return json.Marshal(struct {
+		plain
+		CreatedAt  string `json:"createdAt"`
+		AcceptedAt string `json:"acceptedAt"`
+	}{plain(l), FormatWireTime(l.CreatedAt), FormatWireTime(l.AcceptedAt)})
 }
 
 // State is everything derived from an event's actions.

@@ -57,7 +57,10 @@ type Tx interface {
 	// AppendActions adds actions to an existing event and sets its
 	// updatedAt. An action whose (createdBy, transactionId, type, status)
 	// or id is already stored -> ErrDuplicate, and none of the actions are
-	// added.
+	// added. A READ action replaces the READ rows the same reader
+	// (createdBy) left on this event before: the document keeps only each
+	// reader's latest READ, so reads do not grow it (every read stays in the
+	// audit log, written by the engine in the same transaction).
 	AppendActions(eventID string, updatedAt time.Time, actions ...Action) error
 	// PutIndex replaces the event's search index row, field rows and flag
 	// rows. A registration number used by another event ->

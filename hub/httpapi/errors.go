@@ -4,17 +4,100 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/crvshub/crvshub/core"
 )
 
-// ErrorBody is the JSON body of every error answer of the events API.
+// ErrorBody is the JSON body of every error answer of the events API: the
+// hub's code and field errors, and beside them the data of an OpenCRVS
+// v2.0 (tRPC) error, for clients that read that.
 type ErrorBody struct {
 	Message string            `json:"message"`
 	Code    string            `json:"code"`
 	Errors  []core.FieldError `json:"errors,omitempty"`
+	Data    *ErrorData        `json:"data,omitempty"`
+}
+
+// ErrorData is a tRPC error's data: its code name ("BAD_REQUEST"), its
+// HTTP status and the path of the procedure that failed ("event.create").
+// Routes OpenCRVS does not have give their route instead ("/api/events/ops/pending").
+type ErrorData struct {
+	Code       string `json:"code"`
+	HTTPStatus int    `json:"httpStatus"`
+	Path       string `json:"path"`
+}
+
+// trpcCodes are tRPC's names of the statuses the hub answers.
+var trpcCodes = map[int]string{
+	http.StatusBadRequest:            "BAD_REQUEST",
+	http.StatusUnauthorized:          "UNAUTHORIZED",
+	http.StatusForbidden:             "FORBIDDEN",
+	http.StatusNotFound:              "NOT_FOUND",
+	http.StatusMethodNotAllowed:      "METHOD_NOT_SUPPORTED",
+	http.StatusRequestTimeout:        "TIMEOUT",
+	http.StatusConflict:              "CONFLICT",
+	http.StatusPreconditionFailed:    "PRECONDITION_FAILED",
+	http.StatusRequestEntityTooLarge: "PAYLOAD_TOO_LARGE",
+	http.StatusUnsupportedMediaType:  "UNSUPPORTED_MEDIA_TYPE",
+	http.StatusUnprocessableEntity:   "UNPROCESSABLE_CONTENT",
+	http.StatusTooManyRequests:       "TOO_MANY_REQUESTS",
+	http.StatusNotImplemented:        "NOT_IMPLEMENTED",
+	http.StatusServiceUnavailable:    "SERVICE_UNAVAILABLE",
+}
+
+// procedures are the OpenCRVS v2.0 tRPC procedures behind the routes the
+// hub shares with it (packages/events/src/router); the action routes are
+// event.actions.<action>.request (see procedurePath).
+var procedures = map[string]string{
+	"GET " + EventsPrefix + "/config":          "event.config.get",
+	"GET " + EventsPrefix + "/locations":       "locations.list",
+	"POST " + EventsPrefix + "/events":         "event.create",
+	"POST " + EventsPrefix + "/events/notify":  "event.actions.createAndNotify.request",
+	"POST " + EventsPrefix + "/events/search":  "event.search",
+	"GET " + EventsPrefix + "/events/:eventId": "event.get",
+}
+
+// procedurePath is the tRPC path of the request's route, or the route
+// itself when OpenCRVS has no such procedure (the request's path when no
+// route matched).
+func procedurePath(c *gin.Context) string {
+	route := c.FullPath()
+	if route == "" {
+		return c.Request.URL.Path
+	}
+	if p, ok := procedures[c.Request.Method+" "+route]; ok {
+		return p
+	}
+	if slug, ok := strings.CutPrefix(route, EventsPrefix+"/events/:eventId/"); ok && c.Request.Method == http.MethodPost {
+		for _, a := range actionRoutes {
+			if a.slug == slug {
+				// "correction/request" -> correction.request, "print-certificate" -> printCertificate
+				parts := strings.Split(slug, "/")
+				for i, p := range parts {
+					words := strings.Split(p, "-")
+					for j := 1; j < len(words); j++ {
+						words[j] = strings.ToUpper(words[j][:1]) + words[j][1:]
+					}
+					parts[i] = strings.Join(words, "")
+				}
+				return "event.actions." + strings.Join(parts, ".") + ".request"
+			}
+		}
+	}
+	return route
+}
+
+// errorBody builds the body of an error answer with its status.
+func errorBody(c *gin.Context, status int, message, code string, fields []core.FieldError) ErrorBody {
+	tc := trpcCodes[status]
+	if tc == "" {
+		tc = "INTERNAL_SERVER_ERROR"
+	}
+	return ErrorBody{Message: message, Code: code, Errors: fields,
+		Data: &ErrorData{Code: tc, HTTPStatus: status, Path: procedurePath(c)}}
 }
 
 // statusOf maps an error kind to its HTTP status: the one place where
@@ -65,12 +148,12 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		ce = &core.Error{Kind: core.KindInternal, Code: "INTERNAL", Message: "internal error", Err: err}
 	}
 	status := statusOf(ce.Kind)
-	body := ErrorBody{Message: ce.Message, Code: ce.Code, Errors: ce.Fields}
+	body := errorBody(c, status, ce.Message, ce.Code, ce.Fields)
 	if status >= 500 {
 		log.ErrorContext(c.Request.Context(), "request failed", "error", err.Error(),
 			"correlationId", correlationID(c), "path", c.FullPath())
 		if ce.Kind == core.KindInternal {
-			body = ErrorBody{Message: "Internal error; quote correlation id " + correlationID(c), Code: "INTERNAL"}
+			body = errorBody(c, status, "Internal error; quote correlation id "+correlationID(c), "INTERNAL", nil)
 		}
 	}
 	setErrorHeaders(c, status)

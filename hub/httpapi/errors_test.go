@@ -174,9 +174,14 @@ func TestRoutingErrors(t *testing.T) {
 		})
 	}
 	// Events that do not exist.
-	for _, id := range []string{"00000000-0000-4000-8000-000000000000", "not-a-uuid"} {
-		wantError(t, h.Do("GET", eventPath(id), tok, nil), http.StatusNotFound, "Event not found with ID: "+id)
-		wantError(t, h.Act(tok, id, "notify", newTx(), nil), http.StatusNotFound, id)
+	id := "00000000-0000-4000-8000-000000000000"
+	wantError(t, h.Do("GET", eventPath(id), tok, nil), http.StatusNotFound, "Event not found with ID: "+id)
+	wantError(t, h.Act(tok, id, "notify", newTx(), nil), http.StatusNotFound, id)
+	// An id that is not a UUID is bad input, as in OpenCRVS v2.0.
+	for _, res := range []*hubtest.Response{h.Do("GET", eventPath("not-a-uuid"), tok, nil), h.Act(tok, "not-a-uuid", "notify", newTx(), nil)} {
+		if b := wantError(t, res, http.StatusBadRequest, "eventId must be a UUID"); len(b.Errors) != 1 || b.Errors[0].ID != "eventId" {
+			t.Errorf("non-UUID id: %s", res.Body)
+		}
 	}
 }
 

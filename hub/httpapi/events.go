@@ -164,8 +164,24 @@ func (s *Server) createAndNotify(c *gin.Context) {
 	s.reply(c, ev, err)
 }
 
+// eventID is the route's event id, which must be a UUID: OpenCRVS v2.0
+// validates it before looking, so a malformed id is a 400, not a 404.
+func eventID(c *gin.Context) (string, error) {
+	id := c.Param("eventId")
+	if !core.IsUUID(id) {
+		return "", &core.Error{Kind: core.KindInvalid, Code: "INVALID_INPUT", Message: "Input validation failed: eventId must be a UUID",
+			Fields: []core.FieldError{{ID: "eventId", Message: "Invalid uuid"}}}
+	}
+	return id, nil
+}
+
 func (s *Server) action(t core.ActionType) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		id, err := eventID(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
 		var in core.ActionInput
 		if err := decodeInput(body(c), &in); err != nil {
 			s.fail(c, err)
@@ -176,7 +192,7 @@ func (s *Server) action(t core.ActionType) gin.HandlerFunc {
 			return
 		}
 		in.Type = t
-		ev, err := s.deps.Service.Act(c.Request.Context(), principal(c), c.Param("eventId"), in)
+		ev, err := s.deps.Service.Act(c.Request.Context(), principal(c), id, in)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -189,7 +205,12 @@ func (s *Server) action(t core.ActionType) gin.HandlerFunc {
 }
 
 func (s *Server) getEvent(c *gin.Context) {
-	ev, err := s.deps.Service.Get(c.Request.Context(), principal(c), c.Param("eventId"))
+	id, err := eventID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ev, err := s.deps.Service.Get(c.Request.Context(), principal(c), id)
 	s.reply(c, ev, err)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/testharness/fixtures"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
@@ -291,7 +292,9 @@ func TestFHIRConformance(t *testing.T) {
 			t.Parallel()
 			raw := postmanFill(t, readFile(t, f), nil)
 			h := start(t)
-			tok := adminToken(h)
+			// a hospital system: its office is the default for a bundle
+			// naming none, and it may name its area's facilities
+			tok := h.ClientToken(hubtest.OfficeIbombo, append([]string{core.ScopeFacilitiesInArea}, hubtest.AllScopes...)...)
 			var body map[string]any
 			if err := json.Unmarshal(raw, &body); err != nil {
 				t.Fatalf("fixture is not JSON: %v", err)

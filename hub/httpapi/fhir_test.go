@@ -802,8 +802,12 @@ func TestFHIROffice(t *testing.T) {
 		status           int
 		want             string
 	}{
-		{"bundle's regLastOffice first", ilanga, "?createdAtLocation=" + hubtest.OfficeHQ, fresh(t, birth), hubtest.OfficeIbombo, 201, ""},
-		{"query parameter next", ilanga, "?createdAtLocation=" + hubtest.OfficeHQ, withoutOffice(t, fresh(t, birth)), hubtest.OfficeHQ, 201, ""},
+		{"bundle's regLastOffice first", noOffice, "?createdAtLocation=" + hubtest.OfficeHQ, fresh(t, birth), hubtest.OfficeIbombo, 201, ""},
+		{"query parameter next", noOffice, "?createdAtLocation=" + hubtest.OfficeHQ, withoutOffice(t, fresh(t, birth)), hubtest.OfficeHQ, 201, ""},
+		// a client with an office may only notify at it: a bundle or query
+		// naming another office is refused, naming it and where it came from
+		{"bundle's office not the client's", ilanga, "", fresh(t, birth), "", 403, hubtest.OfficeIbombo + " is not this client's office (" + hubtest.OfficeIlanga + ")"},
+		{"query office not the client's", ilanga, "?createdAtLocation=" + hubtest.OfficeHQ, withoutOffice(t, fresh(t, birth)), "", 403, hubtest.OfficeHQ},
 		{"a facility as query parameter", noOffice, "?createdAtLocation=" + hubtest.FacilityIlanga, withoutOffice(t, fresh(t, birth)), hubtest.FacilityIlanga, 201, ""},
 		{"client's default office last", ilanga, "", withoutOffice(t, fresh(t, birth)), hubtest.OfficeIlanga, 201, ""},
 		{"none at all", noOffice, "", withoutOffice(t, fresh(t, birth)), "", 400, "office"},

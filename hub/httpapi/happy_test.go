@@ -151,7 +151,8 @@ func TestByTrackingID(t *testing.T) {
 func TestCreateAndNotify(t *testing.T) {
 	t.Parallel()
 	h := start(t)
-	tok := h.ClientToken(hubtest.OfficeIbombo, "type=record.create", "type=record.notify", "type=record.search")
+	// a hospital system: its office, and the facilities of its office's area
+	tok := h.ClientToken(hubtest.OfficeIbombo, "type=record.create", "type=record.notify", "type=record.search", "type="+core.ScopeFacilitiesInArea)
 	tx := newTx()
 	decl := map[string]any{"child.name": map[string]string{"firstname": "Dora", "surname": "Phiri"}, "child.dob": "2024-01-15"}
 	res := h.Do("POST", pathNotify, tok, map[string]any{"transactionId": tx, "eventType": "birth", "createdAtLocation": hubtest.FacilityIbombo, "declaration": decl})

@@ -96,10 +96,12 @@ func foreignKey(t *testing.T) *auth.KeyPair {
 	return foreign
 }
 
-// adminToken is a token of a client that holds every record scope.
+// adminToken is a token of a client that holds every record scope and
+// has no office, so that it may act at any office or facility (a client
+// with an office is bound to it: see TestCreatedAtLocationBoundToOffice).
 func adminToken(h *hubtest.Hub) string {
 	h.T.Helper()
-	return h.ClientToken(hubtest.OfficeIbombo, hubtest.AllScopes...)
+	return h.ClientToken("", hubtest.AllScopes...)
 }
 
 func newTx() string { return uuid.NewString() }

@@ -158,7 +158,8 @@ func schemas() obj {
 		"registrationNumber": str(), "assignedTo": str(), "requestId": str(),
 	}, "id", "type", "status", "transactionId", "createdBy", "createdByUserType", "createdAt", "declaration")
 	return obj{
-		"Error":         object(obj{"message": str(), "code": str(), "errors": obj{"type": "array", "items": object(obj{"id": str(), "message": str()})}}, "message", "code"),
+		"Error": object(obj{"message": str(), "code": str(), "errors": obj{"type": "array", "items": object(obj{"id": str(), "message": str()})},
+			"data": object(obj{"code": str(), "httpStatus": obj{"type": "integer"}, "path": str()}, "code", "httpStatus", "path")}, "message", "code"),
 		"OAuthError":    object(obj{"error": str(), "error_description": str()}, "error"),
 		"TokenRequest":  object(obj{"grant_type": obj{"type": "string", "enum": []string{"client_credentials"}}, "client_id": str(), "client_secret": str()}),
 		"TokenResponse": object(obj{"access_token": str(), "token_type": obj{"type": "string", "enum": []string{"Bearer"}}, "expires_in": obj{"type": "integer"}}, "access_token", "token_type"),

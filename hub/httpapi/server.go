@@ -105,7 +105,7 @@ func New(deps Deps) *Server {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Message: "Method not allowed", Code: "METHOD_NOT_ALLOWED"})
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody(c, http.StatusMethodNotAllowed, "Method not allowed", "METHOD_NOT_ALLOWED", nil))
 	})
 	s.routes = s.routeTable()
 	for _, r := range s.routes {

@@ -182,7 +182,7 @@ func (s *Service) store(ctx context.Context, p core.Principal, req Request, res 
 		CreatedAtLocation: office, Declaration: res.Declaration})
 	if err != nil {
 		var ce *core.Error
-		if errors.As(err, &ce) && ce.Code == "INVALID_LOCATION" {
+		if errors.As(err, &ce) && (ce.Code == "INVALID_LOCATION" || ce.Code == "LOCATION_NOT_ALLOWED") {
 			err = &core.Error{Kind: ce.Kind, Code: ce.Code, Message: ce.Message + " (office taken from " + source + ")", Fields: ce.Fields}
 		}
 		return out, err

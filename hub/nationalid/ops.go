@@ -285,8 +285,12 @@ func (o *Ops) admits(p core.Principal, ev *core.EventDocument, st core.State) er
 }
 
 // Pending lists records whose routed action has waited longer than the
-// routing's pendingAfter (or olderThan when > 0), oldest first, within
-// what the caller may search.
+// routing's pendingAfter (or olderThan when > 0), within what the caller
+// may search, the longest waiting first. The wait is measured from when
+// the action was Requested, not from the record's updatedAt: someone
+// assigning or reading a stuck record must not hide it. It pages through
+// every record flagged <action>:requested (the ones waiting now), so its
+// cost grows with that backlog, not with the database.
 func (o *Ops) Pending(ctx context.Context, p core.Principal, olderThan time.Duration, limit int) (*core.SearchResult, error) {
 	if err := requireOps(p); err != nil {
 		return nil, err
@@ -298,29 +302,70 @@ func (o *Ops) Pending(ctx context.Context, p core.Principal, olderThan time.Dura
 		limit = 100
 	}
 	var flags []string
-	seen := map[string]bool{}
+	routed := map[core.ActionType]bool{}
 	for _, r := range o.Service.Config.Routing.Routes {
 		for _, a := range r.Actions {
-			if f := core.ActionFlag(a, core.StatusRequested); !seen[f] {
-				seen[f] = true
-				flags = append(flags, f)
+			if !routed[a] {
+				routed[a] = true
+				flags = append(flags, core.ActionFlag(a, core.StatusRequested))
 			}
 		}
 	}
 	if len(flags) == 0 {
 		return &core.SearchResult{Results: []json.RawMessage{}}, nil
 	}
-	q := map[string]any{
-		"query": map[string]any{"type": "and", "clauses": []any{map[string]any{
-			"flags":     map[string]any{"anyOf": flags},
-			"updatedAt": map[string]any{"type": "range", "lte": o.now().Add(-olderThan).Format(time.RFC3339Nano)},
-		}}},
-		"sort":  []any{map[string]any{"field": "updatedAt", "direction": "asc"}},
-		"limit": limit,
+	cutoff := o.now().Add(-olderThan)
+	type waiting struct {
+		doc   json.RawMessage
+		since time.Time
 	}
-	body, err := json.Marshal(q)
-	if err != nil {
-		return nil, fmt.Errorf("pending query: %w", err)
+	var found []waiting
+	seen := map[string]bool{}
+	for offset := 0; offset <= core.MaxSearchOffset; offset += core.MaxSearchLimit {
+		body, err := json.Marshal(map[string]any{
+			"query": map[string]any{"type": "and", "clauses": []any{map[string]any{
+				"flags": map[string]any{"anyOf": flags}}}},
+			// createdAt never changes: pages stay put while records move
+			"sort":  []any{map[string]any{"field": "createdAt", "direction": "asc"}},
+			"limit": core.MaxSearchLimit, "offset": offset,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pending query: %w", err)
+		}
+		page, err := o.Service.Search(ctx, p, body)
+		if err != nil {
+			return nil, err
+		}
+		for _, doc := range page.Results {
+			var idx struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(doc, &idx); err != nil {
+				return nil, fmt.Errorf("pending: decode search result: %w", err)
+			}
+			if seen[idx.ID] {
+				continue
+			}
+			seen[idx.ID] = true
+			ev, err := o.Service.Store.Event(ctx, idx.ID) // not a read by the operator: no READ
+			if errors.Is(err, core.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if req := core.Derive(ev).Pending; req != nil && routed[req.Type] && !req.CreatedAt.After(cutoff) {
+				found = append(found, waiting{doc, req.CreatedAt})
+			}
+		}
+		if len(page.Results) < core.MaxSearchLimit {
+			break
+		}
 	}
-	return o.Service.Search(ctx, p, body)
+	sort.SliceStable(found, func(i, j int) bool { return found[i].since.Before(found[j].since) })
+	out := &core.SearchResult{Results: []json.RawMessage{}, Total: len(found)}
+	for _, w := range found[:min(limit, len(found))] {
+		out.Results = append(out.Results, w.doc)
+	}
+	return out, nil
 }

@@ -25,6 +25,7 @@ type writeStmts struct {
 	opSavepoint, opRelease, opRollback *sql.Stmt // a Tx method's own savepoint "op"
 
 	insertEvent, insertAction, touchEvent *sql.Stmt
+	deleteReads                           *sql.Stmt
 	eventByID, eventIDByTransaction       *sql.Stmt
 	upsertIndex, upsertDoc                *sql.Stmt
 	indexFields, deleteField              *sql.Stmt
@@ -87,6 +88,10 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.insertAction, `INSERT INTO event_actions (event_id, id, type, status, transaction_id, doc)
 			VALUES (?, ?, ?, ?, ?, ?)`},
 		{&w.touchEvent, `UPDATE events SET updated_at = ? WHERE id = ?`},
+		// the event_actions_event index narrows this to the event's rows,
+		// which hold at most one READ per reader (see AppendActions)
+		{&w.deleteReads, `DELETE FROM event_actions WHERE event_id = ? AND type = 'READ'
+			AND json_extract(doc, '$.createdBy') = ?`},
 		{&w.eventByID, sqlEventByID},
 		{&w.eventIDByTransaction, `SELECT id FROM events WHERE transaction_id = ? AND type = ?`},
 		{&w.upsertIndex, `INSERT INTO events_index (event_id, type, status, tracking_id,

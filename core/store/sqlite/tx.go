@@ -120,15 +120,29 @@ func (v *txView) AppendActions(eventID string, updatedAt time.Time, actions ...c
 		} else if n == 0 {
 			return fmt.Errorf("sqlite: event %s: %w", eventID, core.ErrNotFound)
 		}
+		for i := range actions {
+			if a := &actions[i]; a.Type == core.ActionRead {
+				// the reader's earlier READ row gives way to this one; the
+				// audit log keeps every read (see core.Tx.AppendActions)
+				if _, err := w.deleteReads.ExecContext(ctx, eventID, a.CreatedBy); err != nil {
+					return fmt.Errorf("sqlite: replace earlier READ of %s: %w", eventID, err)
+				}
+			}
+		}
 		return v.tx.insertActions(ctx, eventID, actions)
 	})
 }
+
+// storedAction is how an action is kept in event_actions.doc: core.Action
+// without its wire encoding (whose times have three fraction digits), so
+// that a stored time reads back exactly.
+type storedAction core.Action
 
 func (t *writeTx) insertActions(ctx context.Context, eventID string, actions []core.Action) error {
 	for i := range actions {
 		a := actions[i] // a copy: normalise without touching the caller's
 		a.CreatedAt = a.CreatedAt.UTC()
-		doc, err := json.Marshal(&a)
+		doc, err := json.Marshal((*storedAction)(&a))
 		if err != nil {
 			return fmt.Errorf("sqlite: encode action %s: %w", a.ID, err)
 		}

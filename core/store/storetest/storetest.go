@@ -478,6 +478,42 @@ func testAppendActions(t *testing.T, fresh func(*testing.T) core.Store) {
 		}
 		checkEvent(t, newEvent("ev-2", "birth", "TRK-2", "tx-2"), got)
 	})
+	t.Run("ReadReplacesTheReadersEarlierRead", func(t *testing.T) {
+		s := setup(t)
+		read := func(id, by string, d time.Duration) core.Action {
+			a := fullAction(id, "tx-"+id, core.ActionRead, core.StatusAccepted, d)
+			a.CreatedBy, a.Declaration, a.Annotation, a.Content, a.OriginalActionID = by, core.Declaration{}, nil, nil, ""
+			return a
+		}
+		a1 := fullAction("a1", "tx-10", core.ActionNotify, core.StatusAccepted, time.Hour)
+		r1, r2 := read("r1", "reader-a", 2*time.Hour), read("r2", "reader-b", 3*time.Hour)
+		write(t, s, func(tx core.Tx) error { return tx.AppendActions("ev-1", at(time.Hour), a1) })
+		write(t, s, func(tx core.Tx) error { return tx.AppendActions("ev-1", at(time.Hour), r1) })
+		write(t, s, func(tx core.Tx) error { return tx.AppendActions("ev-1", at(time.Hour), r2) })
+		// reader-a reads again, many times: only its latest READ stays, and
+		// the other reader's and the other event's rows are untouched
+		var last core.Action
+		for i := range 50 {
+			last = read(fmt.Sprintf("r-a-%d", i), "reader-a", time.Duration(4+i)*time.Hour)
+			write(t, s, func(tx core.Tx) error { return tx.AppendActions("ev-1", at(time.Hour), last) })
+		}
+		write(t, s, func(tx core.Tx) error { return tx.AppendActions("ev-2", at(0), read("r3", "reader-a", time.Hour)) })
+		want := newEvent("ev-1", "birth", "TRK-1", "tx-1")
+		want.UpdatedAt = at(time.Hour)
+		want.Actions = append(want.Actions, a1, r2, last)
+		got, err := s.Event(ctx, "ev-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEvent(t, want, got)
+		got, err = s.Event(ctx, "ev-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(got.Actions); n != 2 || got.Actions[1].ID != "r3" {
+			t.Errorf("ev-2 has %d actions, want its CREATE and r3", n)
+		}
+	})
 	for _, tc := range []struct {
 		name    string
 		eventID string
