@@ -167,7 +167,8 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		}
 	}
 	issues = append(issues, fieldIssues...)
-	if errs := core.ValidateValues(m.cc, ec, decl, now); len(errs) > 0 {
+	canon, errs := core.CanonicalValues(m.cc, ec, decl, now)
+	if len(errs) > 0 {
 		var out []Issue
 		for _, fe := range errs {
 			id := fe.ID
@@ -182,6 +183,7 @@ func (m *Mapper) Map(body []byte, now time.Time) (res *Result, err error) {
 		}
 		return nil, badInput(422, out...)
 	}
+	decl = canon
 	res.Declaration = decl
 	// Gaps: what the form requires for a declaration and the bundle did
 	// not give. The notification is still accepted (NOTIFY takes
