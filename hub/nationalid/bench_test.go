@@ -32,7 +32,7 @@ const benchClients = 32
 func BenchmarkRegistrationEndToEnd(b *testing.B) {
 	m := app.MessagingOptions{Retry: bus.RetryPolicy{MaxRetries: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, Multiplier: 2, RandomizationFactor: 0.5}}
 	p := mosipmock.Profile{}
-	h := hubtest.Start(b, hubtest.Options{MOSIP: &p, Messaging: m})
+	h := hubtest.Start(b, hubtest.Options{MOSIP: &p, Messaging: m, TokenTTL: 24 * time.Hour}) // tokens outlive the run
 	tok := h.ClientToken(hubtest.OfficeIbombo, append(slices.Clone(hubtest.AllScopes), "type=record.confirm-registration")...)
 	ids := make([]string, b.N)
 	var wg sync.WaitGroup
