@@ -47,6 +47,16 @@ type Options struct {
 	// must not change the schema under a running hub (the CLI's client
 	// commands while the hub holds the data folder).
 	NoMigrate bool
+	// OnCommit, when set, is called by the writer after each commit (the
+	// hub's metrics). It runs on the writer goroutine: it must be quick.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes one commit of the writer.
+type CommitInfo struct {
+	Writes      int           // Write functions the transaction held (the batch size)
+	Transaction time.Duration // BEGIN to the end of COMMIT: every savepoint and the commit
+	Commit      time.Duration // the COMMIT statement alone (WAL writes and fsync)
 }
 
 // ErrSchemaOutdated: the database needs migrations this Open may not apply.
