@@ -189,6 +189,9 @@ func TestMain(m *testing.M) {
 	if searchDB.dir != "" {
 		_ = os.RemoveAll(searchDB.dir)
 	}
+	if loadedDBs.dir != "" {
+		_ = os.RemoveAll(loadedDBs.dir)
+	}
 	os.Exit(code)
 }
 
