@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,4 +130,29 @@ func countTimeouts(errs []error) (timeouts, others int) {
 		}
 	}
 	return timeouts, others
+}
+
+// TestPhaseTellsTimeoutsFromFailures: an error caused by a phase's limit
+// (or a client timeout) is reported as a timeout, never as a lost record;
+// any other error is left as it is.
+func TestPhaseTellsTimeoutsFromFailures(t *testing.T) {
+	expired := startPhase(t, "expired", time.Nanosecond)
+	<-expired.ctx.Done()
+	err := expired.check(fmt.Errorf("GET event: %w", expired.ctx.Err()))
+	if !isTimeout(err) || !strings.Contains(err.Error(), `timeout: phase "expired" ran out of its 1ns limit`) {
+		t.Errorf("deadline error reported as %v", err)
+	}
+	clientTimeout := &net.DNSError{Err: "i/o timeout", IsTimeout: true} // any error whose Timeout() is true
+	live := startPhase(t, "live", time.Hour)
+	if err := live.check(clientTimeout); !isTimeout(err) {
+		t.Errorf("a client timeout is not reported as one: %v", err)
+	}
+	missing := errors.New("acknowledged event x lost: GET answered 404")
+	if err := live.check(missing); err != missing || isTimeout(err) {
+		t.Errorf("a missing record reported as %v", err)
+	}
+	timeouts, others := countTimeouts([]error{nil, err, missing, live.check(clientTimeout)})
+	if timeouts != 2 || others != 1 {
+		t.Errorf("countTimeouts = %d timeouts, %d others; want 2, 1", timeouts, others)
+	}
 }
