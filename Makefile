@@ -12,12 +12,17 @@ FUZZTIME  ?= 60000x
 # package:FuzzTarget pairs run by `make test`
 FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzCanonicalJSON ./core:FuzzParseScope ./core:FuzzParseSearch ./mappings:FuzzMap ./adapters/mosip/mosipcrypto:FuzzDecryptCredential
 
-.PHONY: run test unit fuzz bench lint build clean
+# every package that has benchmarks
+BENCH_PKGS = $(shell git grep -l '^func Benchmark' -- '*_test.go' 2>/dev/null | xargs -n1 dirname | sort -u | sed 's|^|./|')
+# events in the search benchmarks' data (bench-smoke: small; make bench: 100,000)
+SMOKE_EVENTS ?= 1000
+
+.PHONY: run test unit fuzz bench bench-smoke lint build clean
 
 run: ## start the hub with the embedded defaults, the MOSIP mock and a demo client
 	$(GO) run ./hub/cmd/crvshub serve --demo --with-mocks --data $(DATA) --addr $(ADDR)
 
-test: lint unit fuzz ## everything CI runs
+test: lint unit fuzz bench-smoke ## everything CI runs
 
 unit:
 	$(GO) test $(TESTFLAGS) ./...
@@ -32,7 +37,10 @@ fuzz:
 	done
 
 bench: ## benchmarks (ratios against bare baselines measured in the same run)
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./core/store/sqlite ./hub/durability ./hub/httpapi ./mappings ./hub/nationalid
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 60m $(BENCH_PKGS)
+
+bench-smoke: ## every benchmark once (-benchtime 1x) on small data: each compiles, runs and passes its checks
+	CRVSHUB_BENCH_EVENTS=$(SMOKE_EVENTS) $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 15m $(BENCH_PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

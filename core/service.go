@@ -303,9 +303,11 @@ func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAnd
 		return nil, false, err
 	}
 	ec := s.Config.Event(in.EventType)
-	if errs := ValidateValues(s.Config, ec, in.Declaration, s.now()); len(errs) > 0 {
+	decl, errs := CanonicalValues(s.Config, ec, in.Declaration, s.now())
+	if len(errs) > 0 {
 		return nil, false, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
 	}
+	ain.Declaration = decl // the caller's map is never changed
 	var out *EventDocument
 	created := false
 	err := s.Store.Write(ctx, func(tx Tx) error {
@@ -533,9 +535,11 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 	}
 	now := s.now()
 	if !validated {
-		if errs := ValidateValues(s.Config, ec, in.Declaration, now); len(errs) > 0 {
+		decl, errs := CanonicalValues(s.Config, ec, in.Declaration, now)
+		if len(errs) > 0 {
 			return nil, none, fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
 		}
+		in.Declaration = decl // a copy: the caller's map is never changed
 	}
 	// Annotations are free-form action metadata (e.g. "review.comment"),
 	// not form fields: precheckAction bounded and re-encoded them.
@@ -597,7 +601,7 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 	if err != nil {
 		return nil, none, fmt.Errorf("confirm %s: %w", in.Type, err)
 	}
-	if err := s.checkConfirmation(ec, conf, now); err != nil {
+	if conf, err = s.checkConfirmation(ec, conf, now); err != nil {
 		return nil, none, err
 	}
 	if res := s.resolution(next, &a, conf, now); res != nil {
@@ -658,14 +662,16 @@ func (s *Service) actionSpecifics(p Principal, st State, a *Action, in ActionInp
 // declaration additions that fail the form, a malformed registration
 // number. Such a confirmer is a bug or a bad configuration: 500, and the
 // action is not written.
-func (s *Service) checkConfirmation(ec *EventConfig, conf Confirmation, now time.Time) error {
-	if errs := ValidateValues(s.Config, ec, conf.Declaration, now); len(errs) > 0 {
-		return &Error{Kind: KindInternal, Code: "CONFIRMER", Message: "the confirmer returned an invalid declaration", Fields: errs}
+func (s *Service) checkConfirmation(ec *EventConfig, conf Confirmation, now time.Time) (Confirmation, error) {
+	decl, errs := CanonicalValues(s.Config, ec, conf.Declaration, now)
+	if len(errs) > 0 {
+		return conf, &Error{Kind: KindInternal, Code: "CONFIRMER", Message: "the confirmer returned an invalid declaration", Fields: errs}
 	}
 	if conf.RegistrationNumber != "" && !regNumberRe.MatchString(conf.RegistrationNumber) {
-		return Errorf(KindInternal, "CONFIRMER", "the confirmer returned a malformed registration number")
+		return conf, Errorf(KindInternal, "CONFIRMER", "the confirmer returned a malformed registration number")
 	}
-	return nil
+	conf.Declaration = decl // a copy: the confirmer's map is never changed
+	return conf, nil
 }
 
 // resolution builds the Accepted or Rejected row for a decision.
@@ -838,8 +844,10 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 		}
 		if ec := s.Config.Event(ev.Type); ec == nil {
 			return Errorf(KindInternal, "CONFIG", "event type %q is no longer configured", ev.Type)
-		} else if errs := ValidateValues(s.Config, ec, conf.Declaration, s.now()); len(errs) > 0 {
+		} else if decl, errs := CanonicalValues(s.Config, ec, conf.Declaration, s.now()); len(errs) > 0 {
 			return fieldErrors("INVALID_DECLARATION", "Invalid declaration: ", errs)
+		} else {
+			conf.Declaration = decl // a copy: the caller's map is never changed
 		}
 		if conf.RegistrationNumber != "" && !regNumberRe.MatchString(conf.RegistrationNumber) {
 			return invalid("INVALID_INPUT", "registrationNumber must be 1-64 letters, digits, '/' or '-'")

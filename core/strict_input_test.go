@@ -46,13 +46,14 @@ func TestValidateValuesRefusesAmbiguousText(t *testing.T) {
 	}
 }
 
-// TestValidateValuesReencodes: each validated value is replaced by its
+// TestValidateValuesReencodes: CanonicalValues gives each value in its
 // re-encoded form, so the sender's bytes (escapes, white space) are not
 // what is stored.
 func TestValidateValuesReencodes(t *testing.T) {
 	d := decl(t, `{"child.name": { "firstname" : "\u0045ve", "surname":"Sm\u00efth" },
 		"child.dob" : "2024-02-02", "child.weightAtBirth": 3.5e0, "mother.occupation": null}`)
-	if errs := core.ValidateValues(farajaland(t), birthForm(t), d, testNow); len(errs) > 0 {
+	d, errs := core.CanonicalValues(farajaland(t), birthForm(t), d, testNow)
+	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	want := map[string]string{

@@ -43,21 +43,34 @@ const MaxDeclarationFields = 500
 // ValidateValues checks every value in decl against the event's form: an
 // unknown field id or a value of the wrong type is an error naming the
 // field. Null values are allowed (they clear a field). Required fields are
-// not checked here (see MissingRequired).
+// not checked here (see MissingRequired). decl is only read: it may be
+// shared with other goroutines. Callers that store the declaration use
+// CanonicalValues, which also returns the values to store.
+func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now time.Time) []FieldError {
+	_, errs := CanonicalValues(cc, ec, decl, now)
+	return errs
+}
+
+// CanonicalValues checks decl as ValidateValues does and returns a new
+// declaration holding each value's re-encoded form; decl itself is never
+// changed (a caller may share it between goroutines).
 //
 // Each value is first read strictly (see canonicalJSON): bytes that are not
 // UTF-8, unpaired surrogates, duplicate keys, control characters (tab and
 // line breaks only in a TEXTAREA), bidirectional overrides, numbers a
 // double cannot hold and deep nesting are errors naming the sub-key
-// (`child.name.firstname`). ValidateValues then replaces each value in
-// decl by its re-encoded form, so that every caller stores what was
-// validated and nothing else: the sender's bytes never reach the
-// database, and a value has one meaning for validation, storage, search
-// and every reader.
-func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now time.Time) []FieldError {
+// (`child.name.firstname`). Every caller stores the returned, validated
+// form and nothing else: the sender's bytes never reach the database, and
+// a value has one meaning for validation, storage, search and every
+// reader. When there are errors the returned declaration is nil.
+func CanonicalValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now time.Time) (Declaration, []FieldError) {
 	var errs []FieldError
 	if len(decl) > MaxDeclarationFields {
-		return []FieldError{{ID: "declaration", Message: fmt.Sprintf("too many fields (%d > %d)", len(decl), MaxDeclarationFields)}}
+		return nil, []FieldError{{ID: "declaration", Message: fmt.Sprintf("too many fields (%d > %d)", len(decl), MaxDeclarationFields)}}
+	}
+	var out Declaration
+	if decl != nil {
+		out = make(Declaration, len(decl))
 	}
 	for _, id := range sortedKeys(decl) {
 		raw := decl[id]
@@ -67,6 +80,7 @@ func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now ti
 			continue
 		}
 		if isNull(raw) {
+			out[id] = raw
 			continue
 		}
 		raw, sub, msg := canonicalJSON(raw, textRules{maxNesting: MaxValueNesting, controls: true, multiline: f.Type == FieldTextArea})
@@ -74,7 +88,7 @@ func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now ti
 			errs = append(errs, FieldError{ID: joinFieldID(id, sub), Message: msg})
 			continue
 		}
-		decl[id] = raw
+		out[id] = raw
 		if isNull(raw) {
 			continue
 		}
@@ -86,7 +100,10 @@ func ValidateValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now ti
 			errs = append(errs, FieldError{ID: fid, Message: msg})
 		}
 	}
-	return errs
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
 }
 
 func joinFieldID(id, sub string) string {

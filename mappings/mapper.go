@@ -188,7 +188,8 @@ func (m *Mapper) MapBody(b *Body, now time.Time) (res *Result, err error) {
 		}
 	}
 	issues = append(issues, fieldIssues...)
-	if errs := core.ValidateValues(m.cc, ec, decl, now); len(errs) > 0 {
+	canon, errs := core.CanonicalValues(m.cc, ec, decl, now)
+	if len(errs) > 0 {
 		var out []Issue
 		for _, fe := range errs {
 			id := fe.ID
@@ -203,6 +204,7 @@ func (m *Mapper) MapBody(b *Body, now time.Time) (res *Result, err error) {
 		}
 		return nil, badInput(core.KindUnprocessable, out...)
 	}
+	decl = canon
 	res.Declaration = decl
 	// Gaps: what the form requires for a declaration and the bundle did
 	// not give. The notification is still accepted (NOTIFY takes

@@ -143,6 +143,8 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if so.Synchronous == "" {
 		so.Synchronous = o.Synchronous
 	}
+	reg := prometheus.NewRegistry()
+	so.OnCommit = storeMetrics(reg, so.OnCommit)
 	st, err := openStore(ctx, o.DataDir, so)
 	if err != nil {
 		return nil, err
@@ -152,7 +154,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		st.Close()
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: prometheus.NewRegistry()}
+	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: reg}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Issuer = &auth.Issuer{Key: kp}
 	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost}
@@ -173,6 +175,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		Ops:            a.Ops,
 		PartnerRoutes:  a.partnerRoutes(),
 		Metrics:        apiMetrics,
+		HTTPMetrics:    httpapi.NewHTTPMetrics(a.Metrics),
 		Service:        a.Service,
 		Auth:           a.Auth,
 		Token:          auth.TokenHandler(a.Clients, a.Issuer),

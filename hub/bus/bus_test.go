@@ -66,7 +66,7 @@ func TestRoundTripAndDedup(t *testing.T) {
 	id := watermill.NewUUID()
 	publish(t, b.Publisher(), "births", id, `{"n":1}`)
 	publish(t, b.Publisher(), "births", id, `{"n":1}`) // same UUID: dropped by the server
-	m := receive(ch, 5*time.Second)
+	m := receive(ch, 30*time.Second)
 	if m == nil {
 		t.Fatal("no message")
 	}
@@ -84,7 +84,7 @@ func TestRoundTripAndDedup(t *testing.T) {
 		t.Fatalf("depth after the ack: %d, %v", n, err)
 	}
 	publish(t, b.Publisher(), "births", watermill.NewUUID(), `{"n":2}`)
-	if m := receive(ch, 5*time.Second); m == nil {
+	if m := receive(ch, 30*time.Second); m == nil {
 		t.Fatal("no second message")
 	} else if n, err := b.Depth("births"); err != nil || n != 1 {
 		t.Fatalf("depth with one message delivered but not acked: %d, %v", n, err)
@@ -103,7 +103,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 	// unconsumed one must.
 	ch := subscribe(t, b, "deaths")
 	publish(t, b.Publisher(), "deaths", "consumed-1", "a")
-	m := receive(ch, 5*time.Second)
+	m := receive(ch, 30*time.Second)
 	if m == nil {
 		t.Fatal("no message")
 	}
@@ -124,7 +124,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 
 	b3 := openBus(t, dir, Options{})
 	ch3 := subscribe(t, b3, "deaths")
-	m = receive(ch3, 5*time.Second)
+	m = receive(ch3, 30*time.Second)
 	if m == nil || m.UUID != "pending-1" {
 		t.Fatalf("after restart got %v, want pending-1", m)
 	}
@@ -149,7 +149,7 @@ func TestRedelivery(t *testing.T) {
 			b := openBus(t, t.TempDir(), tt.opts)
 			ch := subscribe(t, b, "redeliver")
 			publish(t, b.Publisher(), "redeliver", "m1", "x")
-			m := receive(ch, 5*time.Second)
+			m := receive(ch, 30*time.Second)
 			if m == nil {
 				t.Fatal("no message")
 			}
@@ -157,7 +157,7 @@ func TestRedelivery(t *testing.T) {
 			if tt.nack {
 				m.Nack()
 			}
-			m2 := receive(ch, 5*time.Second)
+			m2 := receive(ch, 30*time.Second)
 			if m2 == nil || m2.UUID != "m1" {
 				t.Fatalf("not redelivered: %v", m2)
 			}

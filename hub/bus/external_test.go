@@ -45,7 +45,7 @@ func TestExternalNATS(t *testing.T) {
 	b = open()
 	defer b.Close()
 	ch := subscribe(t, b, "births")
-	m := receive(ch, 5*time.Second)
+	m := receive(ch, 30*time.Second)
 	if m == nil || m.UUID != id {
 		t.Fatalf("message after reconnect: %v", m)
 	}

@@ -77,7 +77,7 @@ func TestUndecodableMessageIsTerminated(t *testing.T) {
 	}
 	good := watermill.NewUUID()
 	publish(t, b.Publisher(), "births", good, `{"n":1}`)
-	m := receive(ch, 5*time.Second)
+	m := receive(ch, 30*time.Second)
 	if m == nil || m.UUID != good {
 		t.Fatalf("the message behind an undecodable one: %v", m)
 	}

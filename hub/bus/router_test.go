@@ -49,10 +49,11 @@ func runRouter(t *testing.T, b *Bus, o RouterOptions, hs ...Handler) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	const within = time.Minute // generous: the wait ends as soon as cond holds
+	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
+			t.Fatalf("timed out after %s waiting: %s", within, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

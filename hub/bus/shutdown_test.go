@@ -151,7 +151,7 @@ func TestCloseReturnsMessagesNotHandedOut(t *testing.T) {
 	}
 	b2 := openBus(t, dir, slowOpts(1))
 	ch := subscribe(t, b2, "nid")
-	m := receive(ch, 5*time.Second)
+	m := receive(ch, 30*time.Second)
 	if m == nil || m.UUID != "m1" {
 		t.Fatalf("got %v, want m1 at once", m)
 	}

@@ -1,7 +1,6 @@
 package durability_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -14,7 +13,8 @@ import (
 // notifyAll sends one create+notify per transaction id from workers
 // goroutines at once and returns the answered events by index. seed(i)
 // chooses the declaration sent with txids[i].
-func notifyAll(ctx context.Context, c *caller, txids []string, workers int, seed func(i int) int) ([]*core.EventDocument, []error) {
+func notifyAll(ph *phase, c *caller, txids []string, workers int, seed func(i int) int) ([]*core.EventDocument, []error) {
+	ctx := ph.ctx
 	bodies := make([][]byte, len(txids))
 	for i := range txids {
 		bodies[i] = notifyBody(txids[i], seed(i))
@@ -23,7 +23,7 @@ func notifyAll(ctx context.Context, c *caller, txids []string, workers int, seed
 	errs := parallel(len(txids), workers, func(i int) error {
 		status, b, err := c.do(ctx, "POST", notifyPath, bodies[i])
 		if err != nil {
-			return err
+			return ph.check(fmt.Errorf("%s: %w", txids[i], err))
 		}
 		if status != http.StatusOK {
 			return fmt.Errorf("%s: status %d: %.300s", txids[i], status, b)
@@ -48,9 +48,11 @@ func notifyAll(ctx context.Context, c *caller, txids []string, workers int, seed
 // event, answered to all 8.
 func TestConcurrentCreateNotify(t *testing.T) {
 	const n, workers = 200, 32
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
 	h := hubtest.Start(t, hubtest.Options{})
+	// a generous limit (~700 requests take seconds on an idle machine);
+	// errors from running out of it say "timeout"
+	ph := startPhase(t, "concurrent create+notify", 4*time.Minute)
+	ctx := ph.ctx
 	c := newCaller(h.URL, h.ClientToken(hubtest.OfficeIbombo, notifyScopes...))
 	defer c.close()
 
@@ -59,7 +61,7 @@ func TestConcurrentCreateNotify(t *testing.T) {
 	for i := range txids {
 		txids[i] = fmt.Sprintf("concurrent-%03d", i)
 	}
-	first, errs := notifyAll(ctx, c, txids, workers, same)
+	first, errs := notifyAll(ph, c, txids, workers, same)
 	if firstErrors(t, "create+notify", errs, 5) > 0 {
 		t.FailNow()
 	}
@@ -81,7 +83,7 @@ func TestConcurrentCreateNotify(t *testing.T) {
 	errs = parallel(n, workers, func(i int) error {
 		status, b, err := c.do(ctx, "GET", eventsPath+first[i].ID, nil)
 		if err != nil {
-			return err
+			return ph.check(fmt.Errorf("GET %s: %w", first[i].ID, err))
 		}
 		if status != http.StatusOK {
 			return fmt.Errorf("GET %s: %d %.200s", first[i].ID, status, b)
@@ -104,7 +106,7 @@ func TestConcurrentCreateNotify(t *testing.T) {
 		t.Helper()
 		sa, err := c.search(ctx, queryAllBirths)
 		if err != nil {
-			t.Fatalf("%s: %v", stage, err)
+			t.Fatalf("%s: %v", stage, ph.check(err))
 		}
 		if sa.Total != len(want) || len(sa.Results) != len(want) {
 			t.Errorf("%s: search total %d with %d results, want %d", stage, sa.Total, len(sa.Results), len(want))
@@ -130,7 +132,7 @@ func TestConcurrentCreateNotify(t *testing.T) {
 	checkSearch("after 200 concurrent requests", ids)
 
 	// The same 200 requests again, concurrently: same answers, no new event.
-	again, errs := notifyAll(ctx, c, txids, workers, same)
+	again, errs := notifyAll(ph, c, txids, workers, same)
 	if firstErrors(t, "replay", errs, 5) > 0 {
 		t.FailNow()
 	}
@@ -148,7 +150,7 @@ func TestConcurrentCreateNotify(t *testing.T) {
 	for i := range burst {
 		burst[i] = fmt.Sprintf("burst-%02d", i%fresh)
 	}
-	evs, errs := notifyAll(ctx, c, burst, fresh*copies, func(i int) int { return n + i%fresh })
+	evs, errs := notifyAll(ph, c, burst, fresh*copies, func(i int) int { return n + i%fresh })
 	if firstErrors(t, "duplicate burst", errs, 5) > 0 {
 		t.FailNow()
 	}

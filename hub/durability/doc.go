@@ -22,5 +22,7 @@
 //	go test -run '^$' -bench . -benchtime 3s ./hub/durability/
 //
 // The 100,000-event data folder is built once and cached in
-// $TMPDIR/crvshub-bench-100k; delete it to rebuild.
+// $TMPDIR/crvshub-bench-100k; delete it to rebuild. CRVSHUB_BENCH_EVENTS=N
+// uses N events instead (`make bench-smoke`, part of `make test`, runs
+// every benchmark once with 1,000).
 package durability

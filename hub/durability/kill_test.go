@@ -17,32 +17,6 @@ import (
 	"time"
 )
 
-// buildHub builds the real crvshub binary into a temporary folder (with
-// -race when this test binary has it, so both share the build cache).
-func buildHub(t *testing.T, ctx context.Context) string {
-	t.Helper()
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the kill test builds the hub and needs the go command: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "crvshub")
-	args := []string{"build"}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "-o", bin, "./hub/cmd/crvshub")
-	cmd := exec.CommandContext(ctx, goTool, args...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin
-}
-
 // cliCreateClient runs `crvshub clients create` and returns the printed
 // credentials.
 func cliCreateClient(t *testing.T, ctx context.Context, bin, dataDir string) (id, secret string) {
@@ -110,7 +84,7 @@ func startServeAt(t *testing.T, ctx context.Context, bin, dataDir, fixedAddr str
 			close(p.exited)
 		}()
 		t.Cleanup(p.kill)
-		err = p.waitReady(ctx, 30*time.Second)
+		err = p.waitReady(ctx, 90*time.Second)
 		if err == nil {
 			return p
 		}
@@ -139,7 +113,7 @@ func (p *hubProc) waitReady(ctx context.Context, within time.Duration) error {
 		case <-p.exited:
 			return fmt.Errorf("process exited: %v", p.waitErr)
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%w: /readyz not 200 within %s (or the phase's limit): %v", errTimeout, within, ctx.Err())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
@@ -210,9 +184,10 @@ type killRound struct {
 // p and sends SIGKILL to p as soon as killAfter of them have been answered
 // 200, while the others are in flight. Before the kill every request must
 // succeed.
-func loadAndKill(t *testing.T, ctx context.Context, p *hubProc, c *caller, prefix string, workers, killAfter int) killRound {
+func loadAndKill(t *testing.T, ph *phase, p *hubProc, c *caller, prefix string, workers, killAfter int) killRound {
 	t.Helper()
 	const maxPerWorker = 500 // bound: the kill comes long before
+	ctx := ph.ctx
 	var (
 		mu       sync.Mutex
 		r        = killRound{acked: map[string]ackedEvent{}}
@@ -252,7 +227,7 @@ func loadAndKill(t *testing.T, ctx context.Context, p *hubProc, c *caller, prefi
 					if killed.Load() {
 						r.failedAfter++
 					} else {
-						t.Errorf("%s before the kill: %v", req.txid, err)
+						t.Errorf("%s before the kill: %v", req.txid, ph.check(err))
 					}
 					mu.Unlock()
 					continue
@@ -282,7 +257,7 @@ func loadAndKill(t *testing.T, ctx context.Context, p *hubProc, c *caller, prefi
 	}
 	wg.Wait()
 	if !killed.Load() {
-		t.Fatalf("%s: only %d of %d requests answered 200: the kill never happened", prefix, acks.Load(), killAfter)
+		t.Fatalf("%s: only %d of %d requests answered 200: the kill never happened (%v)", prefix, acks.Load(), killAfter, ph.check(ph.ctx.Err()))
 	}
 	select {
 	case <-p.exited:
@@ -299,8 +274,9 @@ func loadAndKill(t *testing.T, ctx context.Context, p *hubProc, c *caller, prefi
 
 // checkAcked asserts every acknowledged event is there after the restart,
 // with its accepted CREATE and NOTIFY, and that no event is half-made.
-func checkAcked(t *testing.T, ctx context.Context, c *caller, acked map[string]ackedEvent, stage string) {
+func checkAcked(t *testing.T, ph *phase, c *caller, acked map[string]ackedEvent) {
 	t.Helper()
+	ctx, stage := ph.ctx, ph.name
 	type item struct {
 		txid string
 		ack  ackedEvent
@@ -313,7 +289,7 @@ func checkAcked(t *testing.T, ctx context.Context, c *caller, acked map[string]a
 		it := items[i]
 		status, b, err := c.do(ctx, "GET", eventsPath+it.ack.id, nil)
 		if err != nil {
-			return err
+			return ph.check(fmt.Errorf("GET acknowledged event %s (transactionId %s): %w", it.ack.id, it.txid, err))
 		}
 		if status != http.StatusOK {
 			return fmt.Errorf("acknowledged event %s (transactionId %s) lost: GET answered %d %.200s", it.ack.id, it.txid, status, b)
@@ -331,10 +307,16 @@ func checkAcked(t *testing.T, ctx context.Context, c *caller, acked map[string]a
 		return nil
 	})
 	if n := firstErrors(t, stage, errs, 10); n > 0 {
-		t.Fatalf("%s: %d of %d acknowledged events missing or damaged", stage, n, len(items))
+		timeouts, others := countTimeouts(errs)
+		t.Fatalf("%s: %d of %d acknowledged events missing or damaged; %d more not checked: timeout (phase limit %s; not a lost record)",
+			stage, others, len(items), timeouts, ph.limit)
 	}
-	if sa, err := c.search(ctx, queryCreatedBirths); err != nil || sa.Total != 0 {
-		t.Fatalf("%s: events created without their notify (the two share one transaction): %+v %v", stage, sa, err)
+	sa, err := c.search(ctx, queryCreatedBirths)
+	if err != nil {
+		t.Fatalf("%s: %v", stage, ph.check(err))
+	}
+	if sa.Total != 0 {
+		t.Fatalf("%s: %d events created without their notify (the two share one transaction): %+v", stage, sa.Total, sa)
 	}
 }
 
@@ -347,33 +329,32 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: builds the crvshub binary and kills it mid-load")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	defer cancel()
+	bin := hubBinary(t) // built outside every phase's time limit
 	start := time.Now()
-	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
-	bin := buildHub(t, ctx)
-	phase("binary built")
+	logPhase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
 	dir := t.TempDir()
-	id, secret := cliCreateClient(t, ctx, bin, dir)
-	phase("client created with the CLI")
+	setup := startPhase(t, "setup: client created with the CLI, hub started, token issued", 2*time.Minute)
+	id, secret := cliCreateClient(t, setup.ctx, bin, dir)
+	logPhase("client created with the CLI")
 
-	p := startServe(t, ctx, bin, dir)
-	phase("hub ready")
+	p := startServe(t, setup.ctx, bin, dir)
+	logPhase("hub ready")
 	token := func() string {
 		c := newCaller(p.base, "")
 		defer c.close()
-		return tokenFor(t, ctx, c, id, secret)
+		return tokenFor(t, setup.ctx, c, id, secret)
 	}() // issued once: it must survive both kills
-	phase("token issued")
+	logPhase("token issued")
 
 	const workers = 24
 	allAcked := map[string]ackedEvent{}
 	var allSent []sentReq
 	for round, killAfter := range []int{100, 150} {
+		load := startPhase(t, fmt.Sprintf("round %d: load until the kill", round+1), 2*time.Minute)
 		c := newCaller(p.base, token)
-		r := loadAndKill(t, ctx, p, c, fmt.Sprintf("kill%d", round+1), workers, killAfter)
+		r := loadAndKill(t, load, p, c, fmt.Sprintf("kill%d", round+1), workers, killAfter)
 		c.close()
-		phase(fmt.Sprintf("round %d: killed", round+1))
+		logPhase(fmt.Sprintf("round %d: killed", round+1))
 		t.Logf("round %d: %d requests sent, %d answered 200, %d in flight at SIGKILL, %d cut off",
 			round+1, len(r.sent), len(r.acked), r.inflightAtKill, r.failedAfter)
 		if r.inflightAtKill == 0 {
@@ -384,24 +365,28 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 		}
 		allSent = append(allSent, r.sent...)
 
-		p = startServe(t, ctx, bin, dir)
-		phase("hub restarted")
+		restart := startPhase(t, fmt.Sprintf("restart after kill %d", round+1), 2*time.Minute)
+		p = startServe(t, restart.ctx, bin, dir)
+		logPhase("hub restarted")
 		c = newCaller(p.base, token)
-		checkAcked(t, ctx, c, allAcked, fmt.Sprintf("after kill %d", round+1))
-		sa, err := c.search(ctx, queryCountBirths)
+		check := startPhase(t, fmt.Sprintf("after kill %d", round+1), 3*time.Minute)
+		checkAcked(t, check, c, allAcked)
+		sa, err := c.search(check.ctx, queryCountBirths)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatal(check.check(err))
 		}
 		if sa.Total < len(allAcked) || sa.Total > len(allSent) {
 			t.Errorf("after kill %d: %d events, want between %d (acknowledged) and %d (sent)", round+1, sa.Total, len(allAcked), len(allSent))
 		}
 		c.close()
-		phase(fmt.Sprintf("round %d: acknowledged events checked", round+1))
+		logPhase(fmt.Sprintf("round %d: acknowledged events checked", round+1))
 	}
 
 	// Replay every request ever sent: acknowledged ones answer the same
 	// event, cut-off ones are created now, and each transaction id ends up
 	// with exactly one event.
+	replay := startPhase(t, "replay every request sent", 4*time.Minute)
+	ctx := replay.ctx
 	c := newCaller(p.base, token)
 	defer c.close()
 	answered := make([]ackedEvent, len(allSent))
@@ -409,7 +394,7 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 		s := allSent[i]
 		status, b, err := c.do(ctx, "POST", notifyPath, notifyBody(s.txid, s.seed))
 		if err != nil {
-			return err
+			return replay.check(fmt.Errorf("replay %s: %w", s.txid, err))
 		}
 		if status != http.StatusOK {
 			return fmt.Errorf("replay %s: %d %.200s", s.txid, status, b)
@@ -428,9 +413,10 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 		return nil
 	})
 	if firstErrors(t, "replay", errs, 10) > 0 {
-		t.FailNow()
+		timeouts, others := countTimeouts(errs)
+		t.Fatalf("replay: %d requests failed, %d timed out (phase limit %s)", others, timeouts, replay.limit)
 	}
-	phase("every request replayed")
+	logPhase("every request replayed")
 	ids, tracking := map[string]string{}, map[string]string{}
 	for i, a := range answered {
 		if prev, ok := ids[a.id]; ok {
@@ -444,17 +430,17 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	}
 	sa, err := c.search(ctx, queryCountBirths)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(replay.check(err))
 	}
 	if sa.Total != len(allSent) {
 		t.Errorf("%d events after replaying %d distinct requests, want exactly %d", sa.Total, len(allSent), len(allSent))
 	}
 	if sa, err := c.search(ctx, queryCreatedBirths); err != nil || sa.Total != 0 {
-		t.Errorf("after the replay: events created without their notify: %+v %v", sa, err)
+		t.Errorf("after the replay: events created without their notify: %+v %v", sa, replay.check(err))
 	}
 	if err := p.stop(); err != nil {
 		t.Errorf("graceful stop after the test: %v\n%s", err, p.log())
 	}
-	phase("hub stopped")
+	logPhase("hub stopped")
 	p.checkLog()
 }

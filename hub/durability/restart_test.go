@@ -2,7 +2,6 @@ package durability_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,19 +21,20 @@ type snapshot struct {
 	search  map[string]string // event id -> status, from a search over HTTP
 }
 
-func takeSnapshot(t *testing.T, ctx context.Context, h *hubtest.Hub, c *caller, ids []string) snapshot {
+func takeSnapshot(t *testing.T, ph *phase, h *hubtest.Hub, c *caller, ids []string) snapshot {
 	t.Helper()
+	ctx := ph.ctx
 	s := snapshot{events: map[string][]byte{}, search: map[string]string{}}
 	for _, id := range ids {
 		ev, err := h.App.Store.Event(ctx, id)
 		if err != nil {
-			t.Fatalf("store: event %s: %v", id, err)
+			t.Fatalf("store: event %s: %v", id, ph.check(err))
 		}
 		s.events[id] = mustJSON(t, ev)
 	}
 	cls, err := h.App.Store.Clients(ctx)
 	if err != nil {
-		t.Fatalf("store: clients: %v", err)
+		t.Fatalf("store: clients: %v", ph.check(err))
 	}
 	type clientWithHash struct {
 		core.Client
@@ -47,17 +47,17 @@ func takeSnapshot(t *testing.T, ctx context.Context, h *hubtest.Hub, c *caller, 
 	s.clients = mustJSON(t, withHash)
 	au, err := h.App.Store.Audit(ctx, core.AuditFilter{})
 	if err != nil {
-		t.Fatalf("store: audit: %v", err)
+		t.Fatalf("store: audit: %v", ph.check(err))
 	}
 	s.audit = mustJSON(t, au)
 	status, jwks, err := c.do(ctx, "GET", "/auth/.well-known/jwks.json", nil)
 	if err != nil || status != http.StatusOK {
-		t.Fatalf("jwks: %d %v", status, err)
+		t.Fatalf("jwks: %d %v", status, ph.check(err))
 	}
 	s.jwks = jwks
 	sa, err := c.search(ctx, `{"query":{"type":"or","clauses":[{"eventType":"birth"},{"eventType":"death"}]},"limit":1000}`)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(ph.check(err))
 	}
 	for _, r := range sa.Results {
 		s.search[r.ID] = r.Status
@@ -83,8 +83,10 @@ func mustJSON(t *testing.T, v any) []byte {
 // still there, a token issued before the restart still verifies, and
 // transaction ids used before the restart are still idempotent.
 func TestRestartKeepsEverything(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
+	// a generous limit: two hub starts and ~50 requests take seconds on an
+	// idle machine; errors from running out of it say "timeout"
+	ph := startPhase(t, "restart keeps everything", 4*time.Minute)
+	ctx := ph.ctx
 	dir := t.TempDir()
 	h1 := hubtest.Start(t, hubtest.Options{DataDir: dir})
 
@@ -116,7 +118,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	ids = append(ids, death.ID)
 	txOf[death.ID] = "restart-death"
 
-	before := takeSnapshot(t, ctx, h1, c1, ids)
+	before := takeSnapshot(t, ph, h1, c1, ids)
 	var registered int
 	for _, st := range before.search {
 		if st == string(core.EventRegistered) {
@@ -131,7 +133,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	h2 := hubtest.Start(t, hubtest.Options{DataDir: dir})
 	c2 := newCaller(h2.URL, token)
 	defer c2.close()
-	after := takeSnapshot(t, ctx, h2, c2, ids)
+	after := takeSnapshot(t, ph, h2, c2, ids)
 
 	for _, id := range ids {
 		if !bytes.Equal(before.events[id], after.events[id]) {
@@ -154,7 +156,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	// The token issued before the restart still verifies.
 	status, b, err := c2.do(ctx, "GET", eventsPath+ids[0], nil)
 	if err != nil || status != http.StatusOK {
-		t.Errorf("GET with a token issued before the restart: %d %v %.200s", status, err, b)
+		t.Errorf("GET with a token issued before the restart: %d %v %.200s", status, ph.check(err), b)
 	}
 	// Secrets still work; the disabled client is still disabled.
 	h2.Token(allID, allSecret)
@@ -176,7 +178,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	h2.Notify(token, "birth", "restart-new", hubtest.BirthDeclaration("Nandi", "Phiri"))
 	sa, err := c2.search(ctx, `{"query":{"type":"or","clauses":[{"eventType":"birth"},{"eventType":"death"}]},"limit":1}`)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(ph.check(err))
 	}
 	if sa.Total != len(ids)+1 {
 		t.Errorf("search total %d after the restart and one new event, want %d", sa.Total, len(ids)+1)

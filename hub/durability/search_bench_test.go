@@ -23,13 +23,22 @@ import (
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
+// searchEventsEnv, when set, is how many events the search benchmarks'
+// data folder holds instead of 100,000: `make bench-smoke` runs every
+// benchmark once on a small folder (CRVSHUB_BENCH_EVENTS=2000).
+const searchEventsEnv = "CRVSHUB_BENCH_EVENTS"
+
+// searchEvents and trackingSample are set by searchData (searchEventsEnv).
+var (
+	searchEvents   = 100_000
+	trackingSample = 2_000 // tracking ids kept for the benchmark
+)
+
 const (
-	searchEvents = 100_000
 	// benchDataVersion changes whenever the loader below changes what it
 	// stores, so that an old cached folder is rebuilt.
 	benchDataVersion = "3"
 	benchDataMeta    = "crvshub-bench.json"
-	trackingSample   = 2_000 // tracking ids kept for the benchmark
 )
 
 // benchData describes a loaded data folder.
@@ -73,13 +82,25 @@ func schemaHash() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// searchData returns the 100,000-event data folder, loading it on first
-// use and caching it in $TMPDIR/crvshub-bench-100k between runs.
+// searchData returns the 100,000-event data folder (or searchEventsEnv's
+// size), loading it on first use and caching it in
+// $TMPDIR/crvshub-bench-100k (crvshub-bench-<n>) between runs.
 func searchData(b *testing.B) (string, *benchData) {
 	b.Helper()
 	c := &benchDataCache
 	c.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "crvshub-bench-100k")
+		name := "crvshub-bench-100k"
+		if v := os.Getenv(searchEventsEnv); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 100 || n > 10_000_000 {
+				c.err = fmt.Errorf("%s=%q: want a number of events from 100 to 10000000", searchEventsEnv, v)
+				return
+			}
+			step := (n + 1_999) / 2_000 // every step-th event's tracking id is kept
+			searchEvents, trackingSample = n, (n+step-1)/step
+			name = fmt.Sprintf("crvshub-bench-%d", n)
+		}
+		dir := filepath.Join(os.TempDir(), name)
 		schema := schemaHash()
 		if m, err := readBenchData(dir); err == nil && m.Version == benchDataVersion && m.Schema == schema && m.Events == searchEvents {
 			c.dir, c.meta = dir, m
@@ -150,7 +171,7 @@ func buildBenchData(b *testing.B, dir, schema string) (string, *benchData, error
 	if err != nil {
 		return "", nil, err
 	}
-	step := searchEvents / trackingSample
+	step := (searchEvents + trackingSample - 1) / trackingSample
 	m.Tracking[0] = tmpl.TrackingID
 
 	// Producers copy the template; writers store batches (several at once,
@@ -207,7 +228,7 @@ func buildBenchData(b *testing.B, dir, schema string) (string, *benchData, error
 				}
 				for _, ev := range batch {
 					i, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(ev.Actions[0].TransactionID, "load-"), ":create"))
-					if i%step == 0 {
+					if i%step == 0 && i/step < len(m.Tracking) {
 						m.Tracking[i/step] = ev.TrackingID
 					}
 				}
@@ -360,7 +381,7 @@ func runSearch(b *testing.B, c *caller, sc searchCase) {
 // with a search token.
 func openSearchHub(b *testing.B) (*caller, *benchData) {
 	dir, m := searchData(b)
-	h := hubtest.Start(b, hubtest.Options{DataDir: dir})
+	h := startBenchHub(b, hubtest.Options{DataDir: dir})
 	c := newCaller(h.URL, h.Token(m.ClientID, m.ClientSecret))
 	b.Cleanup(c.close)
 	sa, err := c.search(context.Background(), queryCountBirths)

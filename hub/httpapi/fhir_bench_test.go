@@ -60,7 +60,7 @@ func BenchmarkFHIRPost(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			h := hubtest.Start(b, hubtest.Options{})
+			h := hubtest.Start(b, hubtest.Options{TokenTTL: 24 * time.Hour}) // tokens outlive the run
 			tok := h.ClientToken(hubtest.OfficeIbombo, hubtest.AllScopes...)
 			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * fhirBenchClients}}
 			procs := runtime.GOMAXPROCS(0) // RunParallel runs GOMAXPROCS x parallelism goroutines

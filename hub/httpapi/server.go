@@ -44,6 +44,9 @@ type Deps struct {
 	PartnerRoutes []PartnerRoute
 	// Metrics serves GET /metrics (Prometheus text format); nil = 404.
 	Metrics http.Handler
+	// HTTPMetrics, when set, counts every request and its latency by
+	// route template and status (see NewHTTPMetrics).
+	HTTPMetrics *HTTPMetrics
 	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
 	// X-Forwarded-For / X-Real-IP headers name the client for the audit
 	// trail. Empty: none, the audit records the connection's peer; a
@@ -100,7 +103,11 @@ func New(deps Deps) *Server {
 	e.ContextWithFallback = true
 	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
 	s.ingest = &ingest.Service{Mapper: deps.FHIR, Events: deps.Service, Slot: s.fhirSlot}
-	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
+	e.Use(withCorrelation())
+	if deps.HTTPMetrics != nil { // outside recoverJSON: a recovered panic counts as its 500
+		e.Use(deps.HTTPMetrics.middleware())
+	}
+	e.Use(recoverJSON(deps.Log), accessLog(deps.Log))
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

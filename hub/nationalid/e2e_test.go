@@ -142,6 +142,10 @@ func (e *env) waitRegistered(t *testing.T, id string, within time.Duration) core
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	// A floor on the limit: the wait ends as soon as cond holds, so a
+	// generous limit costs nothing on an idle machine and keeps a loaded
+	// one from failing a test that would pass.
+	within = max(within, time.Minute)
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -74,6 +74,10 @@ type Options struct {
 	MetricsAddr string
 	// TrustedProxies is app.Options.TrustedProxies (nil = trust none).
 	TrustedProxies []string
+	// TokenTTL is the lifetime of the tokens the hub issues (0 = the
+	// hub's default, 600 s). Benchmarks set hours: a run that outlasts a
+	// token would measure 401s.
+	TokenTTL time.Duration
 }
 
 // startMOSIP starts a MOSIP mock for the hub (see mockpartners).
@@ -114,6 +118,9 @@ func Start(t testing.TB, o Options) *Hub {
 	if err != nil {
 		ln.Close()
 		t.Fatalf("hubtest: open: %v", err)
+	}
+	if o.TokenTTL > 0 {
+		a.Issuer.TTL = o.TokenTTL // before Serve: no request reads it yet
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{T: t, App: a, URL: url, DataDir: o.DataDir, MOSIP: mock,

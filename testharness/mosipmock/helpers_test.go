@@ -327,6 +327,7 @@ func (s *subscriber) subscribe(t *testing.T, m *Mock, tok string) {
 // waitDeliveries waits until s has n deliveries (or fails after d).
 func (s *subscriber) waitDeliveries(t *testing.T, n int, d time.Duration) []received {
 	t.Helper()
+	d = max(d, time.Minute) // a floor: the wait ends as soon as they arrive (see eventually)
 	deadline := time.After(d)
 	for {
 		if got := s.received(); len(got) >= n {
@@ -335,17 +336,21 @@ func (s *subscriber) waitDeliveries(t *testing.T, n int, d time.Duration) []rece
 		select {
 		case <-s.got:
 		case <-deadline:
-			t.Fatalf("%d deliveries after %s, want %d", len(s.received()), d, n)
+			t.Fatalf("timeout: %d deliveries after %s, want %d", len(s.received()), d, n)
 		}
 	}
 }
 
 func eventually(t *testing.T, d time.Duration, what string, f func() bool) {
 	t.Helper()
+	// A floor on the limit: the wait ends as soon as f holds, so a
+	// generous limit costs nothing on an idle machine and keeps a loaded
+	// one from failing a test that would pass.
+	d = max(d, time.Minute)
 	deadline := time.Now().Add(d)
 	for !f() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -126,8 +126,16 @@ func benchOptions() Options {
 
 // The search benchmarks share one database of benchSearchEvents events,
 // loaded once per test binary run into a temporary directory that
-// TestMain removes.
-const benchSearchEvents = 100_000
+// TestMain removes. CRVSHUB_BENCH_EVENTS sets another size (`make
+// bench-smoke` runs every benchmark once on a small database).
+var benchSearchEvents = benchEventCount()
+
+func benchEventCount() int {
+	if n, err := strconv.Atoi(os.Getenv("CRVSHUB_BENCH_EVENTS")); err == nil && n >= 100 {
+		return n
+	}
+	return 100_000
+}
 
 var searchDB struct {
 	once  sync.Once
@@ -180,6 +188,9 @@ func TestMain(m *testing.M) {
 	}
 	if searchDB.dir != "" {
 		_ = os.RemoveAll(searchDB.dir)
+	}
+	if loadedDBs.dir != "" {
+		_ = os.RemoveAll(loadedDBs.dir)
 	}
 	os.Exit(code)
 }

@@ -152,9 +152,7 @@ func referenceSearch(t *testing.T, s *Store, f core.SearchFilter) ([]string, int
 // (stopping at the page's end) and tests the rids against the subqueries
 // without a scan of any table.
 func TestDenseQueryPlans(t *testing.T) {
-	s := openTemp(t, Options{})
-	defer s.Close()
-	loadEvents(t, s, 0, 1000)
+	s := openLoaded(t, 1000)
 	or := func(fs ...core.Filter) core.Filter { return core.Filter{Op: "or", Children: fs} }
 	and := func(fs ...core.Filter) core.Filter { return core.Filter{Op: "and", Children: fs} }
 	f := core.SearchFilter{Where: and(or(tokenF(core.OpPrefix, "sm"), tokenF(core.OpIn, "~S530")),

@@ -88,9 +88,7 @@ func loadEvents(t testing.TB, s *Store, from, n int) {
 // runs without planner statistics (what a store has unless someone runs
 // ANALYZE) and with them.
 func TestQueryPlans(t *testing.T) {
-	s := openTemp(t, Options{})
-	defer s.Close()
-	loadEvents(t, s, 0, 1000)
+	s := openLoaded(t, 1000)
 	want := map[string]string{
 		"TrackingID":         "events_index_tracking_id (tracking_id=?)",
 		"RegistrationNumber": "(registration_number=?)",

@@ -169,6 +169,7 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	ctx := context.Background() // callers' contexts must not cut the batch short
 	s.aborted.Store(false)
+	began := time.Now()
 	if _, err := s.ws.begin.ExecContext(ctx); err != nil {
 		err = fmt.Errorf("sqlite: begin write transaction: %w", err)
 		for _, r := range live {
@@ -187,11 +188,16 @@ func (s *Store) commitBatch(batch []*request) {
 		}
 	}
 	if fatal == nil {
+		committing := time.Now()
 		if _, err := s.ws.commit.ExecContext(ctx); err != nil {
 			fatal = fmt.Errorf("sqlite: commit: %w", err)
 		} else {
 			s.commits.Add(1)
-			s.lastCommit.Store(time.Now().UnixNano())
+			done := time.Now()
+			s.lastCommit.Store(done.UnixNano())
+			if s.opts.OnCommit != nil {
+				s.opts.OnCommit(CommitInfo{Writes: ran, Transaction: done.Sub(began), Commit: done.Sub(committing)})
+			}
 		}
 	}
 	if fatal != nil {

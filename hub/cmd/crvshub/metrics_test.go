@@ -26,7 +26,7 @@ func TestServeMetricsAddr(t *testing.T) {
 		}
 	}()
 	status := func(url string) int {
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(time.Minute) // generous: polling ends when ready
 		for {
 			res, err := http.Get(url)
 			if err == nil {
@@ -34,7 +34,7 @@ func TestServeMetricsAddr(t *testing.T) {
 				return res.StatusCode
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("GET %s: %v", url, err)
+				t.Fatalf("timeout: GET %s failed for a minute: %v", url, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
