@@ -20,6 +20,7 @@ const (
 	KindTooLarge                    // the request body is too large (413)
 	KindUnsupportedType             // the request body has the wrong content type (415)
 	KindUnavailable                 // a dependency is down; retry later (503)
+	KindTimeout                     // the client did not send its request in time (408)
 )
 
 // FieldError names one problem with one declaration field.

@@ -65,6 +65,10 @@ type Options struct {
 	// X-Forwarded-For names the client in the audit trail; none by
 	// default (the connection's peer is recorded).
 	TrustedProxies []string
+	// Bodies bound the memory request bodies take (byte budget, per-client
+	// slots, read deadlines); zero fields take httpapi's defaults. A
+	// budget below the largest body (httpapi.FHIRMaxBody) is refused.
+	Bodies httpapi.BodyLimits
 	// DataLock, when set, is the data folder's lock, taken by the caller
 	// before it wrote to the folder (serve starts the MOSIP mock, which
 	// writes keys there, before Open); Open then owns it and Close (or a
@@ -122,6 +126,9 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	if err := httpapi.CheckTrustedProxies(o.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	if o.Bodies.Budget != 0 && o.Bodies.Budget < httpapi.FHIRMaxBody {
+		return nil, fmt.Errorf("body budget %d bytes is below the largest request body (%d bytes)", o.Bodies.Budget, httpapi.FHIRMaxBody)
 	}
 	if lock == nil {
 		if lock, err = LockDataDir(o.DataDir); err != nil {
@@ -182,7 +189,11 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		Log:            o.Log,
 		FHIR:           fm,
 		TrustedProxies: o.TrustedProxies,
+		Bodies:         o.Bodies,
 	})
+	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_http_body_bytes_reserved",
+		Help: "Bytes of request bodies the hub holds (reserved in the body budget) right now"},
+		func() float64 { return float64(a.HTTP.BodyBytesReserved()) }))
 	return a, nil
 }
 

@@ -37,6 +37,8 @@ func statusOf(k core.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case core.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case core.KindTimeout:
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"runtime"
@@ -86,6 +85,8 @@ func issueCode(k core.Kind) string {
 		return "not-supported"
 	case core.KindUnavailable:
 		return "transient"
+	case core.KindTimeout:
+		return "timeout"
 	}
 	return "exception"
 }
@@ -213,7 +214,8 @@ func (s *Server) fhirRequireScopes(groups [][]string) gin.HandlerFunc {
 var fhirMediaTypes = []string{"application/fhir+json", "application/json", "application/json+fhir"}
 
 // readFHIRBody is readBody for the FHIR routes: FHIR JSON media types
-// only (415 otherwise), at most max bytes (413), errors as OperationOutcomes.
+// only (415 otherwise), at most max bytes (413), inside the body budget
+// (readBudgeted), errors as OperationOutcomes.
 func (s *Server) readFHIRBody(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if ct := c.GetHeader("Content-Type"); ct != "" {
@@ -224,20 +226,12 @@ func (s *Server) readFHIRBody(max int64) gin.HandlerFunc {
 				return
 			}
 		}
-		if c.Request.ContentLength > max {
-			s.fhirFail(c, tooLarge(max))
-			return
-		}
-		b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+		b, release, err := s.readBudgeted(c, max)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.fhirFail(c, tooLarge(max))
-				return
-			}
-			s.fhirFail(c, core.Errorf(core.KindInvalid, "BAD_BODY", "Could not read the request body"))
+			s.fhirFail(c, err)
 			return
 		}
+		defer release()
 		c.Set(ctxBody, bytes.TrimSpace(b))
 		c.Next()
 	}

@@ -48,6 +48,8 @@ type Deps struct {
 	// trail. Empty: none, the audit records the connection's peer; a
 	// client could otherwise write any address into the audit.
 	TrustedProxies []string
+	// Bodies bound the memory request bodies take (zero fields: defaults).
+	Bodies BodyLimits
 }
 
 // CheckTrustedProxies reports the first entry of proxies that is neither
@@ -74,6 +76,8 @@ type Server struct {
 	// once (the three ingestion routes share it): decoding an 8 MiB
 	// bundle costs many times its size in memory.
 	fhirLimit *limiter
+	// bodies is the byte budget and per-client slots of request bodies.
+	bodies *bodyBudget
 }
 
 // New builds the HTTP server.
@@ -95,7 +99,8 @@ func New(deps Deps) *Server {
 	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
+	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait),
+		bodies: newBodyBudget(deps.Bodies)}
 	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
@@ -109,7 +114,7 @@ func New(deps Deps) *Server {
 		if r.readAhead != nil {
 			chain = append(chain, r.readAhead)
 		}
-		authenticate, requireScopes, read := s.authenticate, s.requireScopes, readBody(deps.MaxBody, deps.Log)
+		authenticate, requireScopes, read := s.authenticate, s.requireScopes, s.readBody(deps.MaxBody)
 		if r.fhir { // FHIR routes answer OperationOutcomes
 			authenticate, requireScopes, read = s.fhirAuthenticate, s.fhirRequireScopes, s.readFHIRBody(FHIRMaxBody)
 		}

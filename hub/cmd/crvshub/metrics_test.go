@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -47,5 +48,14 @@ func TestServeMetricsAddr(t *testing.T) {
 	}
 	if s := status("http://" + addr + "/metrics"); s != http.StatusNotFound {
 		t.Errorf("GET /metrics on --addr: %d, want 404", s)
+	}
+	res, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.Contains(text, []byte("crvshub_http_body_bytes_reserved 0")) {
+		t.Errorf("/metrics has no crvshub_http_body_bytes_reserved gauge at 0:\n%s", text)
 	}
 }
