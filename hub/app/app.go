@@ -162,7 +162,9 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: prometheus.NewRegistry()}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Issuer = &auth.Issuer{Key: kp}
-	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost}
+	throttle := &auth.Throttle{Log: o.Log}
+	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost, Throttle: throttle}
+	registerThrottleMetrics(a.Metrics, throttle)
 	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
 	a.Service = &core.Service{Store: st, Config: cc, Log: o.Log}
 	if err := a.openPartners(ctx); err != nil {
@@ -195,6 +197,22 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		Help: "Bytes of request bodies the hub holds (reserved in the body budget) right now"},
 		func() float64 { return float64(a.HTTP.BodyBytesReserved()) }))
 	return a, nil
+}
+
+// registerThrottleMetrics exports the token throttle's counters.
+func registerThrottleMetrics(r *prometheus.Registry, t *auth.Throttle) {
+	r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crvshub_auth_failures_total",
+		Help: "Failed client authentications at the token endpoint"},
+		func() float64 { return float64(t.Stats().Failures) }))
+	for reason, get := range map[string]func(auth.ThrottleStats) int64{
+		"client": func(s auth.ThrottleStats) int64 { return s.RefusedClient },
+		"source": func(s auth.ThrottleStats) int64 { return s.RefusedSource },
+	} {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crvshub_auth_throttled_total",
+			Help:        "Token requests refused (429) because the client id from that source, or the source, was locked out after failed authentications",
+			ConstLabels: prometheus.Labels{"reason": reason}},
+			func() float64 { return float64(get(t.Stats())) }))
+	}
 }
 
 func (a *App) metricsHandler() http.Handler {

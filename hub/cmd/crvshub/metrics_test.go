@@ -55,7 +55,10 @@ func TestServeMetricsAddr(t *testing.T) {
 	}
 	text, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if !bytes.Contains(text, []byte("crvshub_http_body_bytes_reserved 0")) {
-		t.Errorf("/metrics has no crvshub_http_body_bytes_reserved gauge at 0:\n%s", text)
+	for _, m := range []string{"crvshub_http_body_bytes_reserved 0", "crvshub_auth_failures_total 0",
+		`crvshub_auth_throttled_total{reason="client"} 0`, `crvshub_auth_throttled_total{reason="source"} 0`} {
+		if !bytes.Contains(text, []byte(m)) {
+			t.Errorf("/metrics has no %s:\n%s", m, text)
+		}
 	}
 }
