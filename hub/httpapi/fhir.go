@@ -112,6 +112,7 @@ func (s *Server) outcomeOf(c *gin.Context, err error) (int, mappings.OperationOu
 	if !errors.As(err, &ce) {
 		ce = &core.Error{Kind: core.KindInternal, Code: "INTERNAL", Message: "internal error", Err: err}
 	}
+	ce = echoSafe(ce)
 	status := statusOf(ce.Kind)
 	code := issueCode(ce.Kind)
 	if status >= 500 {
