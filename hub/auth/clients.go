@@ -124,7 +124,8 @@ func (c *Clients) Disable(ctx context.Context, id string, actor core.Principal) 
 	return c.setStatus(ctx, id, core.ClientDisabled, OpClientDisable, actor)
 }
 
-// Enable sets the client's status back to active.
+// Enable sets the client's status back to active. Tokens issued before it
+// stay refused (their iat is before the client's UpdatedAt).
 func (c *Clients) Enable(ctx context.Context, id string, actor core.Principal) error {
 	return c.setStatus(ctx, id, core.ClientActive, OpClientEnable, actor)
 }
@@ -153,8 +154,8 @@ func (c *Clients) setStatus(ctx context.Context, id string, status core.ClientSt
 }
 
 // RotateSecret gives the client a new secret and answers it; the old
-// secret stops working at once. Tokens already issued stay valid until
-// they expire.
+// secret stops working at once, and so do the tokens already issued (the
+// Authenticator refuses tokens issued before the client's UpdatedAt).
 func (c *Clients) RotateSecret(ctx context.Context, id string, actor core.Principal) (string, error) {
 	secret, err := NewSecret()
 	if err != nil {
