@@ -8,19 +8,24 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/crvshub/crvshub/core"
 )
 
 // Start subscribes the callback to the topic at the WebSub hub and keeps
 // the subscription alive: it re-subscribes at 80% of the lease and, when a
-// subscription fails, retries with exponential backoff (1 s up to 5 min).
+// subscription fails, retries with exponential backoff (cenkalti/backoff:
+// 1 s doubling up to 5 min, each wait spread by +-20%).
 // The hub verifies the intent by calling CallbackHandler (GET), so the
 // hub's HTTP server must be serving it. Start blocks until ctx ends (run
 // it in a goroutine) and then returns nil. A subscription counts only once
 // the hub has verified the intent (within 2 minutes); otherwise it is
 // retried like a failed one.
 func (a *Adapter) Start(ctx context.Context) error {
-	backoff := a.backoffMin
+	retry := &backoff.ExponentialBackOff{InitialInterval: a.backoffMin, Multiplier: 2,
+		MaxInterval: a.backoffMax, RandomizationFactor: 0.2}
+	retry.Reset()
 	for {
 		select { // forget a confirmation of an earlier subscription
 		case <-a.intentVerified:
@@ -35,12 +40,11 @@ func (a *Adapter) Start(ctx context.Context) error {
 		}
 		var wait time.Duration
 		if err != nil {
-			wait = backoff
+			wait = retry.NextBackOff()
 			a.cfg.Log.WarnContext(ctx, "mosip websub subscription failed, will retry", "topic", a.cfg.Topic,
 				"retryIn", wait.String(), "error", err)
-			backoff = min(2*backoff, a.backoffMax)
 		} else {
-			backoff = a.backoffMin
+			retry.Reset()
 			wait = time.Duration(a.cfg.LeaseSeconds) * time.Second * 8 / 10
 			a.cfg.Log.InfoContext(ctx, "mosip websub subscribed", "topic", a.cfg.Topic,
 				"leaseSeconds", a.cfg.LeaseSeconds, "renewIn", wait.String())
