@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 )
@@ -22,12 +23,7 @@ import (
 // PKCS#1 ("RSA PRIVATE KEY") or PKCS#8 ("PRIVATE KEY") form; other blocks
 // (a certificate before the key) are skipped. Encrypted keys are refused.
 func ParseRSAPrivateKey(b []byte) (*rsa.PrivateKey, error) {
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			return nil, errors.New("no RSA private key PEM block found")
-		}
+	for blk := range blocks(b) {
 		if _, encrypted := blk.Headers["Proc-Type"]; encrypted || blk.Type == "ENCRYPTED PRIVATE KEY" {
 			return nil, errors.New("encrypted PEM private keys are not supported")
 		}
@@ -50,16 +46,25 @@ func ParseRSAPrivateKey(b []byte) (*rsa.PrivateKey, error) {
 			return rk, nil
 		}
 	}
+	return nil, errors.New("no RSA private key PEM block found")
+}
+
+// blocks yields the PEM blocks of b, in order.
+func blocks(b []byte) iter.Seq[*pem.Block] {
+	return func(yield func(*pem.Block) bool) {
+		for {
+			blk, rest := pem.Decode(b)
+			if blk == nil || !yield(blk) {
+				return
+			}
+			b = rest
+		}
+	}
 }
 
 // ParseCertificate reads the first CERTIFICATE block of PEM text.
 func ParseCertificate(b []byte) (*x509.Certificate, error) {
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			return nil, errors.New("no CERTIFICATE PEM block found")
-		}
+	for blk := range blocks(b) {
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
@@ -69,17 +74,13 @@ func ParseCertificate(b []byte) (*x509.Certificate, error) {
 		}
 		return c, nil
 	}
+	return nil, errors.New("no CERTIFICATE PEM block found")
 }
 
 // ParseRSAPublicKey reads the first RSA public key of PEM text: a "PUBLIC
 // KEY" (PKIX), "RSA PUBLIC KEY" (PKCS#1) or CERTIFICATE block.
 func ParseRSAPublicKey(b []byte) (*rsa.PublicKey, error) {
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			return nil, errors.New("no public key PEM block found")
-		}
+	for blk := range blocks(b) {
 		var pub any
 		var err error
 		switch blk.Type {
@@ -104,6 +105,7 @@ func ParseRSAPublicKey(b []byte) (*rsa.PublicKey, error) {
 		}
 		return rk, nil
 	}
+	return nil, errors.New("no public key PEM block found")
 }
 
 // EncodePrivateKey encodes k as a PKCS#8 "PRIVATE KEY" PEM block.
