@@ -21,7 +21,9 @@ const (
 	KindTooLarge                    // the request body is too large (413)
 	KindUnsupportedType             // the request body has the wrong content type (415)
 	KindUnavailable                 // a dependency is down; retry later (503)
-	KindTimeout                     // the client did not send its request in time (408)
+	KindUnprocessable               // well-formed, but its content cannot be used (422)
+	KindTooManyRequests             // too many requests at once; retry shortly (429)
+	KindTimeout                     // the request did not arrive in time (408)
 )
 
 // FieldError names one problem with one declaration field.

@@ -37,6 +37,10 @@ func statusOf(k core.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case core.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case core.KindUnprocessable:
+		return http.StatusUnprocessableEntity
+	case core.KindTooManyRequests:
+		return http.StatusTooManyRequests
 	case core.KindTimeout:
 		return http.StatusRequestTimeout
 	}

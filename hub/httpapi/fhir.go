@@ -85,6 +85,10 @@ func issueCode(k core.Kind) string {
 		return "not-supported"
 	case core.KindUnavailable:
 		return "transient"
+	case core.KindUnprocessable:
+		return "processing"
+	case core.KindTooManyRequests:
+		return "throttled"
 	case core.KindTimeout:
 		return "timeout"
 	}
