@@ -181,6 +181,7 @@ func tooDeep(v any, limit int) bool {
 
 // fieldInvalid is a 400 naming one field.
 func fieldInvalid(id, msg string) *Error {
+	id = Clip(id)
 	return &Error{Kind: KindInvalid, Code: "INVALID_INPUT", Message: id + ": " + msg,
 		Fields: []FieldError{{ID: id, Message: msg}}}
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Kind classifies an error for callers; the HTTP layer maps each Kind to one
@@ -80,3 +81,24 @@ var (
 	// ErrRegistrationNumberTaken: the registration number is already used.
 	ErrRegistrationNumberTaken = errors.New("registration number taken")
 )
+
+// MaxEcho is how many bytes of a client's input an error quotes.
+const MaxEcho = 128
+
+// Clip shortens s, a piece of a client's input quoted in an error message
+// (a key, an event type, a value), to at most MaxEcho bytes, cut on a rune
+// boundary, followed by how long it was: a 900 KB key is not sent back
+// whole. Every message that echoes input goes through it.
+func Clip(s string) string { return ClipTo(s, MaxEcho) }
+
+// ClipTo is Clip to at most n bytes.
+func ClipTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:cut], len(s))
+}

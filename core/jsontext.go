@@ -616,7 +616,7 @@ func CheckInputJSON(body []byte) error {
 	if len(path) > 0 && path[0] == "declaration" {
 		path, lead, code = path[1:], "Invalid declaration: ", "INVALID_DECLARATION"
 	}
-	id := pathString(path)
+	id := Clip(pathString(path))
 	if id == "" {
 		return invalid(code, "%s", j.err.msg)
 	}

@@ -199,7 +199,7 @@ func (s *Service) checkLocation(p Principal, loc string) (string, error) {
 func fieldErrors(code, lead string, errs []FieldError) error {
 	parts := make([]string, 0, len(errs))
 	for _, e := range errs {
-		parts = append(parts, fmt.Sprintf("%s: %s", e.ID, e.Message))
+		parts = append(parts, fmt.Sprintf("%s: %s", Clip(e.ID), e.Message))
 	}
 	return &Error{Kind: KindInvalid, Code: code, Message: lead + strings.Join(parts, "; "), Fields: errs}
 }
@@ -228,7 +228,7 @@ func (s *Service) prepareCreate(p Principal, in *CreateInput) error {
 		return invalid("INVALID_INPUT", "type is required")
 	}
 	if s.Config.Event(in.Type) == nil {
-		return invalid("INVALID_EVENT_TYPE", "Unknown event type '%s'; configured types: %s", in.Type, strings.Join(s.Config.EventIDs(), ", "))
+		return invalid("INVALID_EVENT_TYPE", "Unknown event type '%s'; configured types: %s", Clip(in.Type), strings.Join(s.Config.EventIDs(), ", "))
 	}
 	if err := CheckScope(p, ActionCreate, in.Type); err != nil {
 		return err

@@ -147,7 +147,9 @@ type Client struct {
 	Office     string       `json:"office,omitempty"`
 	Status     ClientStatus `json:"status"`
 	CreatedAt  time.Time    `json:"createdAt"`
-	UpdatedAt  time.Time    `json:"updatedAt"`
+	// UpdatedAt is the client's last change (disable, enable, secret
+	// rotation): tokens issued before it are no longer accepted.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // AuditEntry records one write: who, what, when and from where.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crvshub/crvshub/adapters"
@@ -223,6 +224,11 @@ type Adapter struct {
 	// intentWait: how long Start waits for the hub's intent verification.
 	intentWait     time.Duration
 	intentVerified chan struct{}
+	// intents are the (mode, topic) requests sent to the hub, each until
+	// its verification is no longer expected (expectIntent).
+	intentMu sync.Mutex
+	intents  map[string]time.Time
+	now      func() time.Time
 }
 
 var _ adapters.NationalID = (*Adapter)(nil)
@@ -237,7 +243,7 @@ func New(cfg Config, corr adapters.Correlations, res adapters.Resolver) (*Adapte
 		return nil, errors.New("mosip: New needs Correlations and a Resolver")
 	}
 	a := &Adapter{cfg: cfg, corr: corr, res: res, host: localHost(), backoffMin: time.Second, backoffMax: 5 * time.Minute,
-		intentWait: 2 * time.Minute, intentVerified: make(chan struct{}, 1)}
+		intentWait: 2 * time.Minute, intentVerified: make(chan struct{}, 1), intents: map[string]time.Time{}, now: time.Now}
 	a.packetTokens = &tokenSource{a: a, client: cfg.PacketClient}
 	a.websubTokens = &tokenSource{a: a, client: cfg.WebSubClient}
 	a.keys = &keyCache{a: a, allowed: map[string]bool{}, keys: map[string]*rsa.PublicKey{}, fetched: map[string]time.Time{}}

@@ -3,15 +3,15 @@ package mosip
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/crvshub/crvshub/adapters/keyfile"
 )
 
 // keyCache fetches and caches the public keys of allow-listed credential
@@ -92,37 +92,9 @@ func (k *keyCache) fetch(ctx context.Context, u string) (*rsa.PublicKey, error) 
 	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a {publicKeyPem} document: %w", err)
 	}
-	return parseRSAPublicPEM([]byte(doc.PublicKeyPem))
-}
-
-// parseRSAPublicPEM reads an RSA public key from a PEM "PUBLIC KEY",
-// "RSA PUBLIC KEY" or "CERTIFICATE" block.
-func parseRSAPublicPEM(b []byte) (*rsa.PublicKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, errors.New("publicKeyPem is not PEM")
-	}
-	var pub any
-	var err error
-	switch blk.Type {
-	case "PUBLIC KEY":
-		pub, err = x509.ParsePKIXPublicKey(blk.Bytes)
-	case "RSA PUBLIC KEY":
-		pub, err = x509.ParsePKCS1PublicKey(blk.Bytes)
-	case "CERTIFICATE":
-		var c *x509.Certificate
-		if c, err = x509.ParseCertificate(blk.Bytes); err == nil {
-			pub = c.PublicKey
-		}
-	default:
-		return nil, fmt.Errorf("publicKeyPem: unexpected PEM block %q", blk.Type)
-	}
+	key, err := keyfile.ParseRSAPublicKey([]byte(doc.PublicKeyPem))
 	if err != nil {
 		return nil, fmt.Errorf("publicKeyPem: %w", err)
 	}
-	rk, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return nil, errors.New("publicKeyPem is not an RSA key")
-	}
-	return rk, nil
+	return key, nil
 }

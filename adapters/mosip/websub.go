@@ -8,19 +8,24 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/crvshub/crvshub/core"
 )
 
 // Start subscribes the callback to the topic at the WebSub hub and keeps
 // the subscription alive: it re-subscribes at 80% of the lease and, when a
-// subscription fails, retries with exponential backoff (1 s up to 5 min).
+// subscription fails, retries with exponential backoff (cenkalti/backoff:
+// 1 s doubling up to 5 min, each wait spread by +-20%).
 // The hub verifies the intent by calling CallbackHandler (GET), so the
 // hub's HTTP server must be serving it. Start blocks until ctx ends (run
 // it in a goroutine) and then returns nil. A subscription counts only once
 // the hub has verified the intent (within 2 minutes); otherwise it is
 // retried like a failed one.
 func (a *Adapter) Start(ctx context.Context) error {
-	backoff := a.backoffMin
+	retry := &backoff.ExponentialBackOff{InitialInterval: a.backoffMin, Multiplier: 2,
+		MaxInterval: a.backoffMax, RandomizationFactor: 0.2}
+	retry.Reset()
 	for {
 		select { // forget a confirmation of an earlier subscription
 		case <-a.intentVerified:
@@ -35,12 +40,11 @@ func (a *Adapter) Start(ctx context.Context) error {
 		}
 		var wait time.Duration
 		if err != nil {
-			wait = backoff
+			wait = retry.NextBackOff()
 			a.cfg.Log.WarnContext(ctx, "mosip websub subscription failed, will retry", "topic", a.cfg.Topic,
 				"retryIn", wait.String(), "error", err)
-			backoff = min(2*backoff, a.backoffMax)
 		} else {
-			backoff = a.backoffMin
+			retry.Reset()
 			wait = time.Duration(a.cfg.LeaseSeconds) * time.Second * 8 / 10
 			a.cfg.Log.InfoContext(ctx, "mosip websub subscribed", "topic", a.cfg.Topic,
 				"leaseSeconds", a.cfg.LeaseSeconds, "renewIn", wait.String())
@@ -83,6 +87,8 @@ func (a *Adapter) subscribe(ctx context.Context) error {
 	if a.cfg.WebSubSecret != "" {
 		form.Set("hub.secret", a.cfg.WebSubSecret)
 	}
+	// before the request: a hub may verify before it answers
+	a.expectIntent("subscribe", a.cfg.Topic)
 	_, err := a.send(ctx, call{name: "websub subscribe", method: http.MethodPost, url: a.cfg.WebSubHubURL,
 		body: []byte(form.Encode()), ctype: "application/x-www-form-urlencoded", tokens: a.websubTokens,
 		authHeader: true, textOK: true, corrID: core.RequestMetaFrom(ctx).CorrelationID})
@@ -105,9 +111,30 @@ func (a *Adapter) CallbackHandler() http.Handler {
 	})
 }
 
-// verifyIntent answers the hub's intent verification: hub.mode subscribe
-// or unsubscribe, hub.topic equal to Topic and a hub.challenge are
-// answered with the challenge; anything else is refused.
+// expectIntent notes that the adapter asked the hub for mode on topic: the
+// hub's verification of it is answered for the next intentWait.
+func (a *Adapter) expectIntent(mode, topic string) {
+	a.intentMu.Lock()
+	defer a.intentMu.Unlock()
+	a.intents[mode+"\x00"+topic] = a.now().Add(a.intentWait)
+}
+
+// intentExpected reports whether the adapter asked for mode on topic
+// within the last intentWait.
+func (a *Adapter) intentExpected(mode, topic string) bool {
+	a.intentMu.Lock()
+	defer a.intentMu.Unlock()
+	until, ok := a.intents[mode+"\x00"+topic]
+	return ok && a.now().Before(until)
+}
+
+// verifyIntent answers the hub's intent verification: a hub.mode
+// subscribe or unsubscribe on Topic that this adapter requested in the
+// last intentWait (Start only subscribes: an unsubscribe is never
+// confirmed), with a hub.challenge, is answered with the challenge;
+// anything else is refused (404 for an intent the adapter did not ask
+// for, as WebSub says), so that nobody can confirm a subscription change
+// in the hub's name.
 func (a *Adapter) verifyIntent(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	mode, topic, challenge := q.Get("hub.mode"), q.Get("hub.topic"), q.Get("hub.challenge")
@@ -126,6 +153,10 @@ func (a *Adapter) verifyIntent(w http.ResponseWriter, r *http.Request) {
 	case topic != a.cfg.Topic:
 		a.cfg.Log.WarnContext(r.Context(), "mosip websub intent verification for another topic refused", "topic", truncate(topic, 200))
 		http.Error(w, "unknown topic", http.StatusNotFound)
+		return
+	case !a.intentExpected(mode, topic):
+		a.cfg.Log.WarnContext(r.Context(), "mosip websub intent verification the hub did not request refused", "mode", mode, "topic", topic)
+		http.Error(w, "no such request was made", http.StatusNotFound)
 		return
 	}
 	a.cfg.Log.InfoContext(r.Context(), "mosip websub intent verified", "mode", mode, "topic", topic)

@@ -16,21 +16,30 @@ func TestIntentVerification(t *testing.T) {
 	a, _, _ := newAdapter(t, baseConfig(f))
 	srv := httptest.NewServer(a.CallbackHandler())
 	defer srv.Close()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return now }
 	cases := []struct {
 		name   string
+		before func() // state before the request
 		query  url.Values
 		status int
 		body   string
 	}{
-		{"subscribe", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc123"}}, 200, "abc123"},
-		{"unsubscribe", url.Values{"hub.mode": {"unsubscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"zz"}}, 200, "zz"},
-		{"other topic", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"OTHER"}, "hub.challenge": {"abc"}}, 404, ""},
-		{"no challenge", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}}, 400, ""},
-		{"no mode", url.Values{"hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc"}}, 400, ""},
-		{"denied", url.Values{"hub.mode": {"denied"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.reason": {"no"}}, 400, ""},
+		{"unsolicited subscribe", nil, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc123"}}, 404, ""},
+		{"subscribe", func() { a.expectIntent("subscribe", "CREDENTIAL_ISSUED") }, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc123"}}, 200, "abc123"},
+		{"subscribe verified again", nil, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc124"}}, 200, "abc124"},
+		{"subscribe long after", func() { now = now.Add(a.intentWait + time.Second) }, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc125"}}, 404, ""},
+		{"unsolicited unsubscribe", func() { a.expectIntent("subscribe", "CREDENTIAL_ISSUED") }, url.Values{"hub.mode": {"unsubscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc"}}, 404, ""},
+		{"other topic", nil, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"OTHER"}, "hub.challenge": {"abc"}}, 404, ""},
+		{"no challenge", nil, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"CREDENTIAL_ISSUED"}}, 400, ""},
+		{"no mode", nil, url.Values{"hub.topic": {"CREDENTIAL_ISSUED"}, "hub.challenge": {"abc"}}, 400, ""},
+		{"denied", nil, url.Values{"hub.mode": {"denied"}, "hub.topic": {"CREDENTIAL_ISSUED"}, "hub.reason": {"no"}}, 400, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != nil {
+				tc.before()
+			}
 			res, err := http.Get(srv.URL + "?" + tc.query.Encode())
 			if err != nil {
 				t.Fatal(err)

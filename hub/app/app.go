@@ -65,6 +65,10 @@ type Options struct {
 	// X-Forwarded-For names the client in the audit trail; none by
 	// default (the connection's peer is recorded).
 	TrustedProxies []string
+	// Bodies bound the memory request bodies take (byte budget, per-client
+	// slots, read deadlines); zero fields take httpapi's defaults. A
+	// budget below the largest body (httpapi.FHIRMaxBody) is refused.
+	Bodies httpapi.BodyLimits
 	// DataLock, when set, is the data folder's lock, taken by the caller
 	// before it wrote to the folder (serve starts the MOSIP mock, which
 	// writes keys there, before Open); Open then owns it and Close (or a
@@ -123,6 +127,9 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if err := httpapi.CheckTrustedProxies(o.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
+	if o.Bodies.Budget != 0 && o.Bodies.Budget < httpapi.FHIRMaxBody {
+		return nil, fmt.Errorf("body budget %d bytes is below the largest request body (%d bytes)", o.Bodies.Budget, httpapi.FHIRMaxBody)
+	}
 	if lock == nil {
 		if lock, err = LockDataDir(o.DataDir); err != nil {
 			return nil, err
@@ -157,7 +164,9 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: reg}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Issuer = &auth.Issuer{Key: kp}
-	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost}
+	throttle := &auth.Throttle{Log: o.Log}
+	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost, Throttle: throttle}
+	registerThrottleMetrics(a.Metrics, throttle)
 	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
 	a.Service = &core.Service{Store: st, Config: cc, Log: o.Log}
 	if err := a.openPartners(ctx); err != nil {
@@ -185,8 +194,28 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		Log:            o.Log,
 		FHIR:           fm,
 		TrustedProxies: o.TrustedProxies,
+		Bodies:         o.Bodies,
 	})
+	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_http_body_bytes_reserved",
+		Help: "Bytes of request bodies the hub holds (reserved in the body budget) right now"},
+		func() float64 { return float64(a.HTTP.BodyBytesReserved()) }))
 	return a, nil
+}
+
+// registerThrottleMetrics exports the token throttle's counters.
+func registerThrottleMetrics(r *prometheus.Registry, t *auth.Throttle) {
+	r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crvshub_auth_failures_total",
+		Help: "Failed client authentications at the token endpoint"},
+		func() float64 { return float64(t.Stats().Failures) }))
+	for reason, get := range map[string]func(auth.ThrottleStats) int64{
+		"client": func(s auth.ThrottleStats) int64 { return s.RefusedClient },
+		"source": func(s auth.ThrottleStats) int64 { return s.RefusedSource },
+	} {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crvshub_auth_throttled_total",
+			Help:        "Token requests refused (429) because the client id from that source, or the source, was locked out after failed authentications",
+			ConstLabels: prometheus.Labels{"reason": reason}},
+			func() float64 { return float64(get(t.Stats())) }))
+	}
 }
 
 func (a *App) metricsHandler() http.Handler {

@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
 	_ "embed"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crvshub/crvshub/adapters"
+	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/bus"
@@ -252,15 +251,7 @@ func (a *App) openMOSIP(s *MOSIPSettings) (*mosip.Adapter, error) {
 			return nil, err
 		}
 		if s.IDACertFile != "" {
-			b, err := os.ReadFile(s.IDACertFile)
-			if err != nil {
-				return nil, fmt.Errorf("mosip: idaCertFile: %w", err)
-			}
-			blk, _ := pem.Decode(b)
-			if blk == nil {
-				return nil, fmt.Errorf("mosip: idaCertFile %s: not PEM", s.IDACertFile)
-			}
-			if cfg.IDACert, err = x509.ParseCertificate(blk.Bytes); err != nil {
+			if cfg.IDACert, err = keyfile.ReadCertificate(s.IDACertFile); err != nil {
 				return nil, fmt.Errorf("mosip: idaCertFile: %w", err)
 			}
 		}

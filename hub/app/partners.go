@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/hub/auth"
 )
@@ -179,25 +179,17 @@ func secret(field, v string) (string, error) {
 // PartnerKey loads or creates the hub's partner key and its self-signed
 // certificate (the certificate MOSIP encrypts credentials to).
 func PartnerKey(keyFile, certFile string) (*rsa.PrivateKey, *x509.Certificate, error) {
-	key, err := auth.LoadOrCreateRSAKey(keyFile)
+	key, err := keyfile.LoadOrCreateRSAKey(keyFile, auth.KeyBits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("partner key: %w", err)
 	}
-	if b, err := os.ReadFile(certFile); err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, nil, fmt.Errorf("partner certificate %s: not a PEM CERTIFICATE", certFile)
-		}
-		cert, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("partner certificate %s: %w", certFile, err)
-		}
+	if cert, err := keyfile.ReadCertificate(certFile); err == nil {
 		if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
 			return nil, nil, fmt.Errorf("partner certificate %s does not belong to the key %s", certFile, keyFile)
 		}
 		return key, cert, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("partner certificate: %w", err)
+		return nil, nil, fmt.Errorf("partner %w", err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
@@ -215,7 +207,7 @@ func PartnerKey(keyFile, certFile string) (*rsa.PrivateKey, *x509.Certificate, e
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(certFile, keyfile.EncodeCertificate(cert), 0o644); err != nil {
 		return nil, nil, fmt.Errorf("partner certificate: %w", err)
 	}
 	return key, cert, nil

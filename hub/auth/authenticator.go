@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/crvshub/crvshub/core"
 )
@@ -15,14 +16,22 @@ type Authenticator struct {
 	// Users resolves tokens with userType "user". While it is nil such
 	// tokens are refused (the hub issues only system tokens so far).
 	Users func(ctx context.Context, c *Claims, scopes core.Scopes) (core.Principal, error)
+	// SystemTTL is the longest lifetime (exp - iat) of a client's own
+	// token: what the Issuer gives them; 0 = DefaultTTL. Record-scoped
+	// tokens are held to ConfirmationTTL.
+	SystemTTL time.Duration
 }
 
 // Authenticate verifies bearer (an Authorization header value
 // "Bearer <jwt>", or the bare token) and answers the principal. For a
 // system token the client is read from the store on every call, so a
 // client that was disabled or deleted, by this process or another one
-// sharing the database, is refused at once. Failures are *core.Error of
-// KindUnauthenticated, except store failures other than not-found.
+// sharing the database, is refused at once; so is a token issued before
+// the client's last change (core.Client.UpdatedAt: disable, enable,
+// rotate-secret), so rotating a secret revokes the tokens issued with the
+// old one, and enabling a client again does not revive them. Failures are
+// *core.Error of KindUnauthenticated, except store failures other than
+// not-found.
 func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.Principal, error) {
 	token := bearerToken(bearer)
 	if token == "" {
@@ -41,7 +50,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.P
 		if p, ok, err := a.recordPrincipal(ctx, claims, scopes); ok {
 			return p, err
 		}
-		cl, err := a.client(ctx, claims.Subject)
+		ttl := a.SystemTTL
+		if ttl <= 0 {
+			ttl = DefaultTTL
+		}
+		if claims.ExpiresAt.Sub(claims.IssuedAt) > ttl {
+			return core.Principal{}, unauthenticated("token lifetime is longer than the hub issues", nil)
+		}
+		cl, err := a.client(ctx, claims)
 		if err != nil {
 			return core.Principal{}, err
 		}
@@ -61,9 +77,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.P
 	}
 }
 
-// client reads an active client, or fails with KindUnauthenticated.
-func (a *Authenticator) client(ctx context.Context, id string) (*core.Client, error) {
-	cl, err := a.Store.Client(ctx, id)
+// client reads the token's subject, an active client whose last change
+// (to the second: iat has no finer grain) is not after the token was
+// issued, or fails with KindUnauthenticated.
+func (a *Authenticator) client(ctx context.Context, c *Claims) (*core.Client, error) {
+	cl, err := a.Store.Client(ctx, c.Subject)
 	if err != nil {
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, unauthenticated("client not found", nil)
@@ -72,6 +90,9 @@ func (a *Authenticator) client(ctx context.Context, id string) (*core.Client, er
 	}
 	if cl.Status != core.ClientActive {
 		return nil, unauthenticated("client disabled", nil)
+	}
+	if c.IssuedAt.Before(cl.UpdatedAt.Truncate(time.Second)) {
+		return nil, unauthenticated("token issued before the client's credentials last changed", nil)
 	}
 	return cl, nil
 }

@@ -39,6 +39,10 @@ type Clients struct {
 	Now   func() time.Time // nil = time.Now
 	// Cost is the bcrypt cost of new secret hashes; 0 = bcrypt.DefaultCost.
 	Cost int
+	// Throttle, when set, refuses authentications of a (client id,
+	// source) or a source that failed too often (the source is the
+	// request's remote address, core.RequestMetaFrom).
+	Throttle *Throttle
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -120,7 +124,8 @@ func (c *Clients) Disable(ctx context.Context, id string, actor core.Principal) 
 	return c.setStatus(ctx, id, core.ClientDisabled, OpClientDisable, actor)
 }
 
-// Enable sets the client's status back to active.
+// Enable sets the client's status back to active. Tokens issued before it
+// stay refused (their iat is before the client's UpdatedAt).
 func (c *Clients) Enable(ctx context.Context, id string, actor core.Principal) error {
 	return c.setStatus(ctx, id, core.ClientActive, OpClientEnable, actor)
 }
@@ -149,8 +154,8 @@ func (c *Clients) setStatus(ctx context.Context, id string, status core.ClientSt
 }
 
 // RotateSecret gives the client a new secret and answers it; the old
-// secret stops working at once. Tokens already issued stay valid until
-// they expire.
+// secret stops working at once, and so do the tokens already issued (the
+// Authenticator refuses tokens issued before the client's UpdatedAt).
 func (c *Clients) RotateSecret(ctx context.Context, id string, actor core.Principal) (string, error) {
 	secret, err := NewSecret()
 	if err != nil {
@@ -212,8 +217,15 @@ func errInvalidClient() error {
 // the same *core.Error of KindUnauthenticated, after the same bcrypt work
 // (an unknown id is compared against a dummy hash), so neither the answer
 // nor its timing reveals which ids exist. Store failures other than
-// not-found are returned as they are.
+// not-found are returned as they are. With a Throttle, a locked-out
+// request answers a *ThrottledError at once, without comparing the secret.
 func (c *Clients) Authenticate(ctx context.Context, id, secret string) (*core.Client, error) {
+	source := core.RequestMetaFrom(ctx).RemoteAddr
+	if c.Throttle != nil {
+		if wait := c.Throttle.Check(id, source); wait > 0 {
+			return nil, &ThrottledError{RetryAfter: wait}
+		}
+	}
 	var cl *core.Client
 	if _, err := uuid.Parse(id); err == nil {
 		cl, err = c.Store.Client(ctx, id)
@@ -227,7 +239,13 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret string) (*core.Cl
 	}
 	ok := CheckSecret(hash, secret)
 	if cl == nil || !ok || cl.Status != core.ClientActive {
+		if c.Throttle != nil {
+			c.Throttle.Failure(id, source)
+		}
 		return nil, errInvalidClient()
+	}
+	if c.Throttle != nil {
+		c.Throttle.Success(id, source)
 	}
 	return cl, nil
 }

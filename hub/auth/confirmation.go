@@ -65,7 +65,7 @@ func (a *Authenticator) recordPrincipal(ctx context.Context, c *Claims, scopes c
 	}
 	p := core.Principal{ID: c.Subject, Type: core.UserTypeSystem, Scopes: scopes,
 		Record: &core.RecordGrant{EventID: ev, ActionID: act}}
-	cl, err := a.client(ctx, c.Subject)
+	cl, err := a.client(ctx, c)
 	if err != nil {
 		return core.Principal{}, true, err
 	}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -55,8 +57,10 @@ var tokenParams = []string{"grant_type", "client_id", "client_secret"}
 // for the credentials, from HTTP Basic authentication (RFC 6749 2.3.1).
 // It answers 200 {access_token, token_type "Bearer", expires_in}, or an
 // OAuth2 error: 400 invalid_request, 400 unsupported_grant_type, 401
-// invalid_client, 413 invalid_request for a body over 64 KiB. Neither the
-// secret nor the token is logged.
+// invalid_client, 413 invalid_request for a body over 64 KiB, 429
+// temporarily_unavailable with Retry-After while the client id from this
+// address, or this address, is locked out after failed attempts (Clients'
+// Throttle). Neither the secret nor the token is logged.
 func TokenHandler(clients *Clients, issuer *Issuer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
@@ -88,6 +92,14 @@ func TokenHandler(clients *Clients, issuer *Issuer) gin.HandlerFunc {
 		}
 
 		cl, err := clients.Authenticate(c.Request.Context(), params["client_id"], params["client_secret"])
+		var throttled *ThrottledError
+		if errors.As(err, &throttled) {
+			secs := int64(math.Ceil(throttled.RetryAfter.Seconds()))
+			c.Header("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+			oauthError(c, http.StatusTooManyRequests, ErrCodeUnavailable,
+				"too many failed authentications; retry after "+strconv.FormatInt(max(secs, 1), 10)+" s")
+			return
+		}
 		if err != nil {
 			if core.KindOf(err) == core.KindUnauthenticated {
 				if basicUsed {

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,12 +9,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/crvshub/crvshub/adapters/keyfile"
 )
 
 // KeyBits is the size of the RSA key LoadOrCreateKey creates.
@@ -54,26 +53,18 @@ type KeyPair struct {
 // written atomically) with a new RSA key on first start.
 func LoadOrCreateKey(dataDir string, pemFile string) (*KeyPair, error) {
 	if pemFile != "" {
-		priv, err := readKeyFile(pemFile)
+		priv, err := keyfile.ReadRSAPrivateKey(pemFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("auth: signing %w", err)
 		}
 		return NewKeyPair(priv)
 	}
 	if dataDir == "" {
 		return nil, errors.New("auth: no data folder and no key file given")
 	}
-	path := filepath.Join(dataDir, filepath.FromSlash(DefaultKeyFile))
-	priv, err := readKeyFile(path)
-	if err == nil {
-		return NewKeyPair(priv)
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	priv, err = createKeyFile(path)
+	priv, err := keyfile.LoadOrCreateRSAKey(filepath.Join(dataDir, filepath.FromSlash(DefaultKeyFile)), KeyBits)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("auth: signing %w", err)
 	}
 	return NewKeyPair(priv)
 }
@@ -134,130 +125,4 @@ func NewKeyPair(priv *rsa.PrivateKey) (*KeyPair, error) {
 		PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}),
 		JWKS:      jwks,
 	}, nil
-}
-
-// ParsePrivateKeyPEM reads an RSA private key from PEM bytes in PKCS#1 or
-// PKCS#8 form. Encrypted PEM is not supported.
-func ParsePrivateKeyPEM(data []byte) (*rsa.PrivateKey, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New("no RSA private key PEM block found")
-		}
-		if _, encrypted := block.Headers["Proc-Type"]; encrypted {
-			return nil, errors.New("encrypted PEM private keys are not supported")
-		}
-		switch block.Type {
-		case "RSA PRIVATE KEY":
-			k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("parse PKCS#1 private key: %w", err)
-			}
-			return k, nil
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("parse PKCS#8 private key: %w", err)
-			}
-			rk, ok := k.(*rsa.PrivateKey)
-			if !ok {
-				return nil, fmt.Errorf("private key is %T, an RSA key is required", k)
-			}
-			return rk, nil
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("encrypted PEM private keys are not supported")
-		}
-		// Skip other blocks (e.g. a certificate before the key).
-	}
-}
-
-func readKeyFile(path string) (*rsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("auth: read signing key: %w", err)
-	}
-	k, err := ParsePrivateKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("auth: signing key %s: %w", path, err)
-	}
-	return k, nil
-}
-
-// createKeyFile generates a key and stores it at path without ever
-// leaving a partly written file there: it writes a temporary file in the
-// same folder, syncs it, and links it into place. If another process
-// created the file first, that key wins and is returned.
-func createKeyFile(path string) (*rsa.PrivateKey, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("auth: create key folder: %w", err)
-	}
-	priv, err := rsa.GenerateKey(rand.Reader, KeyBits)
-	if err != nil {
-		return nil, fmt.Errorf("auth: generate RSA key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("auth: marshal private key: %w", err)
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-
-	tmp, err := os.CreateTemp(dir, ".jwt-signing-*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("auth: create temporary key file: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // no-op once linked and removed, or renamed
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("auth: chmod key file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("auth: write key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("auth: sync key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("auth: close key file: %w", err)
-	}
-	// Link refuses to replace an existing file, so two processes starting
-	// at once agree on one key. Fall back to rename where hard links are
-	// not supported.
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readKeyFile(path)
-		}
-		if err := os.Rename(tmpName, path); err != nil {
-			return nil, fmt.Errorf("auth: move key file into place: %w", err)
-		}
-	}
-	syncDir(dir)
-	return priv, nil
-}
-
-// syncDir makes the new directory entry durable; failures are ignored
-// (not every platform can sync a directory).
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
-}
-
-// LoadOrCreateRSAKey reads an RSA private key PEM file, creating it
-// (mode 0600, folder 0700, written atomically) with a new key when it does
-// not exist. Partner keys (e.g. the key MOSIP encrypts credentials to) use
-// it.
-func LoadOrCreateRSAKey(path string) (*rsa.PrivateKey, error) {
-	priv, err := readKeyFile(path)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return priv, err
-	}
-	return createKeyFile(path)
 }

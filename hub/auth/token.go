@@ -172,6 +172,10 @@ type Verifier struct {
 	Audiences []string         // aud must contain one of these; nil = DefaultAcceptedAudience
 	Skew      time.Duration    // tolerated clock skew; 0 = DefaultSkew, < 0 = none
 	Now       func() time.Time // clock; nil = time.Now
+	// MaxTTL is the longest lifetime (exp - iat) accepted; 0 =
+	// ConfirmationTTL, the longest the hub issues. The Authenticator
+	// holds a client's own tokens to the shorter system token TTL.
+	MaxTTL time.Duration
 }
 
 // NewVerifier returns a Verifier for tokens signed with kp, with the
@@ -186,9 +190,9 @@ func unauthenticated(msg string, err error) error {
 }
 
 // Verify checks token's RS256 signature against the hub's key (any other
-// algorithm, including "none" and HS256, fails), its exp, iat and nbf
-// (with a small skew), iss and aud, and that sub, userType and scope are
-// present. Every failure is a *core.Error of KindUnauthenticated; the
+// algorithm, including "none" and HS256, fails), its exp, iat (required)
+// and nbf (with a small skew), that it lives no longer than MaxTTL, iss
+// and aud, and that sub, userType and scope are present. Every failure is a *core.Error of KindUnauthenticated; the
 // token itself never appears in an error.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if v.Key == nil || v.Key.Public == nil {
@@ -255,6 +259,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		default:
 			return nil, unauthenticated("token invalid", err)
 		}
+	}
+	if t.IssuedAt().IsZero() { // its lifetime is unknown
+		return nil, unauthenticated("token has no iat claim", nil)
+	}
+	maxTTL := v.MaxTTL
+	if maxTTL <= 0 {
+		maxTTL = ConfirmationTTL
+	}
+	if t.Expiration().Sub(t.IssuedAt()) > maxTTL {
+		return nil, unauthenticated("token lifetime is longer than the hub issues", nil)
 	}
 	if t.Issuer() != iss {
 		return nil, unauthenticated("token issuer not accepted", nil)

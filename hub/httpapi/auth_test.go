@@ -205,6 +205,9 @@ func TestDisabledClient(t *testing.T) {
 	h.Notify(tok, "birth", newTx(), hubtest.BirthDeclaration("A", "B"))
 
 	actor := core.Principal{ID: "operator", Type: core.UserTypeSystem}
+	// tokens issued before a client's last change are refused, to the
+	// second (iat's grain): change it in a later second than the token's
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	if err := h.App.Clients.Disable(context.Background(), id, actor); err != nil {
 		t.Fatal(err)
 	}
@@ -221,8 +224,10 @@ func TestDisabledClient(t *testing.T) {
 	if err := h.App.Clients.Enable(context.Background(), id, actor); err != nil {
 		t.Fatal(err)
 	}
-	if n := search(t, h, tok, and(map[string]any{"eventType": "birth"})).Total; n != 1 {
-		t.Errorf("after enable: total %d, want 1 (only the first notify went through)", n)
+	// enabling does not revive the tokens issued before the client was disabled
+	wantError(t, h.Do("POST", pathSearch, tok, and(map[string]any{"eventType": "birth"})), http.StatusUnauthorized, "credentials last changed")
+	if n := search(t, h, h.Token(id, secret), and(map[string]any{"eventType": "birth"})).Total; n != 1 {
+		t.Errorf("after enable, with a new token: total %d, want 1 (only the first notify went through)", n)
 	}
 }
 

@@ -100,6 +100,29 @@ func errorBody(c *gin.Context, status int, message, code string, fields []core.F
 		Data: &ErrorData{Code: tc, HTTPStatus: status, Path: procedurePath(c)}}
 }
 
+// maxMessage bounds the message of an error answer.
+const maxMessage = 4 << 10
+
+// echoSafe answers ce fit to send back: its message cut at maxMessage
+// bytes, its field ids and string values clipped (core.ClipTo, with room
+// for an id clipped already). It is the backstop under the messages that
+// clip what they quote themselves.
+func echoSafe(ce *core.Error) *core.Error {
+	out := *ce
+	out.Message = core.ClipTo(ce.Message, maxMessage)
+	if len(ce.Fields) > 0 {
+		out.Fields = make([]core.FieldError, len(ce.Fields))
+		for i, f := range ce.Fields {
+			f.ID, f.Message = core.ClipTo(f.ID, 2*core.MaxEcho), core.ClipTo(f.Message, maxMessage)
+			if s, ok := f.Value.(string); ok {
+				f.Value = core.ClipTo(s, 2*core.MaxEcho)
+			}
+			out.Fields[i] = f
+		}
+	}
+	return &out
+}
+
 // statusOf maps an error kind to its HTTP status: the one place where
 // this happens.
 func statusOf(k core.Kind) int {
@@ -147,6 +170,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	if !errors.As(err, &ce) {
 		ce = &core.Error{Kind: core.KindInternal, Code: "INTERNAL", Message: "internal error", Err: err}
 	}
+	ce = echoSafe(ce)
 	status := statusOf(ce.Kind)
 	body := errorBody(c, status, ce.Message, ce.Code, ce.Fields)
 	if status >= 500 {

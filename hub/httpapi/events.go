@@ -39,7 +39,7 @@ func decodeStrict(b []byte, v any) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &ute):
-		field := ute.Field
+		field := core.Clip(ute.Field)
 		if field == "" {
 			return core.Errorf(core.KindInvalid, "INVALID_INPUT", "Request body must be a JSON object")
 		}
@@ -49,12 +49,12 @@ func decodeStrict(b []byte, v any) error {
 	case errors.As(err, &se):
 		return core.Errorf(core.KindInvalid, "INVALID_JSON", "Request body is not valid JSON (at byte %d)", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field := core.Clip(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 		return &core.Error{Kind: core.KindInvalid, Code: "INVALID_INPUT",
 			Message: fmt.Sprintf("Unexpected field '%s' in request body", field),
 			Fields:  []core.FieldError{{ID: field, Message: "Unexpected field"}}}
 	}
-	return core.Errorf(core.KindInvalid, "INVALID_JSON", "Request body is not valid JSON: %v", err)
+	return core.Errorf(core.KindInvalid, "INVALID_JSON", "Request body is not valid JSON: %s", core.Clip(err.Error()))
 }
 
 func jsonKind(k string) string {

@@ -120,10 +120,12 @@ var jsonMedia = mediaRule{want: "application/json", accepts: func(mt string) boo
 }}
 
 // readBody reads a JSON request body of at most max bytes into the
-// context. A missing Content-Type is taken as JSON (as OpenCRVS does); a
-// type the route's media rule refuses is 415; a larger body 413. Errors
-// are answered by the route's renderer (JSON or OperationOutcome).
-func readBody(max int64, media mediaRule, fail errorRenderer) gin.HandlerFunc {
+// context (readBudgeted), and keeps its bytes reserved until the handler
+// has answered. A missing Content-Type is taken as JSON (as OpenCRVS does);
+// a type the route's media rule refuses is 415; a larger body 413, a late
+// one 408. Errors are answered by the route's renderer (JSON or
+// OperationOutcome).
+func (s *Server) readBody(max int64, media mediaRule, fail errorRenderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if ct := c.GetHeader("Content-Type"); ct != "" {
 			mt, _, err := mime.ParseMediaType(ct)
@@ -133,23 +135,145 @@ func readBody(max int64, media mediaRule, fail errorRenderer) gin.HandlerFunc {
 				return
 			}
 		}
-		if c.Request.ContentLength > max {
-			fail(c, tooLarge(max))
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+		b, release, err := s.readBudgeted(c, max)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				fail(c, tooLarge(max))
-				return
-			}
-			fail(c, core.Errorf(core.KindInvalid, "BAD_BODY", "Could not read the request body"))
+			fail(c, err)
 			return
 		}
-		c.Set(ctxBody, bytes.TrimSpace(body))
+		defer release()
+		c.Set(ctxBody, bytes.TrimSpace(b))
 		c.Next()
 	}
+}
+
+// readBudgeted reads the request body, of at most max bytes (413 beyond),
+// inside the server's body budget (BodyLimits), and answers it with a
+// function that gives its bytes back; call it once the handler has
+// answered. It is the one body reader of the authenticated routes, so it
+// runs after authentication, and before any concurrency slot is taken.
+//
+//   - The request first takes one of its client's slots (the principal's
+//     id; the remote address for a route without a token).
+//   - A body with a Content-Length reserves that many bytes before a byte
+//     is read; a chunked body reserves its buffer as it grows.
+//   - The connection gets a read deadline proportional to the size
+//     (BodyLimits.readDeadline: of the Content-Length, or of the buffer
+//     so far for a chunked body); a body not in by then is a 408 and the
+//     connection is closed.
+//   - No slot or no budget within BodyLimits.Wait: 503 with Retry-After.
+//
+// Errors are *core.Error, for the caller to answer in its own shape.
+func (s *Server) readBudgeted(c *gin.Context, max int64) ([]byte, func(), error) {
+	ctx := c.Request.Context()
+	cl := c.Request.ContentLength
+	if cl > max {
+		return nil, nil, s.bodyRefusal(c, max, errTooLarge)
+	}
+	key := principal(c).ID
+	if key == "" {
+		key = "addr:" + c.ClientIP()
+	}
+	releaseSlot, err := s.bodies.clientSlot(ctx, key)
+	if err != nil {
+		return nil, nil, s.bodyRefusal(c, max, err)
+	}
+	res := &reservation{b: s.bodies}
+	var once sync.Once
+	release := func() { once.Do(func() { res.release(); releaseSlot() }) }
+
+	start := time.Now()
+	rc := http.NewResponseController(c.Writer)
+	deadlineSet := true
+	setDeadline := func(n int64) {
+		if rc.SetReadDeadline(start.Add(s.bodies.limits.readDeadline(n))) != nil {
+			deadlineSet = false
+		}
+	}
+	var buf []byte
+	if cl >= 0 {
+		if err := res.grow(ctx, cl); err != nil {
+			release()
+			return nil, nil, s.bodyRefusal(c, max, err)
+		}
+		setDeadline(cl)
+		buf = make([]byte, cl)
+		_, err = io.ReadFull(c.Request.Body, buf)
+	} else {
+		buf, err = readChunked(ctx, c.Request.Body, max, res, setDeadline)
+	}
+	if err == nil && deadlineSet {
+		// the whole body is in; the server's own limits apply again to
+		// the next request on the connection. On an error the deadline
+		// stays: the server reads no more than it allowed.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		release()
+		return nil, nil, s.bodyRefusal(c, max, err)
+	}
+	return buf, release, nil
+}
+
+// readChunked reads a body of unknown length, at most max bytes, growing
+// its buffer (and the reservation of its bytes, and the read deadline)
+// in doublings.
+func readChunked(ctx context.Context, r io.Reader, max int64, res *reservation, setDeadline func(int64)) ([]byte, error) {
+	size := min(int64(32<<10), max+1)
+	if err := res.grow(ctx, size); err != nil {
+		return nil, err
+	}
+	setDeadline(size)
+	buf := make([]byte, 0, size)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, errTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			next := min(2*int64(cap(buf)), max+1)
+			if err := res.grow(ctx, next-int64(cap(buf))); err != nil {
+				return nil, err
+			}
+			setDeadline(next)
+			buf = append(make([]byte, 0, next), buf...)
+		}
+	}
+}
+
+// errTooLarge: a chunked body went over the limit.
+var errTooLarge = errors.New("request body too large")
+
+// bodyRefusal turns a failure of readBudgeted into the error to answer,
+// setting the headers that go with it.
+func (s *Server) bodyRefusal(c *gin.Context, max int64, err error) error {
+	// the body is not read (or not whole): the connection cannot be used
+	// again, and without this net/http would wait for the rest of the body
+	// before sending the answer
+	c.Header("Connection", "close")
+	switch {
+	case errors.Is(err, errTooLarge):
+		return tooLarge(max)
+	case errors.Is(err, errBodyBudget):
+		c.Header("Retry-After", "1")
+		return core.Errorf(core.KindUnavailable, "BODY_BUDGET_EXHAUSTED",
+			"The hub holds as many request bodies as it may at once; retry shortly")
+	case errors.Is(err, errClientBusy):
+		c.Header("Retry-After", "1")
+		return core.Errorf(core.KindUnavailable, "CLIENT_BODY_LIMIT",
+			"This client already has %d requests with bodies in progress; retry shortly", s.bodies.limits.PerClient)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		l := s.bodies.limits
+		return core.Errorf(core.KindTimeout, "BODY_TIMEOUT",
+			"Timed out reading the request body: it did not arrive within its read deadline (%s plus 1 s per %d bytes)", l.ReadBase, l.ReadRate)
+	}
+	return core.Errorf(core.KindInvalid, "BAD_BODY", "Could not read the request body")
 }
 
 func tooLarge(max int64) error {

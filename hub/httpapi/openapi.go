@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +95,11 @@ func (s *Server) OpenAPI() obj {
 			responses["201"] = obj{"description": "Created; the Location header is the event's URL",
 				"headers": obj{"Location": obj{"schema": str()}}, "content": obj{mediaType: obj{"schema": okSchema}}}
 		}
-		for _, st := range r.statuses {
+		statuses := r.statuses
+		if r.body { // readBudgeted: a late body, no body budget
+			statuses = slices.Concat(statuses, []int{http.StatusRequestTimeout, http.StatusServiceUnavailable})
+		}
+		for _, st := range statuses {
 			schema, errType := ref("Error"), "application/json"
 			if r.tag == "auth" {
 				schema = ref("OAuthError")

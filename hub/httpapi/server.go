@@ -52,6 +52,8 @@ type Deps struct {
 	// trail. Empty: none, the audit records the connection's peer; a
 	// client could otherwise write any address into the audit.
 	TrustedProxies []string
+	// Bodies bound the memory request bodies take (zero fields: defaults).
+	Bodies BodyLimits
 }
 
 // CheckTrustedProxies reports the first entry of proxies that is neither
@@ -80,6 +82,8 @@ type Server struct {
 	fhirLimit *limiter
 	// ingest is the FHIR ingestion use case (hub/ingest).
 	ingest *ingest.Service
+	// bodies is the byte budget and per-client slots of request bodies.
+	bodies *bodyBudget
 }
 
 // New builds the HTTP server.
@@ -101,7 +105,8 @@ func New(deps Deps) *Server {
 	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
+	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait),
+		bodies: newBodyBudget(deps.Bodies)}
 	s.ingest = &ingest.Service{Mapper: deps.FHIR, Events: deps.Service, Slot: s.fhirSlot}
 	e.Use(withCorrelation())
 	if deps.HTTPMetrics != nil { // outside recoverJSON: a recovered panic counts as its 500
@@ -133,7 +138,7 @@ func New(deps Deps) *Server {
 			}
 		}
 		if r.body {
-			chain = append(chain, readBody(max, media, fail))
+			chain = append(chain, s.readBody(max, media, fail))
 		}
 		if r.limit != nil { // after the body: a slow sender must not hold a slot
 			chain = append(chain, r.limit)

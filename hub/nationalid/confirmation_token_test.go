@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/testharness/hubtest"
@@ -109,7 +110,8 @@ func TestConfirmationTokenNeedsTheCallersOwnConfirmScopes(t *testing.T) {
 
 // TestConfirmationTokenRevokedWithItsClient: a confirmation token is
 // issued in the minting client's name, so disabling that client stops its
-// tokens at once, like its own; nothing is accepted meanwhile.
+// tokens at once, like its own; nothing is accepted meanwhile, and
+// enabling the client again does not revive them.
 func TestConfirmationTokenRevokedWithItsClient(t *testing.T) {
 	e := start(t, mosipmock.Profile{NeverCallBack: true}, "")
 	ev := e.register(t, "birth", "rvk", verifiedBirth("Revoke", "Me"))
@@ -122,6 +124,9 @@ func TestConfirmationTokenRevokedWithItsClient(t *testing.T) {
 	var tr struct{ Token string }
 	res.JSON(&tr)
 	admin := core.Principal{ID: "admin", Type: core.UserTypeSystem}
+	// tokens issued before a client's last change are refused, to the
+	// second (iat's grain): change it in a later second than the token's
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	if err := e.h.App.Clients.Disable(context.Background(), id, admin); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +140,16 @@ func TestConfirmationTokenRevokedWithItsClient(t *testing.T) {
 	if err := e.h.App.Clients.Enable(context.Background(), id, admin); err != nil {
 		t.Fatal(err)
 	}
+	if r := e.h.Do("POST", accept, tr.Token, map[string]any{}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("accept with a token from before the client was disabled, once it is enabled again: %d %.300s (enabling must not revive it)", r.Status, r.Body)
+	}
+	res = e.h.Do("POST", fmt.Sprintf("/api/events/ops/pending/%s/%s/token", ev.ID, req.ID), e.h.Token(id, secret), nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("new token after enable: %d %s", res.Status, res.Body)
+	}
+	res.JSON(&tr)
 	if r := e.h.Do("POST", accept, tr.Token, map[string]any{}); r.Status != http.StatusOK {
-		t.Fatalf("accept once the client is enabled again: %d %s", r.Status, r.Body)
+		t.Fatalf("accept with a token minted after enable: %d %s", r.Status, r.Body)
 	}
 	if st := core.Derive(e.stored(t, ev.ID)); st.Status != core.EventRegistered {
 		t.Fatalf("after accept: %s", st.Status)

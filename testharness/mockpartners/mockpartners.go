@@ -4,12 +4,12 @@
 package mockpartners
 
 import (
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
@@ -42,7 +42,7 @@ func StartMOSIP(dataDir string, p mosipmock.Profile, log *slog.Logger) (*mosipmo
 		return nil, nil, fmt.Errorf("mosip mock: %w", err)
 	}
 	idaCert := filepath.Join(dataDir, "keys", "mosip-mock-ida.crt")
-	if err := os.WriteFile(idaCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.Cert().Raw}), 0o644); err != nil {
+	if err := os.WriteFile(idaCert, keyfile.EncodeCertificate(m.Cert()), 0o644); err != nil {
 		m.Close()
 		return nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/adapters/mosip/mosipcrypto"
 )
 
@@ -289,7 +290,7 @@ func (s *subscriber) open(rec *received, allowed string) error {
 		if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
 			return nil, err
 		}
-		return mosipcrypto.ParsePublicKeyPEM([]byte(doc.PublicKeyPem))
+		return keyfile.ParseRSAPublicKey([]byte(doc.PublicKeyPem))
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/adapters/mosip/mosipcrypto"
 )
 
@@ -176,7 +177,7 @@ func (m *Mock) idaAnswer(w http.ResponseWriter, txn string, ok bool, errs ...ida
 
 // publicKey is GET /.well-known/public-key.json (research §4).
 func (m *Mock) publicKey(w http.ResponseWriter, _ *http.Request) {
-	pemText, err := mosipcrypto.EncodePublicKeyPEM(&m.key.PublicKey)
+	pemText, err := keyfile.EncodePublicKey(&m.key.PublicKey)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "MOCK-500", "public key unavailable")
 		return

@@ -12,6 +12,8 @@ import (
 	jwxcert "github.com/lestrrat-go/jwx/v2/cert"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/crvshub/crvshub/adapters/keyfile"
 )
 
 // SignDetached returns the IDA "Signature" header value: a detached RS256
@@ -24,7 +26,7 @@ func SignDetached(priv *rsa.PrivateKey, cert *x509.Certificate, payload []byte) 
 	}
 	hdr := jws.NewHeaders()
 	var x5c jwxcert.Chain
-	if err := x5c.AddString(base64.URLEncoding.EncodeToString(EncodeCertificatePEM(cert))); err != nil {
+	if err := x5c.AddString(base64.URLEncoding.EncodeToString(keyfile.EncodeCertificate(cert))); err != nil {
 		return "", fmt.Errorf("mosipcrypto: x5c: %w", err)
 	}
 	if err := hdr.Set(jws.X509CertChainKey, &x5c); err != nil {
@@ -84,7 +86,7 @@ func parseX5C(s string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: x5c base64: %w", ErrMalformed, err)
 	}
 	if strings.Contains(string(b), "-----BEGIN") {
-		c, err := ParseCertificatePEM(b)
+		c, err := keyfile.ParseCertificate(b)
 		if err != nil {
 			return nil, fmt.Errorf("%w: x5c: %w", ErrMalformed, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/adapters/keyfile"
 )
 
 func TestSignDetached(t *testing.T) {
@@ -30,7 +32,7 @@ func TestSignDetached(t *testing.T) {
 		t.Fatal(err)
 	}
 	pemText, err := base64.URLEncoding.DecodeString(h.X5c[0])
-	if h.Alg != "RS256" || len(h.X5c) != 1 || err != nil || string(pemText) != string(EncodeCertificatePEM(k[0].cert)) {
+	if h.Alg != "RS256" || len(h.X5c) != 1 || err != nil || string(pemText) != string(keyfile.EncodeCertificate(k[0].cert)) {
 		t.Fatalf("header %s: x5c must be base64url of the PEM text (%v)", hb, err)
 	}
 	// Independent check: RS256 over hdr + "." + base64url(payload).
@@ -60,7 +62,7 @@ func TestVerifyDetachedRejects(t *testing.T) {
 	// mallory signs with her key but claims alice's certificate
 	mSig, _ := SignDetached(k[2].key, k[2].cert, body)
 	mParts := strings.Split(mSig, ".")
-	aliceX5c := hdr(map[string]any{"alg": "RS256", "x5c": []string{base64.URLEncoding.EncodeToString(EncodeCertificatePEM(k[0].cert))}})
+	aliceX5c := hdr(map[string]any{"alg": "RS256", "x5c": []string{base64.URLEncoding.EncodeToString(keyfile.EncodeCertificate(k[0].cert))}})
 	cases := map[string]struct {
 		sig  string
 		body []byte

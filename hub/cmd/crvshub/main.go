@@ -140,6 +140,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	withMocks := fs.Bool("with-mocks", false, "start the MOSIP mock in-process and route to it (demo and tests)")
 	mockProfile := fs.String("mock-profile", env("CRVSHUB_MOCK_PROFILE", ""), "with --with-mocks: fault profile, e.g. latency=50ms,errorRate=0.2,down,neverCallBack")
 	trusted := fs.String("trusted-proxies", env("CRVSHUB_TRUSTED_PROXIES", ""), "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client in the audit; default none")
+	bodyBudget := fs.String("body-budget", env("CRVSHUB_BODY_BUDGET", "128"), "MiB of request bodies held at once, all clients (at least 8)")
+	bodyPerClient := fs.String("body-per-client", env("CRVSHUB_BODY_PER_CLIENT", "64"), "requests of one client reading or holding a body at once")
+	bodyWait := fs.String("body-wait", env("CRVSHUB_BODY_WAIT", "2s"), "how long a request waits for body budget or a client slot before a 503")
+	bodyRate := fs.String("body-min-rate", env("CRVSHUB_BODY_MIN_RATE", "256"), "KiB/s: a body's read deadline is 5 s plus its size at this rate (408 after)")
 	ackWait := fs.Duration("ack-wait", 0, "bus redelivery of a message taken but never acknowledged, e.g. after a crash (default: the partner retry budget plus a tenth; a shorter value is refused)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -152,6 +156,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := httpapi.CheckTrustedProxies(proxies); err != nil {
 		return usageError{"--trusted-proxies: " + err.Error()}
+	}
+	bodies, err := bodyLimits(*bodyBudget, *bodyPerClient, *bodyWait, *bodyRate)
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -176,8 +184,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	opts := app.Options{DataDir: *data, ConfigDir: *cfg, KeyFile: *keyFile, Log: log, MetricsAddr: *metricsAddr,
-		TrustedProxies: proxies,
-		Messaging:      app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
+		TrustedProxies: proxies, Bodies: bodies,
+		Messaging: app.MessagingOptions{NATSURL: *natsURL, AckWait: *ackWait}}
 	if *partners != "" {
 		if opts.Partners, err = app.LoadPartners(*partners); err != nil {
 			ln.Close()
@@ -228,6 +236,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("crvshub listening", "addr", ln.Addr().String(), "data", *data)
 	return a.Serve(ctx, ln)
+}
+
+// bodyLimits reads the body limit flags: the budget in MiB (at least the
+// largest body, 8 MiB), the per-client slots, the wait, the minimum rate
+// in KiB/s.
+func bodyLimits(budgetMiB, perClient, wait, rateKiB string) (httpapi.BodyLimits, error) {
+	var l httpapi.BodyLimits
+	mib, err := strconv.ParseInt(budgetMiB, 10, 64)
+	if err != nil || mib < httpapi.FHIRMaxBody>>20 || mib > 1<<20 {
+		return l, usageError{fmt.Sprintf("--body-budget %q: a number of MiB from %d", budgetMiB, httpapi.FHIRMaxBody>>20)}
+	}
+	if l.PerClient, err = strconv.Atoi(perClient); err != nil || l.PerClient < 1 {
+		return l, usageError{fmt.Sprintf("--body-per-client %q: a positive number", perClient)}
+	}
+	if l.Wait, err = time.ParseDuration(wait); err != nil || l.Wait <= 0 {
+		return l, usageError{fmt.Sprintf("--body-wait %q: a positive duration such as 2s", wait)}
+	}
+	kib, err := strconv.ParseInt(rateKiB, 10, 64)
+	if err != nil || kib < 1 || kib > 1<<30 {
+		return l, usageError{fmt.Sprintf("--body-min-rate %q: a positive number of KiB/s", rateKiB)}
+	}
+	l.Budget, l.ReadRate = mib<<20, kib<<10
+	return l, nil
 }
 
 // defaultPublicURL is the URL partners reach the hub at when --public-url

@@ -98,6 +98,8 @@ func TestCLIErrors(t *testing.T) {
 		{"disable without id", []string{"clients", "disable", "--data", data}, "client id", true},
 		{"disable unknown", []string{"clients", "disable", "--data", data, "00000000-0000-4000-8000-000000000000"}, "not found", false},
 		{"bad log level", []string{"serve", "--data", data, "--log-level", "loud"}, "log level", true},
+		{"body budget below the largest body", []string{"serve", "--data", data, "--body-budget", "4"}, "--body-budget", true},
+		{"bad body wait", []string{"serve", "--data", data, "--body-wait", "soon"}, "--body-wait", true},
 		{"bad trusted proxy", []string{"serve", "--data", data, "--trusted-proxies", "10.0.0.0/8, proxy.example"}, "proxy.example", true},
 	}
 	for _, tc := range cases {

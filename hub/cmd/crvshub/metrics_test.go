@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -47,5 +48,17 @@ func TestServeMetricsAddr(t *testing.T) {
 	}
 	if s := status("http://" + addr + "/metrics"); s != http.StatusNotFound {
 		t.Errorf("GET /metrics on --addr: %d, want 404", s)
+	}
+	res, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, m := range []string{"crvshub_http_body_bytes_reserved 0", "crvshub_auth_failures_total 0",
+		`crvshub_auth_throttled_total{reason="client"} 0`, `crvshub_auth_throttled_total{reason="source"} 0`} {
+		if !bytes.Contains(text, []byte(m)) {
+			t.Errorf("/metrics has no %s:\n%s", m, text)
+		}
 	}
 }

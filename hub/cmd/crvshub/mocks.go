@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
@@ -103,17 +102,9 @@ func mocks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *certFile == "" {
 		return usageError{"mocks: --partner-cert is required (the hub creates <data>/keys/mosip-partner.crt when it starts with a mosip partner)"}
 	}
-	b, err := os.ReadFile(*certFile)
+	cert, err := keyfile.ReadCertificate(*certFile)
 	if err != nil {
 		return err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return fmt.Errorf("%s: not PEM", *certFile)
-	}
-	cert, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *certFile, err)
 	}
 	p, err := parseProfile(*profile)
 	if err != nil {
