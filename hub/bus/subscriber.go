@@ -72,6 +72,7 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		s.wg.Done()
 		return nil, fmt.Errorf("bus: subscribe %s: %w", topic, err)
 	}
+	s.b.watch.topics.Store(topic, struct{}{}) // its consumer is kept (health.go)
 	go func() {
 		defer s.wg.Done()
 		select {
