@@ -164,6 +164,17 @@ func (a *App) openPartners(ctx context.Context) error {
 			}))
 	}
 	a.Relay = &bus.Relay{Outbox: a.Store, Publisher: b.Publisher(), Log: a.Log, Metrics: metrics}
+	b.OnRecovered(a.Relay.Resume) // no waiting out the relay's back-off once the bus works again
+	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_outbox_lag_seconds",
+		Help: "Age of the oldest outbox message not yet on the bus (0: none waiting)"}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lag, err := a.Relay.Lag(ctx)
+		if err != nil {
+			return -1
+		}
+		return lag.Seconds()
+	}))
 	a.Service.Enqueued = a.Relay.Poke
 	a.Ops.Enqueued = a.Relay.Poke
 	a.Breakers = bus.NewBreakers(m.Breaker, a.Log, a.Metrics)

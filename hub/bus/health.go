@@ -215,3 +215,14 @@ func (b *Bus) keepConsumers() {
 		return true
 	})
 }
+
+// EmbeddedServer is the embedded NATS server now running (nil with an
+// external one), for diagnostics and tests; a restart replaces it.
+func (b *Bus) EmbeddedServer() *server.Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.storeDir == "" {
+		return nil
+	}
+	return b.ns
+}

@@ -82,10 +82,7 @@ func TestBusRecoversWhenJetStreamStops(t *testing.T) {
 	}
 	waitFor(t, "the ack processed", func() bool { n, err := b.Depth(topic); return err == nil && n == 0 })
 
-	b.mu.Lock()
-	ns := b.ns
-	b.mu.Unlock()
-	if err := ns.ShutdownJetStream(); err != nil {
+	if err := b.EmbeddedServer().ShutdownJetStream(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the bus to report JetStream down or to restart", func() bool { return b.Health() != nil || b.Restarts() > 0 })

@@ -26,8 +26,9 @@ type Deps struct {
 	// WellKnownPEM and JWKS serve the token signing public key.
 	WellKnownPEM gin.HandlerFunc
 	JWKS         gin.HandlerFunc
-	// Ready reports whether the hub can serve (store reachable...).
-	Ready   func(ctx context.Context) error
+	// Ready reports whether the hub can serve: each part's check (store,
+	// bus, relay) and the outbox lag, for GET /readyz.
+	Ready   func(ctx context.Context) Readiness
 	Log     *slog.Logger
 	MaxBody int64 // 0 = DefaultMaxBody
 	// FHIR maps FHIR bundles to declarations and back (the /fhir and
@@ -96,7 +97,7 @@ func New(deps Deps) *Server {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait)}
-	e.Use(withCorrelation(), recoverJSON(deps.Log), accessLog(deps.Log))
+	e.Use(withCorrelation(), retryAfter(), recoverJSON(deps.Log), accessLog(deps.Log))
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
