@@ -46,6 +46,19 @@ func runRelay(t *testing.T, b *Bus, ob core.Outbox) *Relay {
 	return r
 }
 
+// relayed subscribes to topic, runs a relay and sees a first message
+// through.
+func relayed(t *testing.T, b *Bus, topic string) (<-chan *message.Message, *memOutbox, *Relay) {
+	t.Helper()
+	ch := subscribe(t, b, topic)
+	ob := &memOutbox{}
+	r := runRelay(t, b, ob)
+	ob.add(outboxMsg(topic, 1))
+	r.Poke()
+	receiveAck(t, ch, outboxMsg(topic, 1).ID)
+	return ch, ob, r
+}
+
 // receiveAck waits (up to a minute) for the message id on ch and acks it.
 func receiveAck(t *testing.T, ch <-chan *message.Message, id string) {
 	t.Helper()
@@ -71,12 +84,7 @@ func outboxMsg(topic string, i int) core.OutboxMessage {
 func TestBusRecoversWhenJetStreamStops(t *testing.T) {
 	b := openBus(t, t.TempDir(), Options{HealthInterval: 50 * time.Millisecond})
 	const topic = "recover"
-	ch := subscribe(t, b, topic)
-	ob := &memOutbox{}
-	r := runRelay(t, b, ob)
-	ob.add(outboxMsg(topic, 1))
-	r.Poke()
-	receiveAck(t, ch, outboxMsg(topic, 1).ID)
+	ch, ob, r := relayed(t, b, topic)
 	if err := b.Health(); err != nil {
 		t.Fatalf("healthy bus: %v", err)
 	}
@@ -134,12 +142,7 @@ func TestBusRecoversFromFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.Close() }) // before the unmount (cleanups run last first)
 	const topic = "diskfull"
-	ch := subscribe(t, b, topic)
-	ob := &memOutbox{}
-	r := runRelay(t, b, ob)
-	ob.add(outboxMsg(topic, 1))
-	r.Poke()
-	receiveAck(t, ch, outboxMsg(topic, 1).ID)
+	ch, ob, r := relayed(t, b, topic)
 
 	filler := filepath.Join(dir, "filler")
 	fill(t, filler)
