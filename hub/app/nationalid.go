@@ -312,10 +312,12 @@ func (a *App) startPartners(ctx context.Context) (wait func()) {
 		}
 		done <- struct{}{}
 	}()
+	routerDone := make(chan struct{})
 	go func() {
 		if err := a.Router.Run(ctx); err != nil {
 			a.Log.Error("message router stopped", "error", err)
 		}
+		close(routerDone)
 		done <- struct{}{}
 	}()
 	n := 2
@@ -328,7 +330,10 @@ func (a *App) startPartners(ctx context.Context) (wait func()) {
 			done <- struct{}{}
 		}()
 	}
-	<-a.Router.Running()
+	select { // a router that failed to start (stopped during an outage) never runs
+	case <-a.Router.Running():
+	case <-routerDone:
+	}
 	return func() {
 		for range n {
 			<-done

@@ -104,6 +104,22 @@ func TestBusRecoversWhenJetStreamStops(t *testing.T) {
 	waitFor(t, "the outbox empty and the relay healthy", func() bool { return ob.pending() == 0 && r.Health() == nil })
 }
 
+// TestSubscribeWaitsForTheBus: a subscription made while JetStream is
+// down (a router starting during an outage) does not fail: it starts once
+// the bus has recovered, and receives.
+func TestSubscribeWaitsForTheBus(t *testing.T) {
+	b := openBus(t, t.TempDir(), Options{HealthInterval: 50 * time.Millisecond})
+	if err := b.EmbeddedServer().ShutdownJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	ch := subscribe(t, b, "waits")
+	if b.Restarts() < 1 {
+		t.Fatal("subscribed without JetStream")
+	}
+	publish(t, b.Publisher(), "waits", "00000000-0000-0000-0000-000000000001", `{}`)
+	receiveAck(t, ch, "00000000-0000-0000-0000-000000000001")
+}
+
 // TestBusRecreatesLostConsumer: a subscribed topic whose durable consumer
 // vanished (an external server that lost its state) gets it back, and
 // the subscription receives again.
