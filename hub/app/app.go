@@ -296,9 +296,25 @@ func openSQLite(ctx context.Context, dataDir string, so sqlite.Options) (*sqlite
 	return st, nil
 }
 
-func (a *App) ready(ctx context.Context) error {
+// ready is /readyz: the store answers and can write, and with routing on
+// the bus can move messages and the outbox relay is not failing (with the
+// outbox's lag). Any of them failing takes the hub out of a load
+// balancer until it works again.
+func (a *App) ready(ctx context.Context) httpapi.Readiness {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	r := httpapi.Readiness{Checks: map[string]error{"store": a.storeReady(ctx)}}
+	if a.Bus != nil {
+		r.Checks["bus"] = a.Bus.Health()
+		r.Checks["relay"] = a.Relay.Health()
+		if lag, err := a.Relay.Lag(ctx); err == nil {
+			r.OutboxLag = &lag
+		}
+	}
+	return r
+}
+
+func (a *App) storeReady(ctx context.Context) error {
 	_, err := a.Store.EventIDByTrackingID(ctx, "-")
 	if err != nil && !errors.Is(err, core.ErrNotFound) {
 		return err

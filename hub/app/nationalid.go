@@ -140,16 +140,10 @@ func (a *App) openPartners(ctx context.Context) error {
 	}
 	a.Bus = b
 	metrics := bus.NewMetrics(a.Metrics)
-	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_outbox_pending",
-		Help: "Outbox messages committed but not yet on the bus"}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
+	a.gauge("crvshub_outbox_pending", "Outbox messages committed but not yet on the bus", func(ctx context.Context) (float64, error) {
 		n, err := a.Store.OutboxLen(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
+		return float64(n), err
+	})
 	for name := range a.Dispatcher.Partners {
 		topic := core.TopicNationalID(name)
 		a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_queue_depth",
@@ -163,6 +157,11 @@ func (a *App) openPartners(ctx context.Context) error {
 			}))
 	}
 	a.Relay = &bus.Relay{Outbox: a.Store, Publisher: b.Publisher(), Log: a.Log, Metrics: metrics}
+	b.OnRecovered(a.Relay.Resume) // no waiting out the relay's back-off once the bus works again
+	a.gauge("crvshub_outbox_lag_seconds", "Age of the oldest outbox message not yet on the bus (0: none waiting)", func(ctx context.Context) (float64, error) {
+		lag, err := a.Relay.Lag(ctx)
+		return lag.Seconds(), err
+	})
 	a.Service.Enqueued = a.Relay.Poke
 	a.Ops.Enqueued = a.Relay.Poke
 	a.Breakers = bus.NewBreakers(m.Breaker, a.Log, a.Metrics)
@@ -180,6 +179,20 @@ func (a *App) openPartners(ctx context.Context) error {
 	}
 	a.Router = r
 	return nil
+}
+
+// gauge registers a gauge read from the store (within 2 s; -1 when the
+// read fails).
+func (a *App) gauge(name, help string, read func(ctx context.Context) (float64, error)) {
+	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		v, err := read(ctx)
+		if err != nil {
+			return -1
+		}
+		return v
+	}))
 }
 
 func (a *App) openMOSIP(s *MOSIPSettings) (*mosip.Adapter, error) {
@@ -290,10 +303,12 @@ func (a *App) startPartners(ctx context.Context) (wait func()) {
 		}
 		done <- struct{}{}
 	}()
+	routerDone := make(chan struct{})
 	go func() {
 		if err := a.Router.Run(ctx); err != nil {
 			a.Log.Error("message router stopped", "error", err)
 		}
+		close(routerDone)
 		done <- struct{}{}
 	}()
 	n := 2
@@ -306,7 +321,10 @@ func (a *App) startPartners(ctx context.Context) (wait func()) {
 			done <- struct{}{}
 		}()
 	}
-	<-a.Router.Running()
+	select { // a router that failed to start (stopped during an outage) never runs
+	case <-a.Router.Running():
+	case <-routerDone:
+	}
 	return func() {
 		for range n {
 			<-done

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,6 +36,10 @@ type Options struct {
 	AckWait          time.Duration // default 30 s: redelivery when neither acked nor nacked
 	NakDelay         time.Duration // default 1 s: redelivery delay after a Nack (none on shutdown)
 	SubscribersCount int           // default 4 per topic
+	// HealthInterval is how often the bus checks that messages can move
+	// (default 1 s; see health.go): a failing embedded server is
+	// restarted, a lost consumer re-created.
+	HealthInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -50,6 +55,9 @@ func (o *Options) defaults() {
 	if o.SubscribersCount <= 0 {
 		o.SubscribersCount = 4
 	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = time.Second
+	}
 }
 
 // Bus is a connection to JetStream (and, when embedded, the server itself)
@@ -57,8 +65,12 @@ func (o *Options) defaults() {
 type Bus struct {
 	o   Options
 	log *slog.Logger
-	ns  *server.Server // nil when external
+	ns  *server.Server // nil when external; replaced by a restart (health.go)
 	url string         // with the embedded server's token
+	// the embedded server's store, port and token, kept for a restart
+	storeDir string
+	port     int
+	token    string
 	// shownURL is the embedded server's URL without the token.
 	shownURL string
 	nc       *nats.Conn // management connection (streams, consumers)
@@ -69,6 +81,7 @@ type Bus struct {
 	done     bool
 
 	streams sync.Map // topic -> struct{}: stream ensured
+	watch   watcher  // health.go
 }
 
 // Open starts (or connects to) NATS JetStream and builds the publisher and
@@ -88,6 +101,7 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		_ = b.Close()
 		return nil, err
 	}
+	b.startWatch()
 	return b, nil
 }
 
@@ -102,15 +116,31 @@ func (b *Bus) startServer(dir string) error {
 	if err != nil {
 		return fmt.Errorf("bus: nats token: %w", err)
 	}
+	b.storeDir, b.token = dir, token
+	ns, err := b.newServer(server.RANDOM_PORT)
+	if err != nil {
+		return err
+	}
+	b.ns = ns
+	b.port = ns.Addr().(*net.TCPAddr).Port
+	b.shownURL = ns.ClientURL()
+	b.url = strings.Replace(b.shownURL, "://", "://"+token+"@", 1)
+	b.log.Info("bus: embedded nats started", "url", b.shownURL, "store", dir)
+	return nil
+}
+
+// newServer starts an embedded server on port with the bus's store and
+// token and waits until it accepts connections.
+func (b *Bus) newServer(port int) (*server.Server, error) {
 	ns, err := server.NewServer(&server.Options{
 		ServerName:    "crvshub",
 		Host:          "127.0.0.1",
-		Port:          server.RANDOM_PORT,
+		Port:          port,
 		JetStream:     true,
-		StoreDir:      dir,
+		StoreDir:      b.storeDir,
 		NoSigs:        true,
 		NoLog:         true,
-		Authorization: token,
+		Authorization: b.token,
 		// The relay deletes an outbox row once JetStream acknowledged the
 		// message, which JetStream does before its disk write is synced.
 		// Syncing every message (SyncAlways) cost 10% of registrations/s
@@ -122,23 +152,22 @@ func (b *Bus) startServer(dir string) error {
 		SyncInterval: syncInterval,
 	})
 	if err != nil {
-		return fmt.Errorf("bus: nats server: %w", err)
+		return nil, fmt.Errorf("bus: nats server: %w", err)
 	}
 	go ns.Start()
 	if !ns.ReadyForConnections(15 * time.Second) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return errors.New("bus: embedded nats server not ready")
+		return nil, errors.New("bus: embedded nats server not ready (timed out after 15 s)")
 	}
-	b.ns = ns
-	b.shownURL = ns.ClientURL()
-	b.url = strings.Replace(b.shownURL, "://", "://"+token+"@", 1)
-	b.log.Info("bus: embedded nats started", "url", b.shownURL, "store", dir)
-	return nil
+	return ns, nil
 }
 
 func (b *Bus) connect(ctx context.Context) error {
-	natsOpts := []nats.Option{nats.Name("crvshub"), nats.MaxReconnects(-1)}
+	// Never give up reconnecting: the embedded server comes back on the
+	// same port after a restart (health.go), an external one after its
+	// outage.
+	natsOpts := []nats.Option{nats.Name("crvshub"), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait)}
 	if dl, ok := ctx.Deadline(); ok {
 		natsOpts = append(natsOpts, nats.Timeout(time.Until(dl)))
 	}
@@ -216,6 +245,7 @@ func randomToken() (string, error) {
 // Close closes the subscriber, the publisher, then the embedded server
 // (waiting for its shutdown). It may be called more than once.
 func (b *Bus) Close() error {
+	b.stopWatch() // before the lock: a restart in progress holds it
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.done {
@@ -331,6 +361,9 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 		return err
 	}
 	if err := p.Publisher.Publish(topic, msgs...); err != nil {
+		// the stream may be gone (an external NATS that lost its state):
+		// the next publish checks it again
+		p.b.streams.Delete(topic)
 		return fmt.Errorf("bus: publish %s: %w", topic, err)
 	}
 	return nil

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
@@ -74,14 +74,21 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// Backoff is the wait before retry n (1-based), jitter included.
+// Backoff is the wait before retry n (1-based), jitter included, as the
+// Retry middleware draws it (cenkalti/backoff's exponential back-off,
+// the one Watermill's Retry runs).
 func (p RetryPolicy) Backoff(n int) time.Duration {
-	p = p.withDefaults()
-	d := p.base(n)
-	if p.RandomizationFactor > 0 {
-		d *= 1 + p.RandomizationFactor*(2*rand.Float64()-1)
+	b := p.withDefaults().expBackoff()
+	var d time.Duration
+	for range max(n, 1) {
+		d = b.NextBackOff()
 	}
-	return time.Duration(d)
+	return d
+}
+
+func (p RetryPolicy) expBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: p.InitialInterval, MaxInterval: p.MaxInterval,
+		Multiplier: p.Multiplier, RandomizationFactor: p.RandomizationFactor}
 }
 
 // MaxBackoff is the longest wait Backoff(n) may return (jitter at its
@@ -135,41 +142,57 @@ func retryable(err error) bool {
 }
 
 // Retry retries the handler in process (the message stays unacked) with
-// p's back-off. Errors wrapping ErrUnavailable or adapters.ErrPermanent are
-// returned at once. Each attempt starts from the message's original
-// context, so a Timeout inside Retry applies per attempt. The returned
-// error records the attempt count for DeadLetter.
+// p's back-off: Watermill's middleware.Retry. Errors wrapping
+// ErrUnavailable or adapters.ErrPermanent are returned at once. Each
+// attempt starts from the message's original context
+// (ResetContextOnRetry), so a Timeout inside Retry applies per attempt.
+// The returned error records the attempt count for DeadLetter.
 func Retry(p RetryPolicy, log *slog.Logger) message.HandlerMiddleware {
 	if log == nil {
 		log = slog.Default()
 	}
+	p = p.withDefaults()
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			ctx := msg.Context()
-			for n := 1; ; n++ {
-				msg.SetContext(ctx)
+			var n int      // attempts made
+			var last error // the handler's last error
+			attempt := func(msg *message.Message) ([]*message.Message, error) {
+				n++
 				out, err := h(msg)
 				if err == nil {
-					msg.SetContext(ctx)
 					return out, nil
 				}
-				if n > p.MaxRetries || !retryable(err) {
-					msg.SetContext(ctx)
-					return out, &attemptsError{err: err, attempts: n}
+				last = err
+				if !retryable(err) {
+					return out, backoff.Permanent(err) // not retried; Watermill unwraps it
 				}
-				wait := p.Backoff(n)
-				log.WarnContext(ctx, "handler failed; retrying", "message_id", msg.UUID,
-					"correlation_id", core.RequestMetaFrom(ctx).CorrelationID,
-					"attempt", n, "wait", wait, "error", err)
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					msg.SetContext(ctx)
-					return nil, &attemptsError{err: fmt.Errorf("%w (retry stopped: %w)", err, ctx.Err()), attempts: n}
-				case <-t.C:
+				if n <= p.MaxRetries {
+					log.WarnContext(ctx, "handler failed; retrying", "message_id", msg.UUID,
+						"correlation_id", core.RequestMetaFrom(ctx).CorrelationID, "attempt", n, "error", err)
 				}
+				return out, err
 			}
+			// Neither ShouldRetry nor OnRetryHook: Watermill draws an
+			// extra back-off for each call of them, which would make the
+			// waits longer than MaxWaits (the AckWait budget) says.
+			out, err := middleware.Retry{
+				MaxRetries:          max(p.MaxRetries, 0),
+				InitialInterval:     p.InitialInterval,
+				MaxInterval:         p.MaxInterval,
+				Multiplier:          p.Multiplier,
+				RandomizationFactor: p.RandomizationFactor,
+				ResetContextOnRetry: true,
+			}.Middleware(attempt)(msg)
+			msg.SetContext(ctx) // not the last attempt's (a Timeout's, cancelled)
+			switch {
+			case err == nil:
+				return out, nil
+			case last != nil && !errors.Is(err, last):
+				// the context ended between attempts: the handler's error, and why no retry
+				err = fmt.Errorf("%w (retry stopped: %w)", last, err)
+			}
+			return out, &attemptsError{err: err, attempts: max(n, 1)}
 		}
 	}
 }

@@ -186,3 +186,32 @@ func TestCorrelationMiddleware(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryStopsWithTheContext: a context ending between attempts stops
+// the retries; the error keeps the handler's error and says why, with
+// the attempts made.
+func TestRetryStopsWithTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls atomic.Int32
+	p := RetryPolicy{MaxRetries: 5, InitialInterval: time.Minute}
+	h := Retry(p, quietLog())(func(*message.Message) ([]*message.Message, error) {
+		calls.Add(1)
+		cancel() // the hub stops while the first attempt fails
+		return nil, errTransient
+	})
+	msg := message.NewMessage("m", nil)
+	msg.SetContext(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := h(msg); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errTransient) || !errors.Is(err, context.Canceled) || attempts(err) != 1 || calls.Load() != 1 {
+			t.Fatalf("err %v (attempts %d, calls %d), want the handler's error, context.Canceled, 1 attempt", err, attempts(err), calls.Load())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out after 30 s: Retry kept waiting after its context ended")
+	}
+	if msg.Context() != ctx {
+		t.Fatal("the message's context was not restored")
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/crvshub/crvshub/core"
 )
@@ -25,15 +27,57 @@ type Relay struct {
 	Metrics   *Metrics      // optional
 
 	// MaxBackoff bounds the back-off after errors (default 30 s; it starts
-	// at Interval and doubles).
+	// at Interval and doubles; Resume ends it early).
 	MaxBackoff time.Duration
 
 	initOnce sync.Once
 	wake     chan struct{}
+	resume   chan struct{}
+	// failing is the current run of failed rounds (nil: the last round
+	// succeeded)
+	failing atomic.Pointer[relayFailure]
+}
+
+type relayFailure struct {
+	err   error
+	since time.Time
 }
 
 func (r *Relay) init() {
-	r.initOnce.Do(func() { r.wake = make(chan struct{}, 1) })
+	r.initOnce.Do(func() { r.wake, r.resume = make(chan struct{}, 1), make(chan struct{}, 1) })
+}
+
+// Resume wakes the loop now even while it backs off after errors (the bus
+// calls it when it is healthy again). It never blocks.
+func (r *Relay) Resume() {
+	r.init()
+	select {
+	case r.resume <- struct{}{}:
+	default:
+	}
+}
+
+// Health is nil unless the relay's last round failed: then the error and
+// since when rounds fail.
+func (r *Relay) Health() error {
+	f := r.failing.Load()
+	if f == nil {
+		return nil
+	}
+	return fmt.Errorf("outbox relay failing since %s: %w", f.since.UTC().Format(time.RFC3339), f.err)
+}
+
+// Lag is the age of the oldest message still in the outbox (0 when it is
+// empty): how far behind the bus is.
+func (r *Relay) Lag(ctx context.Context) (time.Duration, error) {
+	msgs, err := r.Outbox.PendingOutbox(ctx, 1)
+	if err != nil {
+		return 0, fmt.Errorf("outbox lag: %w", err)
+	}
+	if len(msgs) == 0 || msgs[0].CreatedAt.IsZero() {
+		return 0, nil
+	}
+	return max(time.Since(msgs[0].CreatedAt), 0), nil
 }
 
 // Poke wakes the loop now (called after a commit that enqueued). It never
@@ -63,7 +107,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	backoff := interval
+	// after errors: Interval, doubling up to MaxBackoff, no jitter (one
+	// relay per hub)
+	bo := &backoff.ExponentialBackOff{InitialInterval: interval, Multiplier: 2, MaxInterval: maxBackoff}
 	for {
 		full, err := r.once(ctx, log)
 		wait := interval
@@ -72,11 +118,16 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		case err != nil:
 			r.Metrics.relayError()
-			log.Warn("outbox relay failed; retrying", "error", err, "backoff", backoff)
-			wait = backoff
-			backoff = min(backoff*2, maxBackoff)
+			wait = bo.NextBackOff()
+			log.Warn("outbox relay failed; retrying", "error", err, "backoff", wait)
+			if f := r.failing.Load(); f != nil {
+				r.failing.Store(&relayFailure{err: err, since: f.since})
+			} else {
+				r.failing.Store(&relayFailure{err: err, since: time.Now()})
+			}
 		default:
-			backoff = interval
+			bo.Reset()
+			r.failing.Store(nil)
 			if full {
 				wait = 0 // more are waiting
 			}
@@ -95,6 +146,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		case <-wake:
 			t.Stop()
+		case <-r.resume:
+			t.Stop()
+			bo.Reset()
 		case <-t.C:
 		}
 	}

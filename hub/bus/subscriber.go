@@ -9,6 +9,7 @@ import (
 
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 )
 
@@ -52,9 +53,31 @@ func newSubscriber(b *Bus) *subscriber {
 // Subscribe binds a queue subscription to the topic's durable consumer.
 // The channel is closed once ctx ends or Close runs and every delivery of
 // this subscription is settled (or Close gave up waiting).
+//
+// A bus that cannot move messages now (JetStream down, being restarted by
+// the health watcher) does not fail the subscription: the consumer is
+// asked for again with a back-off until it works, ctx ends or Close runs,
+// so a router started during an outage starts once the bus is back.
 func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := s.b.ensureConsumer(topic); err != nil {
+	if err := validTopic(topic); err != nil {
 		return nil, err
+	}
+	wait := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, Multiplier: 2,
+		RandomizationFactor: 0.2, MaxInterval: 5 * time.Second}
+	for {
+		err := s.b.ensureConsumer(topic)
+		if err == nil {
+			break
+		}
+		d := wait.NextBackOff()
+		s.b.log.Warn("bus: subscribe failed; retrying", "topic", topic, "error", err, "wait", d)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bus: subscribe %s: %w (gave up: %w)", topic, err, ctx.Err())
+		case <-s.closing:
+			return nil, fmt.Errorf("bus: subscribe %s: %w (subscriber closed)", topic, err)
+		case <-time.After(d):
+		}
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -72,6 +95,7 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		s.wg.Done()
 		return nil, fmt.Errorf("bus: subscribe %s: %w", topic, err)
 	}
+	s.b.watch.topics.Store(topic, struct{}{}) // its consumer is kept (health.go)
 	go func() {
 		defer s.wg.Done()
 		select {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/hub/httpapi"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -152,15 +154,16 @@ func TestLocations(t *testing.T) {
 }
 
 // TestHealth: the liveness and readiness probes answer without a token,
-// and readiness follows the store.
+// and readiness follows the store (without routing there is no bus to
+// report). Every 503 carries Retry-After.
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	h := start(t)
 	tok := h.ClientToken(hubtest.OfficeIbombo, "type=record.search")
-	for _, p := range []string{"/healthz", "/readyz"} {
+	for p, want := range map[string]string{"/healthz": `{"status":"ok"}`, "/readyz": `{"status":"ok","checks":{"store":"ok"}}`} {
 		res := h.Do("GET", p, "", nil)
 		wantOK(t, res)
-		if !jsonEqual(t, res.Body, []byte(`{"status":"ok"}`)) {
+		if !jsonEqual(t, res.Body, []byte(want)) {
 			t.Errorf("%s: %s", p, res.Body)
 		}
 	}
@@ -170,14 +173,23 @@ func TestHealth(t *testing.T) {
 	}
 	wantOK(t, h.Do("GET", "/healthz", "", nil))
 	res := h.Do("GET", "/readyz", "", nil)
-	if res.Status != http.StatusServiceUnavailable || !jsonEqual(t, res.Body, []byte(`{"status":"unavailable"}`)) {
+	if res.Status != http.StatusServiceUnavailable || !jsonEqual(t, res.Body, []byte(`{"status":"unavailable","checks":{"store":"failing"}}`)) {
 		t.Errorf("/readyz with the store closed: %d %s", res.Status, res.Body)
 	}
+	wantRetryAfter(t, "/readyz", res)
 	// A request that needs the store is 503 with a JSON body, never a
 	// dropped connection or a 500 with internals.
 	res = h.Do("POST", pathSearch, tok, and(map[string]any{"eventType": "birth"}))
 	b := wantError(t, res, http.StatusServiceUnavailable)
 	if strings.Contains(strings.ToLower(b.Message), "sql") {
 		t.Errorf("the 503 quotes the store's error: %s", res.Body)
+	}
+	wantRetryAfter(t, "search", res)
+}
+
+func wantRetryAfter(t *testing.T, what string, res *hubtest.Response) {
+	t.Helper()
+	if got, want := res.Header.Get("Retry-After"), strconv.Itoa(httpapi.RetryAfterSeconds); got != want {
+		t.Errorf("%s: 503 with Retry-After %q, want %q", what, got, want)
 	}
 }

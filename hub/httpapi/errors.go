@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -161,6 +162,30 @@ type errorRenderer func(c *gin.Context, err error)
 
 // failJSON is writeError as an errorRenderer.
 func (s *Server) failJSON(c *gin.Context, err error) { writeError(c, s.log, err) }
+// RetryAfterSeconds is the Retry-After of every 503 the hub answers. Its
+// 503s (database or bus without storage, a dependency down, not ready)
+// last seconds to minutes: a client waiting this long before it retries
+// neither hammers a struggling hub nor waits much past its recovery.
+const RetryAfterSeconds = 10
+
+// retryAfter gives every 503 answer a Retry-After (unless its handler
+// set one): whichever handler writes it (events API, FHIR, the token
+// endpoint, /readyz, a partner callback), this is the one place.
+func retryAfter() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Writer = &retryAfterWriter{ResponseWriter: c.Writer}
+		c.Next()
+	}
+}
+
+type retryAfterWriter struct{ gin.ResponseWriter }
+
+func (w *retryAfterWriter) WriteHeader(code int) {
+	if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
 
 // writeError answers err as {"message","code"} with the mapped status.
 // Internal errors are logged with the correlation id and answered with a

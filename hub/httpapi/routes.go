@@ -67,7 +67,7 @@ func (s *Server) routeTable() []route {
 	tokenBody := readAhead(auth.MaxTokenRequestBody, TokenBodyTimeout)
 	rs := []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: the process is up", tag: "ops", handler: s.healthz, response: "Health"},
-		{method: "GET", path: "/readyz", summary: "Readiness: the store answers", tag: "ops", handler: s.readyz, response: "Health", statuses: []int{503}},
+		{method: "GET", path: "/readyz", summary: "Readiness: the store, and with routing on the bus and the outbox relay, work (outbox lag in seconds)", tag: "ops", handler: s.readyz, response: "Readiness", statuses: []int{503}},
 		{method: "GET", path: ev + "/openapi.json", summary: "This OpenAPI document", tag: "ops", handler: s.openAPIHandler, response: "OpenAPI"},
 		{method: "POST", path: "/auth/token", summary: "OAuth2 client_credentials token (credentials in a JSON body, form body or query)", tag: "auth", handler: s.deps.Token, readAhead: tokenBody, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 408, 413, 429}},
 		{method: "POST", path: "/token", summary: "Alias of /auth/token for OpenCRVS v1 clients", tag: "auth", handler: s.deps.Token, readAhead: tokenBody, limit: tokenLimit, response: "TokenResponse", request: "TokenRequest", statuses: []int{400, 401, 408, 413, 429}},
@@ -98,13 +98,44 @@ func (s *Server) routeTable() []route {
 
 func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
+// Readiness is what the hub reports to GET /readyz.
+type Readiness struct {
+	// Checks are the parts that must work (store, and with routing on the
+	// bus and the outbox relay): nil when the part works.
+	Checks map[string]error
+	// OutboxLag is the age of the oldest message not yet on the bus; nil
+	// when routing is off.
+	OutboxLag *time.Duration
+}
+
+// ReadyBody is GET /readyz's JSON: each check "ok" or "failing" (the
+// reasons are logged, not shown to an unauthenticated caller).
+type ReadyBody struct {
+	Status           string            `json:"status"`
+	Checks           map[string]string `json:"checks,omitempty"`
+	OutboxLagSeconds *float64          `json:"outboxLagSeconds,omitempty"`
+}
+
 func (s *Server) readyz(c *gin.Context) {
+	body := ReadyBody{Status: "ok"}
 	if s.deps.Ready != nil {
-		if err := s.deps.Ready(c.Request.Context()); err != nil {
-			s.log.WarnContext(c.Request.Context(), "not ready", "error", err.Error())
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
-			return
+		r := s.deps.Ready(c.Request.Context())
+		body.Checks = make(map[string]string, len(r.Checks))
+		for name, err := range r.Checks {
+			body.Checks[name] = "ok"
+			if err != nil {
+				body.Checks[name], body.Status = "failing", "unavailable"
+				s.log.WarnContext(c.Request.Context(), "not ready", "check", name, "error", err.Error())
+			}
+		}
+		if r.OutboxLag != nil {
+			sec := r.OutboxLag.Seconds()
+			body.OutboxLagSeconds = &sec
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	status := http.StatusOK
+	if body.Status != "ok" {
+		status = http.StatusServiceUnavailable // with Retry-After (errors.go)
+	}
+	c.JSON(status, body)
 }

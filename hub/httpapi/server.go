@@ -27,8 +27,9 @@ type Deps struct {
 	// WellKnownPEM and JWKS serve the token signing public key.
 	WellKnownPEM gin.HandlerFunc
 	JWKS         gin.HandlerFunc
-	// Ready reports whether the hub can serve (store reachable...).
-	Ready   func(ctx context.Context) error
+	// Ready reports whether the hub can serve: each part's check (store,
+	// bus, relay) and the outbox lag, for GET /readyz.
+	Ready   func(ctx context.Context) Readiness
 	Log     *slog.Logger
 	MaxBody int64 // 0 = DefaultMaxBody
 	// FHIR maps FHIR bundles to declarations and back (the /fhir and
@@ -108,7 +109,7 @@ func New(deps Deps) *Server {
 	s := &Server{deps: deps, log: deps.Log, engine: e, fhirLimit: newLimiter(FHIRMapConcurrency(), FHIRMapWait),
 		bodies: newBodyBudget(deps.Bodies)}
 	s.ingest = &ingest.Service{Mapper: deps.FHIR, Events: deps.Service, Slot: s.fhirSlot}
-	e.Use(withCorrelation())
+	e.Use(withCorrelation(), retryAfter())
 	if deps.HTTPMetrics != nil { // outside recoverJSON: a recovered panic counts as its 500
 		e.Use(deps.HTTPMetrics.middleware())
 	}

@@ -18,12 +18,19 @@ const (
 	// checkpointEvery is how often the checkpointer runs a PASSIVE
 	// checkpoint (which never waits for, nor blocks, readers or the writer).
 	checkpointEvery = 100 * time.Millisecond
-	// walTruncateBytes bounds the WAL file: once it is this big and fully
+	// walLimitBytes bounds the WAL file. Once it is this big and fully
 	// checkpointed, a TRUNCATE checkpoint (which waits for the writer's
-	// current transaction, then blocks it briefly) shrinks it back to zero.
-	// The writer reuses a fully checkpointed WAL from its start, so the
-	// file only grows this big when readers pin old snapshots for long.
-	walTruncateBytes = 64 << 20
+	// current transaction, then blocks it briefly) shrinks it back to
+	// zero; and the connections' journal_size_limit makes the writer cut
+	// it back to this size whenever it starts the WAL over. The writer
+	// reuses a fully checkpointed WAL from its start, so the file only
+	// grows past this when readers pin old snapshots for long or a
+	// failed transaction spilled into it; without the bound a burst left
+	// a WAL several times the database's size for good (and on a small
+	// volume the WAL alone filled the disk).
+	walLimitBytes = 8 << 20
+	// kickWait bounds the TRUNCATE checkpoint run after a write failure.
+	kickWait = 10 * time.Second
 )
 
 // checkpointer is the checkpoint goroutine's state.
@@ -31,6 +38,21 @@ type checkpointer struct {
 	db     *sql.DB
 	cancel context.CancelFunc
 	done   chan struct{}
+	kick   chan struct{} // a write failed: checkpoint and truncate now
+}
+
+// afterWriteFailure asks the checkpointer for a TRUNCATE checkpoint now:
+// a write that failed for lack of storage may have left its spilled pages
+// in the WAL, and giving that space back may be what lets writes work
+// again. It never blocks; nil-safe.
+func (c *checkpointer) afterWriteFailure() {
+	if c == nil {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
 }
 
 // startCheckpointer opens the checkpoint connection and starts the
@@ -49,7 +71,7 @@ func (s *Store) startCheckpointer(ctx context.Context) error {
 		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
 	cctx, cancel := context.WithCancel(context.Background())
-	s.ckpt = &checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	s.ckpt = &checkpointer{db: db, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	go s.ckpt.run(cctx, s.path+"-wal")
 	return nil
 }
@@ -74,6 +96,11 @@ func (c *checkpointer) run(ctx context.Context, walPath string) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.kick:
+			kctx, cancel := context.WithTimeout(ctx, kickWait)
+			_, _ = c.db.ExecContext(kctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			cancel()
+			continue
 		case <-t.C:
 		}
 		// Errors are retried at the next tick: a failed checkpoint loses
@@ -85,7 +112,7 @@ func (c *checkpointer) run(ctx context.Context, walPath string) {
 		if busy != 0 || log <= 0 || done < log {
 			continue
 		}
-		if fi, err := os.Stat(walPath); err == nil && fi.Size() >= walTruncateBytes {
+		if fi, err := os.Stat(walPath); err == nil && fi.Size() >= walLimitBytes {
 			_, _ = c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 		}
 	}

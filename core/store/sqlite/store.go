@@ -103,6 +103,9 @@ func dsn(path string, o Options, readOnly bool) string {
 		// (see checkpoint.go).
 		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
+	// the WAL is cut back to walLimitBytes whenever it starts over (see
+	// checkpoint.go); only the writer and the checkpointer write it
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))
 	q.Add("_pragma", "synchronous("+o.Synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
 	// Savepoint sub-journals and sort b-trees in memory, not temp files:

@@ -35,6 +35,7 @@ func (s *Store) unavailable(err error) error {
 		return err
 	}
 	s.lastTrouble.Store(time.Now().UnixNano())
+	s.ckpt.afterWriteFailure()
 	return &core.Error{Kind: core.KindUnavailable, Code: "STORE_UNAVAILABLE",
 		Message: "The hub cannot write to its database right now (disk full, read-only or busy); nothing was written, retry later",
 		Err:     err}
