@@ -4,8 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -162,6 +162,7 @@ type errorRenderer func(c *gin.Context, err error)
 
 // failJSON is writeError as an errorRenderer.
 func (s *Server) failJSON(c *gin.Context, err error) { writeError(c, s.log, err) }
+
 // RetryAfterSeconds is the Retry-After of every 503 the hub answers. Its
 // 503s (database or bus without storage, a dependency down, not ready)
 // last seconds to minutes: a client waiting this long before it retries
