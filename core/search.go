@@ -75,7 +75,7 @@ func (s *Service) Search(ctx context.Context, p Principal, body []byte) (*Search
 }
 
 // AuditSearch is the audit operation of a search.
-const AuditSearch = "event.search"
+const AuditSearch = "search"
 
 // searchDetail is the query as received, for the audit row: the body as
 // JSON (it parsed, so it is valid JSON).
