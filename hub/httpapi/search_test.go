@@ -278,3 +278,43 @@ func TestSearchPersonalDataNeedsRead(t *testing.T) {
 		t.Errorf("audit detail %s, want the query and 3 results", mine[0].Detail)
 	}
 }
+
+// TestSearchDeepFuzzyTree: a valid query five and/or levels deep with 32
+// fuzzy name leaves (the most conditions a query may hold) is answered,
+// not a 500 from the SQL planner.
+func TestSearchDeepFuzzyTree(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	names := []string{"Alice", "Bwalya", "Chanda", "Daliso"}
+	for _, n := range names {
+		h.Notify(tok, "birth", newTx(), hubtest.BirthDeclaration(n, "Banda"))
+	}
+	leaf := 0
+	var tree func(depth int) any
+	tree = func(depth int) any {
+		if depth == 5 {
+			leaf++
+			return map[string]any{"data.child.name": map[string]any{"type": "fuzzy", "term": names[leaf%len(names)][:2+leaf%3]}}
+		}
+		typ := "or" // an "or" at the top is what the planner could not solve
+		if depth%2 == 1 {
+			typ = "and"
+		}
+		return map[string]any{"type": typ, "clauses": []any{tree(depth + 1), tree(depth + 1)}}
+	}
+	q := map[string]any{"query": tree(0), "limit": 1}
+	if leaf != 32 {
+		t.Fatalf("%d leaves, want 32", leaf)
+	}
+	res := h.Do("POST", pathSearch, tok, q)
+	if res.Status != http.StatusOK {
+		t.Fatalf("status %d, want 200; body %s", res.Status, res.Body)
+	}
+	// The same shape with leaves that all match Alice finds her.
+	leaf = 0
+	names = []string{"Alice"}
+	if sr := search(t, h, tok, map[string]any{"query": tree(0)}); sr.Total != 1 {
+		t.Errorf("total %d, want 1", sr.Total)
+	}
+}
