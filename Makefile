@@ -10,7 +10,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 # exceeded"); longer runs: make fuzz FUZZTIME=5m
 FUZZTIME  ?= 60000x
 # package:FuzzTarget pairs run by `make test`
-FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzCanonicalJSON ./core:FuzzParseScope ./core:FuzzParseSearch ./mappings:FuzzMap ./adapters/mosip/mosipcrypto:FuzzDecryptCredential
+FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzCanonicalJSON ./core:FuzzParseScope ./core/searchquery:FuzzParseSearch ./mappings:FuzzMap ./adapters/mosip/mosipcrypto:FuzzDecryptCredential
 
 .PHONY: run test unit fuzz bench lint build clean
 

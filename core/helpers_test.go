@@ -234,3 +234,6 @@ func deferring(t core.ActionType) core.Confirmer {
 		return core.Confirmation{Decision: core.Accept}, nil
 	})
 }
+
+// clause wraps one SearchQuery clause in an "and" query body.
+func clause(c string) string { return `{"query":{"type":"and","clauses":[` + c + `]}}` }

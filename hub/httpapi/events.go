@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/searchquery"
 )
 
 // decodeStrict decodes a JSON body into v, rejecting unknown keys, wrong
@@ -203,7 +204,20 @@ func (s *Server) getFieldByTrackingID(c *gin.Context) {
 	s.reply(c, fv, err)
 }
 
+// search parses an OpenCRVS SearchQuery body and runs it. A caller
+// without record.search learns that (403) before anything of its query.
 func (s *Server) search(c *gin.Context) {
-	res, err := s.deps.Service.Search(c.Request.Context(), principal(c), body(c))
+	p := principal(c)
+	if err := core.RequireScope(p, []string{core.ScopeRecordSearch}, ""); err != nil {
+		s.reply(c, nil, err)
+		return
+	}
+	raw := body(c)
+	f, err := searchquery.Parse(raw, s.deps.Service.Config, s.now())
+	if err != nil {
+		s.reply(c, nil, err)
+		return
+	}
+	res, err := s.deps.Service.Search(c.Request.Context(), p, f, raw)
 	s.reply(c, res, err)
 }
