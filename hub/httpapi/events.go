@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,9 +114,9 @@ func (s *Server) getLocations(c *gin.Context) {
 	now := time.Now()
 	out := make([]core.Location, 0, len(cc.Locations))
 	for _, l := range cc.Locations {
-		if len(types) > 0 && !contains(types, l.LocationType) ||
-			len(ext) > 0 && !contains(ext, l.ExternalID) ||
-			len(ids) > 0 && !contains(ids, l.ID) ||
+		if len(types) > 0 && !slices.Contains(types, l.LocationType) ||
+			len(ext) > 0 && !slices.Contains(ext, l.ExternalID) ||
+			len(ids) > 0 && !slices.Contains(ids, l.ID) ||
 			active != nil && l.Active(now) != *active {
 			continue
 		}
@@ -134,15 +135,6 @@ func splitList(vals []string) []string {
 		}
 	}
 	return out
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) createEvent(c *gin.Context) {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,7 +219,7 @@ func (s *Server) readFHIRBody(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if ct := c.GetHeader("Content-Type"); ct != "" {
 			mt, _, err := mime.ParseMediaType(ct)
-			if err != nil || !contains(fhirMediaTypes, mt) {
+			if err != nil || !slices.Contains(fhirMediaTypes, mt) {
 				s.fhirFail(c, core.Errorf(core.KindUnsupportedType, "UNSUPPORTED_MEDIA_TYPE",
 					"Content-Type %q is not supported; send application/fhir+json or application/json", ct))
 				return
