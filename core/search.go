@@ -50,22 +50,27 @@ func (s *Service) Search(ctx context.Context, p Principal, f SearchFilter, recei
 	if page.Results == nil {
 		page.Results = []json.RawMessage{}
 	}
-	if err := s.limitToReadable(p, page.Results); err != nil {
-		return nil, err
-	}
 	// Every search leaves an audit row, as every write does: who, the
-	// query as received, how many results. No row, no answer.
-	err = s.Store.Write(ctx, func(tx Tx) error {
-		m := RequestMetaFrom(ctx)
-		detail, err := json.Marshal(map[string]any{"query": searchDetail(received), "results": len(page.Results), "total": page.Total})
-		if err != nil {
-			return Wrap(err, KindInternal, "AUDIT", "cannot encode the search audit entry")
-		}
-		return tx.Audit(AuditEntry{At: s.now(), ActorID: p.ID, ActorType: p.Type, Operation: AuditSearch,
-			ObjectType: "search", RemoteAddr: m.RemoteAddr, CorrelationID: m.CorrelationID, Detail: detail})
-	})
+	// query as received, how many results. No row, no answer. The row's
+	// commit (a disk sync, shared with concurrent writes) runs while the
+	// results are cut to what the caller may read.
+	detail, err := json.Marshal(map[string]any{"query": searchDetail(received), "results": len(page.Results), "total": page.Total})
 	if err != nil {
+		return nil, Wrap(err, KindInternal, "AUDIT", "cannot encode the search audit entry")
+	}
+	m := RequestMetaFrom(ctx)
+	entry := AuditEntry{At: s.now(), ActorID: p.ID, ActorType: p.Type, Operation: AuditSearch,
+		ObjectType: "search", RemoteAddr: m.RemoteAddr, CorrelationID: m.CorrelationID, Detail: detail}
+	audited := make(chan error, 1)
+	go func() {
+		audited <- s.Store.Write(ctx, func(tx Tx) error { return tx.Audit(entry) })
+	}()
+	cutErr := s.limitToReadable(p, page.Results)
+	if err := <-audited; err != nil {
 		return nil, fmt.Errorf("search: audit: %w", err)
+	}
+	if cutErr != nil {
+		return nil, cutErr
 	}
 	return &SearchResult{Results: page.Results, Total: page.Total}, nil
 }
