@@ -10,7 +10,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 # exceeded"); longer runs: make fuzz FUZZTIME=5m
 FUZZTIME  ?= 60000x
 # package:FuzzTarget pairs run by `make test`
-FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzCanonicalJSON ./core:FuzzParseScope ./core:FuzzParseSearch ./mappings:FuzzMap ./adapters/mosip/mosipcrypto:FuzzDecryptCredential
+FUZZ_TARGETS ?= ./core:FuzzValidateDeclaration ./core:FuzzCanonicalJSON ./core:FuzzParseScope ./core/searchquery:FuzzParseSearch ./mappings:FuzzMap ./adapters/mosip/mosipcrypto:FuzzDecryptCredential
 
 # every package that has benchmarks
 BENCH_PKGS = $(shell git grep -l '^func Benchmark' -- '*_test.go' 2>/dev/null | xargs -n1 dirname | sort -u | sed 's|^|./|')

@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -81,7 +82,7 @@ func (sc Scope) Restricting() bool {
 		switch k {
 		case OptEvent:
 		case OptPlaceOfEvent, OptDeclaredIn, OptRegisteredIn:
-			if !containsStr(vals, JurisdictionAll) {
+			if !slices.Contains(vals, JurisdictionAll) {
 				return true
 			}
 		default:
@@ -131,7 +132,7 @@ func (sc Scope) Admits(cc *CountryConfig, p Principal, ev EventAccess) bool {
 }
 
 func inJurisdiction(cc *CountryConfig, p Principal, loc string, vals []string) bool {
-	if len(vals) == 0 || containsStr(vals, JurisdictionAll) {
+	if len(vals) == 0 || slices.Contains(vals, JurisdictionAll) {
 		return true
 	}
 	if loc == "" {
@@ -155,7 +156,7 @@ func JurisdictionRoots(cc *CountryConfig, p Principal, vals []string) []string {
 		return nil
 	}
 	roots := []string{office.ID}
-	if containsStr(vals, JurisdictionAdministrativeArea) && office.ParentID != "" {
+	if slices.Contains(vals, JurisdictionAdministrativeArea) && office.ParentID != "" {
 		roots = []string{office.ParentID} // the office lies in it
 	}
 	return roots

@@ -3,7 +3,9 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -30,7 +32,7 @@ func checkAnnotation(ann Declaration) (Declaration, error) {
 	}
 	out := make(Declaration, len(ann))
 	total := 0
-	for _, k := range sortedKeys(ann) {
+	for _, k := range slices.Sorted(maps.Keys(ann)) {
 		name := "annotation." + k
 		if msg := checkText(k, textRules{controls: true}); msg != "" {
 			return nil, fieldInvalid(name, msg)
@@ -68,7 +70,7 @@ var contentStrings = map[string]bool{"reason": true, "comment": true, "templateI
 // double holds exactly, and the OpenCRVS keys of their types. Errors name
 // `content.<key>`.
 func checkContent(c map[string]any) error {
-	for _, k := range sortedKeys(c) {
+	for _, k := range slices.Sorted(maps.Keys(c)) {
 		name := "content." + k
 		if msg := checkText(k, textRules{controls: true}); msg != "" {
 			return fieldInvalid(name, msg)
@@ -130,7 +132,7 @@ func checkContentValue(v any) (sub, msg string) {
 		}
 		return checkContentValue(f)
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if msg := checkText(k, textRules{controls: true}); msg != "" {
 				return k, msg
 			}

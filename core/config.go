@@ -62,8 +62,41 @@ type EventConfig struct {
 	DateOfEvent  string        `json:"dateOfEvent,omitempty"`  // field id holding the event date
 	PlaceOfEvent string        `json:"placeOfEvent,omitempty"` // field id holding the event place
 	Fields       []FieldConfig `json:"fields"`
+	// SearchResultFields are the declaration fields a search result shows
+	// to a caller whose record.read scopes do not reach the record (what a
+	// result list shows: names, dates, places). Empty: the event type's
+	// NAME, DATE and LOCATION fields. National identifiers and the rest of
+	// the declaration need record.read.
+	SearchResultFields []string `json:"searchResultFields,omitempty"`
 
-	index map[string]*FieldConfig
+	index        map[string]*FieldConfig
+	resultFields map[string]bool
+}
+
+// IsSearchResultField reports whether a search result shows field id to
+// a caller who may not read the record (see SearchResultFields).
+func (e *EventConfig) IsSearchResultField(id string) bool {
+	if e.resultFields == nil {
+		e.buildResultFields()
+	}
+	return e.resultFields[id]
+}
+
+func (e *EventConfig) buildResultFields() {
+	m := make(map[string]bool)
+	if len(e.SearchResultFields) > 0 {
+		for _, id := range e.SearchResultFields {
+			m[id] = true
+		}
+	} else {
+		for _, f := range e.Fields {
+			switch f.Type {
+			case FieldName, FieldDate, FieldLocation:
+				m[f.ID] = true
+			}
+		}
+	}
+	e.resultFields = m
 }
 
 // Field returns the field config with this id, or nil.
@@ -317,6 +350,19 @@ func checkEventFields(e *EventConfig) error {
 			return fmt.Errorf("placeOfEvent: field %q has type %s, want %s or %s", e.PlaceOfEvent, f.Type, FieldLocation, FieldAddress)
 		}
 	}
+	// A misspelt search-result field would silently vanish from every
+	// search result.
+	seen := make(map[string]bool, len(e.SearchResultFields))
+	for _, id := range e.SearchResultFields {
+		if e.Field(id) == nil {
+			return fmt.Errorf("searchResultFields: field %q not found", id)
+		}
+		if seen[id] {
+			return fmt.Errorf("searchResultFields: field %q is listed twice", id)
+		}
+		seen[id] = true
+	}
+	e.buildResultFields()
 	return nil
 }
 

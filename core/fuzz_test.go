@@ -2,9 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -133,57 +131,6 @@ func FuzzParseScope(f *testing.F) {
 			if again[0].String() != str {
 				t.Fatalf("String is not canonical: %q vs %q", again[0].String(), str)
 			}
-		}
-	})
-}
-
-func countLeaves(f core.Filter) int {
-	if f.Cond != nil {
-		return 1
-	}
-	n := 0
-	for _, c := range f.Children {
-		n += countLeaves(c)
-	}
-	return n
-}
-
-func FuzzParseSearch(f *testing.F) {
-	inputs, _ := filepath.Glob("testdata/search/*.json")
-	for _, in := range inputs {
-		if b, err := os.ReadFile(in); err == nil {
-			f.Add(b)
-		}
-	}
-	for _, s := range []string{
-		`{"query":{"type":"and","clauses":[{"data":{}}]}}`,
-		`{"query":{"type":"and","clauses":[{"eventType":"birth"}]}}]`,
-		`{"query":"{\"type\":\"or\",\"clauses\":[{\"status\":\"REGISTERED\"}]}","sort":"[{\"field\":\"createdAt\"}]"}`,
-		`{"query":{"type":"and","clauses":[{"data.child.name":{"type":"fuzzy","term":"a b c d e f g h"}}]}}`,
-		`{"query":{"type":"and","clauses":[{"createdAt":{"type":"range","gte":null,"lte":"2024-01-01"}}]},"limit":1000,"offset":100000}`,
-		`{"query":{"type":"and","clauses":[{"data.child.weightAtBirth":{"type":"anyOf","terms":[1,"2",null]}}]}}`,
-		`{"query":{"type":"and","clauses":[{"flags":{"anyOf":[],"noneOf":null}}]}}`,
-		`null`,
-		`{"query":{}}`,
-	} {
-		f.Add([]byte(s))
-	}
-	cc := farajaland(f)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		sf, err := core.ParseSearch(body, cc, testNow)
-		if err != nil {
-			var e *core.Error
-			if !errors.As(err, &e) || e.Kind != core.KindInvalid || e.Message == "" {
-				t.Fatalf("ParseSearch(%q): error %v (%T) is not a KindInvalid *core.Error", body, err, err)
-			}
-			return
-		}
-		checkFilterShape(t, sf.Where, "where")
-		if n := countLeaves(sf.Where); n < 1 || n > 64 {
-			t.Fatalf("ParseSearch(%q): %d conditions", body, n)
-		}
-		if sf.Limit < 1 || sf.Limit > core.MaxSearchLimit || sf.Offset < 0 || sf.Offset > core.MaxSearchOffset || len(sf.Sort) > 5 {
-			t.Fatalf("ParseSearch(%q): limit %d offset %d sort %v", body, sf.Limit, sf.Offset, sf.Sort)
 		}
 	})
 }

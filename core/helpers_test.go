@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/countryconfig"
+	goldenfile "github.com/crvshub/crvshub/testharness/golden"
 )
 
 // update rewrites the golden files under testdata instead of comparing.
@@ -89,47 +89,7 @@ func coreErr(t testing.TB, err error) *core.Error {
 // golden compares got with testdata/name, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the golden file (run go test ./core/ -update to accept):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff shows the first lines that differ, enough to see what changed.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, w, g)
-			if shown++; shown >= 10 {
-				b.WriteString("  ...\n")
-				break
-			}
-		}
-	}
-	return b.String()
+	goldenfile.Check(t, filepath.Join("testdata", name), got, *update, "go test ./core/ -update")
 }
 
 // history builds an event's action rows the way the engine writes them:
@@ -234,3 +194,6 @@ func deferring(t core.ActionType) core.Confirmer {
 		return core.Confirmation{Decision: core.Accept}, nil
 	})
 }
+
+// clause wraps one SearchQuery clause in an "and" query body.
+func clause(c string) string { return `{"query":{"type":"and","clauses":[` + c + `]}}` }

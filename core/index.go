@@ -2,6 +2,8 @@ package core
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -72,7 +74,7 @@ func BuildIndex(cc *CountryConfig, ev *EventDocument, st State) (*IndexRow, erro
 				idx.DateOfEvent, row.DateOfEvent = s, s
 			}
 		}
-		for _, id := range sortedKeys(st.Declaration) {
+		for _, id := range slices.Sorted(maps.Keys(st.Declaration)) {
 			f := ec.Field(id)
 			if f == nil {
 				continue
@@ -135,9 +137,9 @@ func IndexValues(f *FieldConfig, raw json.RawMessage) []IndexField {
 				seen[tok] = true
 				out = append(out, IndexField{FieldID: f.ID, Kind: KindToken, Text: tok})
 			}
-			if sx := Soundex(tok); sx != "" && !seen[soundexPrefix+sx] {
-				seen[soundexPrefix+sx] = true
-				out = append(out, IndexField{FieldID: f.ID, Kind: KindToken, Text: soundexPrefix + sx})
+			if sx := Soundex(tok); sx != "" && !seen[SoundexPrefix+sx] {
+				seen[SoundexPrefix+sx] = true
+				out = append(out, IndexField{FieldID: f.ID, Kind: KindToken, Text: SoundexPrefix + sx})
 			}
 		}
 		return out

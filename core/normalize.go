@@ -83,5 +83,6 @@ func Soundex(word string) string {
 	return string(out)
 }
 
-// soundexPrefix marks a token row that holds a Soundex code.
-const soundexPrefix = "~"
+// SoundexPrefix marks a token row (and a search term) that holds a
+// Soundex code.
+const SoundexPrefix = "~"

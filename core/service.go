@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -826,7 +827,7 @@ func (s *Service) Resolve(ctx context.Context, p Principal, eventID, actionID st
 				}
 				// A retry may repeat the data or leave it out; data the
 				// first accept did not record would be dropped: refused.
-				for _, k := range sortedKeys(conf.Declaration) {
+				for _, k := range slices.Sorted(maps.Keys(conf.Declaration)) {
 					if !sameJSON(a.Declaration[k], conf.Declaration[k]) {
 						return Errorf(KindConflict, "RESOLUTION_DIFFERS", "Action has already been accepted with other data (declaration field %s differs)", k)
 					}
@@ -930,7 +931,7 @@ func numberErr(err error, number string) error {
 // OpenCRVS (a country's registry may number the record itself).
 func checkAdditions(ev *EventDocument, req *Action, conf Confirmation) error {
 	cur := DeclarationIfAccepted(ev, req)
-	for _, k := range sortedKeys(conf.Declaration) {
+	for _, k := range slices.Sorted(maps.Keys(conf.Declaration)) {
 		if v, ok := cur[k]; ok && !isNull(v) && !sameJSON(v, conf.Declaration[k]) {
 			return &Error{Kind: KindConflict, Code: "FIELD_ALREADY_SET",
 				Message: fmt.Sprintf("%s already has a value; a confirmation may only fill empty fields (a change is a correction)", k),

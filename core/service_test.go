@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/searchquery"
 )
 
 // memStore is the smallest core.Store the engine can run on: events in a
@@ -327,11 +330,16 @@ func TestServiceSearchAccess(t *testing.T) {
 	svc, store := newService(t, nil)
 	ctx := context.Background()
 	body := []byte(clause(`{"eventType":"birth"}`))
+	query, err := searchquery.Parse(body, farajaland(t), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := func(w core.Filter) string { return fmt.Sprintf("%+v", w) }
 	search := func(office string, scopes ...string) (core.Filter, error) {
 		t.Helper()
 		store.lastSearch = nil
 		p := core.Principal{ID: "u", Type: core.UserTypeUser, Office: office, Scopes: mustScopes(t, scopes...)}
-		if _, err := svc.Search(ctx, p, body); err != nil {
+		if _, err := svc.Search(ctx, p, query, body); err != nil {
 			return core.Filter{}, err
 		}
 		if store.lastSearch == nil {
@@ -340,24 +348,21 @@ func TestServiceSearchAccess(t *testing.T) {
 		return store.lastSearch.Where, nil
 	}
 	// unrestricted: the query alone
-	alone, err := core.ParseSearch(body, farajaland(t), testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	alone := query
 	for _, scopes := range [][]string{
 		{"type=record.search&event=all&placeOfEvent=all"},
 		{"record.search"},
 		{"type=record.search&event=birth", "recordsearch"}, // one unrestricted scope is enough
 	} {
 		w, err := search(locIbomboOffice, scopes...)
-		if err != nil || string(searchView(core.SearchFilter{Where: w})) != string(searchView(core.SearchFilter{Where: alone.Where})) {
-			t.Fatalf("%v must not add an access filter: %s %v", scopes, searchView(core.SearchFilter{Where: w}), err)
+		if err != nil || !reflect.DeepEqual(w, alone.Where) {
+			t.Fatalf("%v must not add an access filter: %s %v", scopes, view(w), err)
 		}
 	}
 	accessOf := func(w core.Filter) []*core.Cond {
 		t.Helper()
 		if w.Op != "and" || len(w.Children) != 2 || w.Children[1].Op != "or" {
-			t.Fatalf("want query AND access, got %s", searchView(core.SearchFilter{Where: w}))
+			t.Fatalf("want query AND access, got %s", view(w))
 		}
 		var out []*core.Cond
 		for _, alt := range w.Children[1].Children {
@@ -424,7 +429,7 @@ func TestServiceSearchAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w.Op != "and" || len(w.Children) != 2 || w.Children[1].Op != "or" || len(w.Children[1].Children) != 0 {
-		t.Errorf("unknown option: want an access filter matching nothing, got %s", searchView(core.SearchFilter{Where: w}))
+		t.Errorf("unknown option: want an access filter matching nothing, got %s", view(w))
 	}
 	// two limited scopes: either one admits an event; options of one scope all apply
 	if w, err = search(locIbomboOffice, "type=record.search&event=birth&registeredIn=location", "type=record.search&event=death"); err != nil {
@@ -432,30 +437,34 @@ func TestServiceSearchAccess(t *testing.T) {
 	}
 	if alts := w.Children[1].Children; len(alts) != 2 || len(alts[0].Children) != 2 || len(alts[1].Children) != 1 ||
 		alts[0].Children[0].Cond.Column != core.ColType || alts[0].Children[1].Cond.Column != core.ColRegisteredAtLocation {
-		t.Errorf("two scopes: %s", searchView(core.SearchFilter{Where: w}))
+		t.Errorf("two scopes: %s", view(w))
 	}
 	// a jurisdiction without an office reaches nothing, whatever the order
 	// of the caller's scopes; another unlimited scope still reaches all
 	if w, err := search("", "type=record.search&declaredIn=location"); err != nil || w.Op != "and" || len(w.Children[1].Children) != 0 {
-		t.Errorf("no office: %s %v", searchView(core.SearchFilter{Where: w}), err)
+		t.Errorf("no office: %s %v", view(w), err)
 	}
 	for _, scopes := range [][]string{
 		{"type=record.search&event=birth&placeOfEvent=location", "record.search"},
 		{"record.search", "type=record.search&event=birth&placeOfEvent=location"},
 	} {
-		if w, err := search("", scopes...); err != nil || string(searchView(core.SearchFilter{Where: w})) != string(searchView(core.SearchFilter{Where: alone.Where})) {
-			t.Errorf("no office, %v: %s %v", scopes, searchView(core.SearchFilter{Where: w}), err)
+		if w, err := search("", scopes...); err != nil || !reflect.DeepEqual(w, alone.Where) {
+			t.Errorf("no office, %v: %s %v", scopes, view(w), err)
 		}
 	}
 	// no record.search scope
 	if _, err := search(locIbomboOffice, "record.read"); core.KindOf(err) != core.KindForbidden {
 		t.Errorf("no search scope: %v", err)
 	}
-	// a bad query is a 400 before the store is asked
-	store.lastSearch = nil
-	_, err = svc.Search(ctx, core.Principal{Scopes: mustScopes(t, "record.search")}, []byte(`{"query":{}}`))
-	if !errors.As(err, new(*core.Error)) || core.KindOf(err) != core.KindInvalid || store.lastSearch != nil {
-		t.Errorf("bad query: %v", err)
+	// a page out of bounds is a 400 before the store is asked
+	for _, page := range [][2]int{{0, 0}, {core.MaxSearchLimit + 1, 0}, {10, -1}, {10, core.MaxSearchOffset + 1}} {
+		store.lastSearch = nil
+		bad := query
+		bad.Limit, bad.Offset = page[0], page[1]
+		_, err = svc.Search(ctx, core.Principal{Scopes: mustScopes(t, "record.search")}, bad, body)
+		if !errors.As(err, new(*core.Error)) || core.KindOf(err) != core.KindInvalid || store.lastSearch != nil {
+			t.Errorf("limit %d offset %d: %v", page[0], page[1], err)
+		}
 	}
 }
 

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/mail"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +73,7 @@ func CanonicalValues(cc *CountryConfig, ec *EventConfig, decl Declaration, now t
 	if decl != nil {
 		out = make(Declaration, len(decl))
 	}
-	for _, id := range sortedKeys(decl) {
+	for _, id := range slices.Sorted(maps.Keys(decl)) {
 		raw := decl[id]
 		f := ec.Field(id)
 		if f == nil {
@@ -340,7 +341,7 @@ func checkName(raw json.RawMessage) (string, string) {
 	if !ok {
 		return "Invalid input: expected a name {firstname, surname, middlename?}", ""
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch k {
 		case "firstname", "surname", "middlename":
 			s, ok := optString(m, k)
@@ -362,7 +363,7 @@ func checkNumberWithUnit(f *FieldConfig, raw json.RawMessage) (string, string) {
 	if !ok {
 		return "Invalid input: expected {numericValue, unit}", ""
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch k {
 		case "numericValue":
 			if _, ok := decodeNumber(m[k]); !ok && !isNull(m[k]) {
@@ -423,7 +424,7 @@ func checkAddress(cc *CountryConfig, raw json.RawMessage) (string, string) {
 	if at == "DOMESTIC" && cc.Settings.CountryCode != "" && country != cc.Settings.CountryCode {
 		return fmt.Sprintf("Invalid input: a DOMESTIC address must be in %s", cc.Settings.CountryCode), "country"
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch {
 		case k == "country" || k == "addressType":
 		case k == "administrativeArea":
@@ -452,7 +453,7 @@ func checkAddress(cc *CountryConfig, raw json.RawMessage) (string, string) {
 			if !ok {
 				return "Invalid input: expected an object", k
 			}
-			for _, dk := range sortedKeys(d) {
+			for _, dk := range slices.Sorted(maps.Keys(d)) {
 				if _, ok := optString(d, dk); !ok {
 					return "Invalid input: expected a string", k + "." + dk
 				}
@@ -523,7 +524,7 @@ func checkOneFile(raw json.RawMessage, withOption bool) (string, string) {
 			return "Invalid input: expected a non-empty string", k
 		}
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch k {
 		case "path", "originalFilename", "type":
 		case "option":
@@ -541,13 +542,4 @@ func checkOneFile(raw json.RawMessage, withOption bool) (string, string) {
 		return "Invalid input: bad path", "path"
 	}
 	return "", ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -373,7 +374,7 @@ func (m *Mapper) pick(b *bundle) (*familySpec, *state) {
 // matches is the family's state over the bundle when the family accepts
 // it: the bundle type, every required role found, no unless role found.
 func (m *Mapper) matches(s *familySpec, b *bundle) *state {
-	if !containsStr(s.Match.BundleTypes, b.Type) {
+	if !slices.Contains(s.Match.BundleTypes, b.Type) {
 		return nil
 	}
 	st := m.newState(s, b)
@@ -664,7 +665,7 @@ func (st *state) selectRole(r *roleSpec, every bool) []*resource {
 	}
 	var out []*resource
 	for _, c := range cands {
-		if len(r.Resource) > 0 && !containsStr(r.Resource, c.Type) {
+		if len(r.Resource) > 0 && !slices.Contains(r.Resource, c.Type) {
 			continue
 		}
 		if excluded[c] || (sectionRefs != nil && !sectionRefs[c]) {

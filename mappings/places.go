@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crvshub/crvshub/core"
@@ -100,7 +101,7 @@ func tLocation(c *tctx, nodes []node) (any, []Issue) {
 			issues = c.warn("value", &n, "location %q is no longer in use", l.Name)
 			continue
 		}
-		if len(types) > 0 && !containsStr(types, l.LocationType) {
+		if len(types) > 0 && !slices.Contains(types, l.LocationType) {
 			issues = c.warn("value", &n, "location %q is a %s, not a %s", l.Name, l.LocationType, strings.Join(types, " or "))
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -366,7 +367,7 @@ func tGender(c *tctx, nodes []node) (any, []Issue) {
 				}
 			}
 			if g != "" {
-				if c.field != nil && len(c.field.Options) > 0 && !containsStr(c.field.Options, g) {
+				if c.field != nil && len(c.field.Options) > 0 && !slices.Contains(c.field.Options, g) {
 					return nil, c.warn("code-invalid", &n, "sex %q has no option in the form", g)
 				}
 				return g, nil
@@ -375,15 +376,6 @@ func tGender(c *tctx, nodes []node) (any, []Issue) {
 		return nil, c.warn("code-invalid", &n, "unknown sex code %q", strings.Join(codes(n.v), ","))
 	}
 	return nil, nil
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ---- dates
@@ -743,7 +735,7 @@ func (r idRule) typeMatch(o obj) bool {
 
 func (r idRule) match(o obj) bool {
 	sys := str(o["system"])
-	if sys != "" && containsStr(r.systems, sys) {
+	if sys != "" && slices.Contains(r.systems, sys) {
 		return true
 	}
 	if sys != "" && r.ownSystemsOnly {

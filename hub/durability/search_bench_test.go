@@ -312,86 +312,110 @@ type searchCase struct {
 
 // runSearch measures a search case with 1 client (latency) and with 32
 // (latency under load), reporting p50/p99 in ms and req/s.
-func runSearch(b *testing.B, c *caller, sc searchCase) {
-	for _, clients := range []int{1, benchClients} {
-		b.Run(fmt.Sprintf("%s/clients=%d", sc.name, clients), func(b *testing.B) {
-			ctx := context.Background()
-			var seq atomic.Int64
-			var mu sync.Mutex
-			var all []time.Duration
-			worker := func(next func() bool) {
-				local := make([]time.Duration, 0, 1024)
-				defer func() {
-					mu.Lock()
-					all = append(all, local...)
-					mu.Unlock()
-				}()
-				for next() {
-					i := int(seq.Add(1))
-					body := sc.query(i)
-					t0 := time.Now()
-					status, ans, err := c.do(ctx, "POST", searchPath, body)
-					d := time.Since(t0)
-					if err != nil || status != http.StatusOK {
-						b.Errorf("search %s: %d %v %.200s", body, status, err, ans)
-						return
-					}
-					local = append(local, d)
-					var res struct {
-						Total int `json:"total"`
-					}
-					if err := json.Unmarshal(ans, &res); err != nil {
-						b.Errorf("search %s: %v", body, err)
-						return
-					}
-					if err := sc.check(i, res.Total); err != nil {
-						b.Errorf("search %s: %v", body, err)
-						return
-					}
-				}
-			}
-			b.ResetTimer()
-			start := time.Now()
-			if clients == 1 {
-				n := 0
-				worker(func() bool { n++; return n <= b.N })
-			} else {
-				setParallelism(b, clients)
-				b.RunParallel(func(pb *testing.PB) { worker(pb.Next) })
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if len(all) == 0 {
-				return
-			}
-			slices.Sort(all)
-			pct := func(p float64) float64 {
-				k := int(p*float64(len(all))+0.999999) - 1
-				k = max(0, min(k, len(all)-1))
-				return float64(all[k].Microseconds()) / 1000
-			}
-			b.ReportMetric(pct(0.50), "p50-ms")
-			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-		})
+//
+// It runs once per caller: a client whose scopes reach every record, and
+// one whose scopes name event types (as the README's example clients do),
+// whose searches carry core's access filter.
+func runSearch(b *testing.B, callers []searchCaller, sc searchCase) {
+	for _, sca := range callers {
+		for _, clients := range []int{1, benchClients} {
+			runSearchClients(b, sca, sc, clients)
+		}
 	}
 }
 
-// openSearchHub starts a hub on the loaded folder and returns a caller
-// with a search token.
-func openSearchHub(b *testing.B) (*caller, *benchData) {
+// searchCaller is a caller and the name of its scopes in benchmark names.
+type searchCaller struct {
+	name string
+	c    *caller
+}
+
+func runSearchClients(b *testing.B, sca searchCaller, sc searchCase, clients int) {
+	c := sca.c
+	b.Run(fmt.Sprintf("%s/%sclients=%d", sc.name, sca.name, clients), func(b *testing.B) {
+		ctx := context.Background()
+		var seq atomic.Int64
+		var mu sync.Mutex
+		var all []time.Duration
+		worker := func(next func() bool) {
+			local := make([]time.Duration, 0, 1024)
+			defer func() {
+				mu.Lock()
+				all = append(all, local...)
+				mu.Unlock()
+			}()
+			for next() {
+				i := int(seq.Add(1))
+				body := sc.query(i)
+				t0 := time.Now()
+				status, ans, err := c.do(ctx, "POST", searchPath, body)
+				d := time.Since(t0)
+				if err != nil || status != http.StatusOK {
+					b.Errorf("search %s: %d %v %.200s", body, status, err, ans)
+					return
+				}
+				local = append(local, d)
+				var res struct {
+					Total int `json:"total"`
+				}
+				if err := json.Unmarshal(ans, &res); err != nil {
+					b.Errorf("search %s: %v", body, err)
+					return
+				}
+				if err := sc.check(i, res.Total); err != nil {
+					b.Errorf("search %s: %v", body, err)
+					return
+				}
+			}
+		}
+		b.ResetTimer()
+		start := time.Now()
+		if clients == 1 {
+			n := 0
+			worker(func() bool { n++; return n <= b.N })
+		} else {
+			setParallelism(b, clients)
+			b.RunParallel(func(pb *testing.PB) { worker(pb.Next) })
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if len(all) == 0 {
+			return
+		}
+		slices.Sort(all)
+		pct := func(p float64) float64 {
+			k := int(p*float64(len(all))+0.999999) - 1
+			k = max(0, min(k, len(all)-1))
+			return float64(all[k].Microseconds()) / 1000
+		}
+		b.ReportMetric(pct(0.50), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	})
+}
+
+// openSearchHub starts a hub on the loaded folder and returns two
+// callers with search tokens: the loader's client (unlimited scopes) and
+// one whose scopes name the event types.
+func openSearchHub(b *testing.B) ([]searchCaller, *benchData) {
 	dir, m := searchData(b)
 	h := startBenchHub(b, hubtest.Options{DataDir: dir})
 	c := newCaller(h.URL, h.Token(m.ClientID, m.ClientSecret))
 	b.Cleanup(c.close)
-	sa, err := c.search(context.Background(), queryCountBirths)
-	if err != nil {
-		b.Fatal(err)
+	scoped := newCaller(h.URL, h.ClientToken(hubtest.OfficeIbombo,
+		"type=record.search&event=birth,death", "type=record.read&event=birth,death"))
+	b.Cleanup(scoped.close)
+	callers := []searchCaller{{"", c}, {"scope=event/", scoped}}
+	for _, sca := range callers {
+		sa, err := sca.c.search(context.Background(), queryCountBirths)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sa.Total != m.Events {
+			b.Fatalf("the data folder %s holds %d births, want %d: delete it to rebuild", dir, sa.Total, m.Events)
+		}
 	}
-	if sa.Total != m.Events {
-		b.Fatalf("the data folder %s holds %d births, want %d: delete it to rebuild", dir, sa.Total, m.Events)
-	}
-	return c, m
+	return callers, m
 }
 
 func wantTotal(want int) func(i, total int) error {
@@ -428,6 +452,13 @@ func BenchmarkSearchField(b *testing.B) {
 		name: "mother.nid",
 		query: func(i int) []byte {
 			return fmt.Appendf(nil, `{"query":{"type":"and","clauses":[{"data.mother.nid":{"type":"exact","term":%q}}]}}`, motherNID(pick(i)))
+		},
+		check: wantTotal(1),
+	})
+	runSearch(b, c, searchCase{
+		name: "mother.nid+eventType",
+		query: func(i int) []byte {
+			return fmt.Appendf(nil, `{"query":{"type":"and","clauses":[{"eventType":"birth"},{"data.mother.nid":{"type":"exact","term":%q}}]}}`, motherNID(pick(i)))
 		},
 		check: wantTotal(1),
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func TestActions(t *testing.T) {
 	}{
 		{"notify", s.created, map[string]any{"declaration": map[string]any{"child.dob": "2024-02-02"}},
 			[]string{"NOTIFY/Requested", "NOTIFY/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if ix.Status != "NOTIFIED" || !contains(ix.Flags, "incomplete") {
+				if ix.Status != "NOTIFIED" || !slices.Contains(ix.Flags, "incomplete") {
 					t.Errorf("status %s flags %v", ix.Status, ix.Flags)
 				}
 			}},
@@ -110,7 +111,7 @@ func TestActions(t *testing.T) {
 			}},
 		{"declare", s.notified, nil, // the notified data is complete: nothing more to send
 			[]string{"DECLARE/Requested", "DECLARE/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if ix.Status != "DECLARED" || contains(ix.Flags, "incomplete") {
+				if ix.Status != "DECLARED" || slices.Contains(ix.Flags, "incomplete") {
 					t.Errorf("status %s flags %v", ix.Status, ix.Flags)
 				}
 			}},
@@ -151,7 +152,7 @@ func TestActions(t *testing.T) {
 			}},
 		{"reject", s.notified, map[string]any{"content": map[string]any{"reason": "Wrong child"}},
 			[]string{"REJECT/Requested", "REJECT/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if !contains(ix.Flags, "rejected") || ix.Status != "NOTIFIED" {
+				if !slices.Contains(ix.Flags, "rejected") || ix.Status != "NOTIFIED" {
 					t.Errorf("status %s flags %v", ix.Status, ix.Flags)
 				}
 				if r := ev.Actions[len(ev.Actions)-2].Content["reason"]; r != "Wrong child" {
@@ -166,7 +167,7 @@ func TestActions(t *testing.T) {
 			}},
 		{"print-certificate", s.registered, map[string]any{"content": map[string]any{"templateId": "birth-certificate"}},
 			[]string{"PRINT_CERTIFICATE/Requested", "PRINT_CERTIFICATE/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if !contains(ix.Flags, "printed") || ix.Status != "REGISTERED" {
+				if !slices.Contains(ix.Flags, "printed") || ix.Status != "REGISTERED" {
 					t.Errorf("status %s flags %v", ix.Status, ix.Flags)
 				}
 			}},
@@ -190,19 +191,19 @@ func TestActions(t *testing.T) {
 			}},
 		{"mark-as-duplicate", s.potentialDuplicate, nil,
 			[]string{"MARK_AS_DUPLICATE/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if contains(ix.Flags, "potential-duplicate") || !contains(ix.Flags, "rejected") {
+				if slices.Contains(ix.Flags, "potential-duplicate") || !slices.Contains(ix.Flags, "rejected") {
 					t.Errorf("flags %v", ix.Flags)
 				}
 			}},
 		{"mark-as-not-duplicate", s.potentialDuplicate, nil,
 			[]string{"MARK_AS_NOT_DUPLICATE/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if contains(ix.Flags, "potential-duplicate") || contains(ix.Flags, "rejected") {
+				if slices.Contains(ix.Flags, "potential-duplicate") || slices.Contains(ix.Flags, "rejected") {
 					t.Errorf("flags %v", ix.Flags)
 				}
 			}},
 		{"correction/request", s.registered, map[string]any{"declaration": map[string]any{"child.name": newName}},
 			[]string{"REQUEST_CORRECTION/Requested", "REQUEST_CORRECTION/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if !contains(ix.Flags, "correction-requested") {
+				if !slices.Contains(ix.Flags, "correction-requested") {
 					t.Errorf("flags %v", ix.Flags)
 				}
 				// Not applied until approved.
@@ -212,7 +213,7 @@ func TestActions(t *testing.T) {
 			}},
 		{"correction/approve", s.correctionRequested, nil,
 			[]string{"APPROVE_CORRECTION/Requested", "APPROVE_CORRECTION/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if contains(ix.Flags, "correction-requested") || ix.Status != "REGISTERED" {
+				if slices.Contains(ix.Flags, "correction-requested") || ix.Status != "REGISTERED" {
 					t.Errorf("status %s flags %v", ix.Status, ix.Flags)
 				}
 				if !jsonEqual(t, ix.Declaration["child.name"], mustJSON(t, newName)) {
@@ -239,7 +240,7 @@ func TestActions(t *testing.T) {
 			}},
 		{"correction/reject", s.correctionRequested, map[string]any{"content": map[string]any{"reason": "No evidence"}},
 			[]string{"REJECT_CORRECTION/Requested", "REJECT_CORRECTION/Accepted"}, func(t *testing.T, ev *core.EventDocument, ix indexDoc) {
-				if contains(ix.Flags, "correction-requested") {
+				if slices.Contains(ix.Flags, "correction-requested") {
 					t.Errorf("flags %v", ix.Flags)
 				}
 				if jsonEqual(t, ix.Declaration["child.name"], mustJSON(t, newName)) {

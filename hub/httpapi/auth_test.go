@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -350,7 +351,7 @@ func TestTokenClaims(t *testing.T) {
 	if cl.Iss != "opencrvs:auth-service" || cl.Sub != id || cl.UserType != "system" {
 		t.Errorf("claims %+v", cl)
 	}
-	if !contains(cl.Aud, "opencrvs:events-user") || !contains(cl.Aud, "opencrvs:gateway-user") {
+	if !slices.Contains(cl.Aud, "opencrvs:events-user") || !slices.Contains(cl.Aud, "opencrvs:gateway-user") {
 		t.Errorf("aud %v", cl.Aud)
 	}
 	if ttl := cl.Exp - cl.Iat; ttl != 600 {
@@ -358,7 +359,7 @@ func TestTokenClaims(t *testing.T) {
 	}
 	// v1.9 bracket and legacy scopes come out in the v2 query form.
 	for _, want := range []string{"type=record.notify&event=birth,death", "type=record.create", "type=record.notify"} {
-		if !contains(cl.Scope, want) {
+		if !slices.Contains(cl.Scope, want) {
 			t.Errorf("scope %v lacks %q", cl.Scope, want)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
@@ -120,7 +121,7 @@ func runNotifyConformance(t *testing.T, h *hubtest.Hub, tok string, raw []byte) 
 	}
 	// Search sees a notified, incomplete event with the aggregated data.
 	ix := index(t, h, tok, ev.ID)
-	if ix.Status != "NOTIFIED" || !contains(ix.Flags, core.FlagIncomplete) {
+	if ix.Status != "NOTIFIED" || !slices.Contains(ix.Flags, core.FlagIncomplete) {
 		t.Errorf("index status %s flags %v", ix.Status, ix.Flags)
 	}
 	for id, v := range sent.Declaration {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/searchquery"
 )
 
 // decodeStrict decodes a JSON body into v, rejecting unknown keys, wrong
@@ -112,9 +114,9 @@ func (s *Server) getLocations(c *gin.Context) {
 	now := time.Now()
 	out := make([]core.Location, 0, len(cc.Locations))
 	for _, l := range cc.Locations {
-		if len(types) > 0 && !contains(types, l.LocationType) ||
-			len(ext) > 0 && !contains(ext, l.ExternalID) ||
-			len(ids) > 0 && !contains(ids, l.ID) ||
+		if len(types) > 0 && !slices.Contains(types, l.LocationType) ||
+			len(ext) > 0 && !slices.Contains(ext, l.ExternalID) ||
+			len(ids) > 0 && !slices.Contains(ids, l.ID) ||
 			active != nil && l.Active(now) != *active {
 			continue
 		}
@@ -133,15 +135,6 @@ func splitList(vals []string) []string {
 		}
 	}
 	return out
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) createEvent(c *gin.Context) {
@@ -224,7 +217,20 @@ func (s *Server) getFieldByTrackingID(c *gin.Context) {
 	s.reply(c, fv, err)
 }
 
+// search parses an OpenCRVS SearchQuery body and runs it. A caller
+// without record.search learns that (403) before anything of its query.
 func (s *Server) search(c *gin.Context) {
-	res, err := s.deps.Service.Search(c.Request.Context(), principal(c), body(c))
+	p := principal(c)
+	if err := core.RequireScope(p, []string{core.ScopeRecordSearch}, ""); err != nil {
+		s.reply(c, nil, err)
+		return
+	}
+	raw := body(c)
+	f, err := searchquery.Parse(raw, s.deps.Service.Config, s.now())
+	if err != nil {
+		s.reply(c, nil, err)
+		return
+	}
+	res, err := s.deps.Service.Search(c.Request.Context(), p, f, raw)
 	s.reply(c, res, err)
 }

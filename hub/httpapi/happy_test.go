@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,7 +76,7 @@ func TestHappyPath(t *testing.T) {
 		t.Fatalf("search by tracking id: %+v", sr)
 	}
 	r := sr.Results[0]
-	if r.Status != "NOTIFIED" || !contains(r.Flags, core.FlagIncomplete) || r.TrackingID != ev.TrackingID || r.Type != "birth" {
+	if r.Status != "NOTIFIED" || !slices.Contains(r.Flags, core.FlagIncomplete) || r.TrackingID != ev.TrackingID || r.Type != "birth" {
 		t.Errorf("index %+v", r)
 	}
 	if string(r.Declaration["child.dob"]) != `"2024-02-02"` {

@@ -292,12 +292,3 @@ func allAudits(t *testing.T, h *hubtest.Hub, op string) []core.AuditEntry {
 	t.Helper()
 	return audits(t, h, "", op)
 }
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

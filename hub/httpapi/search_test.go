@@ -1,10 +1,13 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"testing"
 
+	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
 
@@ -179,4 +182,139 @@ func TestSearchDuplicateKeys(t *testing.T) {
 	tok := adminToken(h)
 	body := `{"query":{"type":"and","clauses":[{"eventType":"death"}]},"query":{"type":"and","clauses":[{"eventType":"birth"}]}}`
 	wantError(t, h.Do("POST", pathSearch, tok, body), http.StatusBadRequest, "query")
+}
+
+// TestSearchPersonalDataNeedsRead: a search result shows the whole
+// declaration only to a caller whose record.read scopes reach the record;
+// a search-only caller gets the event type's search-result fields (names,
+// dates, places), never a national id. Every search leaves an audit row.
+func TestSearchPersonalDataNeedsRead(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	admin := adminToken(h)
+	hereDecl := hubtest.BirthDeclaration("Here", "Banda")
+	thereDecl := hubtest.BirthDeclaration("There", "Banda")
+	thereDecl["child.birthLocation"] = hubtest.FacilityIlanga // another district
+	here := h.Notify(admin, "birth", newTx(), hereDecl)
+	there := h.Notify(admin, "birth", newTx(), thereDecl)
+	death := h.Notify(admin, "death", newTx(), hubtest.DeathDeclaration("Old", "Man"))
+	q := and(map[string]any{"eventType": map[string]any{"type": "anyOf", "terms": []string{"birth", "death"}}})
+	full := map[string]map[string]json.RawMessage{}
+	for _, r := range search(t, h, admin, q).Results {
+		full[r.ID] = r.Declaration
+	}
+	if len(full) != 3 || full[here.ID]["mother.nid"] == nil {
+		t.Fatalf("admin search: %v, want 3 whole declarations", full)
+	}
+	shown := map[string][]string{ // the default search-result fields the declarations hold
+		"birth": {"child.birthLocation", "child.dob", "child.name", "child.placeOfBirth", "mother.name"},
+		"death": {"deceased.name", "eventDetails.date", "eventDetails.deathLocation", "eventDetails.placeOfDeath"},
+	}
+	searchOnlyID, secret := h.NewClient("search only", hubtest.OfficeIbombo, "record.search")
+	searchOnly := h.Token(searchOnlyID, secret)
+	tests := []struct {
+		name  string
+		tok   string
+		whole []string // events shown whole; the others are cut
+	}{
+		{"search only", searchOnly, nil},
+		{"read everything", h.ClientToken(hubtest.OfficeIbombo, "record.search", "record.read"), []string{here.ID, there.ID, death.ID}},
+		{"read deaths", h.ClientToken(hubtest.OfficeIbombo, "record.search", "type=record.read&event=death"), []string{death.ID}},
+		{"read in the office's district", h.ClientToken(hubtest.OfficeIbombo, "record.search",
+			"type=record.read&placeOfEvent=administrativeArea"), []string{here.ID, death.ID}},
+		{"read elsewhere", h.ClientToken(hubtest.OfficeIlanga, "record.search",
+			"type=record.read&event=birth&placeOfEvent=administrativeArea"), []string{there.ID}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sr := search(t, h, tc.tok, q)
+			if sr.Total != 3 {
+				t.Fatalf("total %d, want 3", sr.Total)
+			}
+			for _, r := range sr.Results {
+				if slices.Contains(tc.whole, r.ID) {
+					if !jsonEqual(t, mustJSON(t, r.Declaration), mustJSON(t, full[r.ID])) {
+						t.Errorf("%s %s: declaration %v, want the whole one", r.Type, r.ID, r.Declaration)
+					}
+					continue
+				}
+				got := slices.Sorted(maps.Keys(r.Declaration))
+				if !slices.Equal(got, shown[r.Type]) {
+					t.Errorf("%s %s: fields %v, want only %v", r.Type, r.ID, got, shown[r.Type])
+				}
+				for _, id := range got {
+					if !jsonEqual(t, r.Declaration[id], full[r.ID][id]) {
+						t.Errorf("%s %s: %s = %s, want %s", r.Type, r.ID, id, r.Declaration[id], full[r.ID][id])
+					}
+				}
+			}
+		})
+	}
+	// GET by id still refuses the search-only client.
+	wantError(t, h.Do("GET", eventPath(here.ID), searchOnly, nil), http.StatusForbidden, "record.read")
+
+	// Every search above left one audit row naming who, the query and the count.
+	var mine []core.AuditEntry
+	for _, e := range allAudits(t, h, core.AuditSearch) {
+		if e.ActorID == searchOnlyID {
+			mine = append(mine, e)
+		}
+	}
+	if n := len(allAudits(t, h, core.AuditSearch)); n != 1+len(tests) {
+		t.Errorf("%d search audit rows, want %d", n, 1+len(tests))
+	}
+	if len(mine) != 1 {
+		t.Fatalf("%d audit rows for the search-only client, want 1", len(mine))
+	}
+	var detail struct {
+		Query   json.RawMessage `json:"query"`
+		Results int             `json:"results"`
+		Total   int             `json:"total"`
+	}
+	if err := json.Unmarshal(mine[0].Detail, &detail); err != nil {
+		t.Fatalf("audit detail %s: %v", mine[0].Detail, err)
+	}
+	if !jsonEqual(t, detail.Query, mustJSON(t, q)) || detail.Results != 3 || detail.Total != 3 {
+		t.Errorf("audit detail %s, want the query and 3 results", mine[0].Detail)
+	}
+}
+
+// TestSearchDeepFuzzyTree: a valid query five and/or levels deep with 32
+// fuzzy name leaves (the most conditions a query may hold) is answered,
+// not a 500 from the SQL planner.
+func TestSearchDeepFuzzyTree(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tok := adminToken(h)
+	names := []string{"Alice", "Bwalya", "Chanda", "Daliso"}
+	for _, n := range names {
+		h.Notify(tok, "birth", newTx(), hubtest.BirthDeclaration(n, "Banda"))
+	}
+	leaf := 0
+	var tree func(depth int) any
+	tree = func(depth int) any {
+		if depth == 5 {
+			leaf++
+			return map[string]any{"data.child.name": map[string]any{"type": "fuzzy", "term": names[leaf%len(names)][:2+leaf%3]}}
+		}
+		typ := "or" // an "or" at the top is what the planner could not solve
+		if depth%2 == 1 {
+			typ = "and"
+		}
+		return map[string]any{"type": typ, "clauses": []any{tree(depth + 1), tree(depth + 1)}}
+	}
+	q := map[string]any{"query": tree(0), "limit": 1}
+	if leaf != 32 {
+		t.Fatalf("%d leaves, want 32", leaf)
+	}
+	res := h.Do("POST", pathSearch, tok, q)
+	if res.Status != http.StatusOK {
+		t.Fatalf("status %d, want 200; body %s", res.Status, res.Body)
+	}
+	// The same shape with leaves that all match Alice finds her.
+	leaf = 0
+	names = []string{"Alice"}
+	if sr := search(t, h, tok, map[string]any{"query": tree(0)}); sr.Total != 1 {
+		t.Errorf("total %d, want 1", sr.Total)
+	}
 }

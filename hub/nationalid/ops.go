@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/searchquery"
 )
 
 // Ops is what an operator does with failed and waiting deliveries. Every
@@ -332,7 +333,11 @@ func (o *Ops) Pending(ctx context.Context, p core.Principal, olderThan time.Dura
 		if err != nil {
 			return nil, fmt.Errorf("pending query: %w", err)
 		}
-		page, err := o.Service.Search(ctx, p, body)
+		f, err := searchquery.Parse(body, o.Service.Config, o.now())
+		if err != nil {
+			return nil, fmt.Errorf("pending query: %w", err)
+		}
+		page, err := o.Service.Search(ctx, p, f, body)
 		if err != nil {
 			return nil, err
 		}

@@ -125,6 +125,23 @@ func planCases() []planCase {
 		{"PlaceOfEvent", core.SearchFilter{Where: leafF(core.ColPlaceOfEvent, core.OpIn, "fac-7", "fac-8"), Limit: 10}},
 		{"DeclaredBy", core.SearchFilter{Where: leafF(core.ColDeclaredBy, core.OpIn, "user-7"), Limit: 10}},
 		{"DeclaredLocationPrefix", core.SearchFilter{Where: leafF(core.ColDeclaredAtLocation, core.OpPrefix, "loc-7"), Limit: 10}},
+		// A field searched by a client whose scope names event types (the
+		// access filter core adds), and with an eventType clause: the
+		// field rows drive the search, not a walk of every event of the
+		// type.
+		{"ScopedField", core.SearchFilter{Where: core.Filter{Op: "and", Children: []core.Filter{
+			{Cond: &core.Cond{Column: core.ColField, FieldID: "mother.nid", Kind: core.KindText, Op: core.OpIn, Values: []string{benchNID(42)}}},
+			{Op: "or", Children: []core.Filter{{Op: "and", Children: []core.Filter{leafF(core.ColType, core.OpIn, "birth")}}}},
+		}}, Limit: 100}},
+		{"ScopedTrackingID", core.SearchFilter{Where: core.Filter{Op: "and", Children: []core.Filter{
+			leafF(core.ColTrackingID, core.OpIn, benchTrackingID(42)),
+			{Op: "or", Children: []core.Filter{{Op: "and", Children: []core.Filter{leafF(core.ColType, core.OpIn, "birth")}}}},
+		}}, Limit: 100}},
+		{"TypeOnly", core.SearchFilter{Where: leafF(core.ColType, core.OpIn, "birth"), Limit: 10}},
+		{"TypeAndField", core.SearchFilter{Where: core.Filter{Op: "and", Children: []core.Filter{
+			leafF(core.ColType, core.OpIn, "birth", "death"),
+			{Cond: &core.Cond{Column: core.ColField, FieldID: "mother.nid", Kind: core.KindText, Op: core.OpIn, Values: []string{benchNID(42)}}},
+		}}, Limit: 100}},
 	}
 }
 

@@ -113,7 +113,14 @@ func TestQueryPlans(t *testing.T) {
 		"DeclaredLocationPrefix": "events_index_declared_at_location (declared_at_location>? AND declared_at_location<?)",
 		"PlaceOfEvent":           "events_index_place_of_event (place_of_event=?)",
 		"DeclaredBy":             "events_index_declared_by (declared_by=?)",
+		"ScopedField":            "SEARCH event_fields USING PRIMARY KEY (field_id=? AND kind=? AND text=?)",
+		"TypeAndField":           "SEARCH event_fields USING PRIMARY KEY (field_id=? AND kind=? AND text=?)",
+		"ScopedTrackingID":       "events_index_tracking_id (tracking_id=?)",
+		"TypeOnly":               "events_index_type (type=?)",
 	}
+	// Cases whose plan must not walk an index of events_index: a field
+	// lookup finds the few rows, each read by rowid.
+	byRowid := map[string]bool{"ScopedField": true, "TypeAndField": true}
 	for _, stats := range []bool{false, true} {
 		if stats {
 			if _, err := s.wconn.ExecContext(context.Background(), "ANALYZE"); err != nil {
@@ -129,6 +136,12 @@ func TestQueryPlans(t *testing.T) {
 				text := strings.Join(plan, "\n")
 				if !strings.Contains(text, want[pc.name]) {
 					t.Errorf("plan does not use %q:\n%s", want[pc.name], text)
+				}
+				if byRowid[pc.name] && !strings.Contains(text, "SEARCH ei USING INTEGER PRIMARY KEY (rowid=?)") {
+					t.Errorf("plan does not read the matching events by rowid:\n%s", text)
+				}
+				if byRowid[pc.name] && strings.Contains(text, "events_index_type") {
+					t.Errorf("plan walks the events of a type:\n%s", text)
 				}
 				if pc.name == "All" {
 					return // listing everything is a scan, in index order

@@ -86,6 +86,28 @@ type query struct {
 	// set writes field subqueries bare, "SELECT rid FROM event_fields
 	// WHERE ... )", for fieldSet (which opens the parenthesis).
 	set bool
+	// typeFilter writes event type conditions as "+ei.type", which the
+	// planner cannot answer from events_index_type: set when the filter
+	// holds any other condition. Without statistics (no ANALYZE) SQLite
+	// takes "type = ?" for a selective lookup and, for a client whose
+	// scope names event types, walks every event of the type testing
+	// each against the field subquery (100 ms at 400k events) instead of
+	// reading the few rows the field lookup finds. A search by type alone
+	// still uses the index.
+	typeFilter bool
+}
+
+// onlyType reports whether every condition of f is on the event type.
+func onlyType(f core.Filter) bool {
+	if f.Cond != nil {
+		return f.Cond.Column == core.ColType
+	}
+	for _, c := range f.Children {
+		if !onlyType(c) {
+			return false
+		}
+	}
+	return true
 }
 
 func (q *query) w(s string) { q.sb.WriteString(s) }
@@ -132,7 +154,7 @@ func compileSearch(f core.SearchFilter) (where string, args []any, order string,
 // compileQuery compiles a filter as compileSearch does, with
 // "+ei.rid IN (field subquery)" terms if walk is set.
 func compileQuery(f core.SearchFilter, walk bool) (*query, string, error) {
-	q := &query{walk: walk}
+	q := &query{walk: walk, typeFilter: !onlyType(f.Where)}
 	q.w(notDeleted + " AND ")
 	if err := q.filter(f.Where); err != nil {
 		return nil, "", err
@@ -144,9 +166,56 @@ func compileQuery(f core.SearchFilter, walk bool) (*query, string, error) {
 	return q, order, nil
 }
 
+// setDepth is the group nesting from which a subtree made only of field
+// conditions is written as one "ei.rid IN (set of field rows)" term (see
+// fieldSet) rather than a tree of subquery terms: SQLite's planner tries
+// every way of answering each branch of each OR by indexes, and a tree of
+// and/or groups several levels deep (a query may nest six) costs it
+// combinations without end ("no query solution"). One or two levels,
+// a fuzzy name of a few words, keep the tuned plans.
+const setDepth = 3
+
+// opaqueDepth is the nesting from which a group of any other kind is
+// written as "+(...)": an expression the planner evaluates on each row
+// but does not take apart into index lookups. The levels above it still
+// choose the plan.
+const opaqueDepth = 4
+
+// groupDepth is the nesting of groups in f (a leaf is 0).
+func groupDepth(f core.Filter) int {
+	if f.Cond != nil {
+		return 0
+	}
+	d := 0
+	for _, c := range f.Children {
+		d = max(d, groupDepth(c))
+	}
+	return d + 1
+}
+
 func (q *query) filter(f core.Filter) error {
+	return q.filterAt(f, 0)
+}
+
+// filterAt writes f, a group at nesting depth (0 for the whole filter).
+func (q *query) filterAt(f core.Filter, depth int) error {
 	if f.Cond != nil {
 		return q.cond(f.Cond)
+	}
+	if !q.set && groupDepth(f) >= setDepth {
+		sq := &query{set: true}
+		if sq.fieldSet(f) {
+			if q.walk {
+				q.w("+")
+			}
+			q.fields++
+			q.w("ei.rid IN (SELECT rid FROM (" + sq.sb.String() + "))")
+			q.args = append(q.args, sq.args...)
+			return nil
+		}
+	}
+	if depth >= opaqueDepth {
+		q.w("+")
 	}
 	var join, empty string
 	switch strings.ToLower(f.Op) {
@@ -172,7 +241,7 @@ func (q *query) filter(f core.Filter) error {
 			// if the branch itself says deleted = 0.
 			q.w(notDeleted + " AND ")
 		}
-		if err := q.filter(c); err != nil {
+		if err := q.filterAt(c, depth+1); err != nil {
 			return err
 		}
 	}
@@ -310,6 +379,9 @@ func (q *query) cond(c *core.Cond) error {
 	col, ok := columns[c.Column]
 	if !ok {
 		return invalid("unknown search column %q", c.Column)
+	}
+	if c.Column == core.ColType && q.typeFilter {
+		col.name = "+" + col.name
 	}
 	vals := c.Values
 	if col.kind == timeColumn && c.Op != core.OpPrefix {

@@ -261,6 +261,9 @@ var oracleSortColumns = []core.Column{core.ColCreatedAt, core.ColUpdatedAt, core
 func (g *oracleGen) search() core.SearchFilter {
 	g.fieldsOnly = g.chance(0.3)
 	f := core.SearchFilter{Where: g.filter(0)}
+	if g.chance(0.4) {
+		f.Where = core.Filter{Op: "and", Children: []core.Filter{f.Where, g.access()}}
+	}
 	for range g.r.IntN(3) {
 		f.Sort = append(f.Sort, core.SortKey{Column: oracleSortColumns[g.r.IntN(len(oracleSortColumns))], Desc: g.chance(0.5)})
 	}
@@ -270,6 +273,33 @@ func (g *oracleGen) search() core.SearchFilter {
 	f.Limit = []int{0, 1, 2, 3, 5, 10, 10, 20, 50}[g.r.IntN(9)]
 	f.Offset = []int{0, 0, 0, 1, 2, 5, 17, 400, -1}[g.r.IntN(9)]
 	return f
+}
+
+// access is a filter of the shape core adds for a caller whose
+// record.search scopes are limited (Service.Search): an "or" of one
+// "and" per scope, of event types, jurisdictions and the caller as
+// declarer or registrar.
+func (g *oracleGen) access() core.Filter {
+	in := func(col core.Column, vals ...string) core.Filter {
+		return core.Filter{Cond: &core.Cond{Column: col, Op: core.OpIn, Values: vals}}
+	}
+	alts := core.Filter{Op: "or"}
+	for range 1 + g.r.IntN(2) {
+		alt := core.Filter{Op: "and", Children: []core.Filter{in(core.ColType, g.pick(oTypes...))}}
+		if g.chance(0.3) {
+			alt.Children[0].Cond.Values = append(alt.Children[0].Cond.Values, g.pick(oTypes...))
+		}
+		switch g.r.IntN(5) {
+		case 0:
+			alt.Children = append(alt.Children, in(core.ColPlaceOfEvent, g.pick(oFacs...), g.pick(oLocs...)))
+		case 1:
+			alt.Children = append(alt.Children, in(core.ColDeclaredAtLocation, g.pick(oLocs...)))
+		case 2:
+			alt.Children = append(alt.Children, in(core.ColRegisteredBy, g.pick(oUsers...)))
+		}
+		alts.Children = append(alts.Children, alt)
+	}
+	return alts
 }
 
 func (g *oracleGen) filter(depth int) core.Filter {

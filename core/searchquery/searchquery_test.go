@@ -1,4 +1,4 @@
-package core_test
+package searchquery_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/searchquery"
 )
 
 // filterView is a readable rendering of a compiled filter for the golden
@@ -104,7 +105,7 @@ func TestParseSearchGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sf, err := core.ParseSearch(body, cc, testNow)
+			sf, err := searchquery.Parse(body, cc, testNow)
 			if err != nil {
 				t.Fatalf("ParseSearch: %v", err)
 			}
@@ -116,7 +117,7 @@ func TestParseSearchGolden(t *testing.T) {
 
 func parseOK(t *testing.T, body string) core.SearchFilter {
 	t.Helper()
-	sf, err := core.ParseSearch([]byte(body), farajaland(t), testNow)
+	sf, err := searchquery.Parse([]byte(body), farajaland(t), testNow)
 	if err != nil {
 		t.Fatalf("ParseSearch(%s): %v", body, err)
 	}
@@ -401,7 +402,7 @@ func TestParseSearchErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sf, err := core.ParseSearch([]byte(c.body), cc, testNow)
+			sf, err := searchquery.Parse([]byte(c.body), cc, testNow)
 			if err == nil {
 				t.Fatalf("ParseSearch(%s) = %s, want an error", c.body, searchView(sf))
 			}
