@@ -125,3 +125,58 @@ func TestMotherFound(t *testing.T) {
 		})
 	}
 }
+
+// TestMotherEvidenceNeverTheFather: the weak evidence of the mother (the
+// subject of an Observation or Encounter not about the child, a Patient
+// a mother section lists) never makes the father the mother: a Patient
+// linked to the father's RelatedPerson, or listed in a father section,
+// is the father. With no other evidence there is no mother.
+func TestMotherEvidenceNeverTheFather(t *testing.T) {
+	const (
+		father    = "urn:uuid:2c000000-0000-4000-8000-000000000004" // RelatedPerson NFTH
+		fatherPat = "urn:uuid:2c000000-0000-4000-8000-000000000003" // entry 2, made the father's Patient
+		obs       = "urn:uuid:2c000000-0000-4000-8000-0000000000a2"
+	)
+	aboutHim := map[string]any{"resourceType": "Observation", "status": "final",
+		"code":    map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "87300-0"}}},
+		"subject": map[string]any{"reference": fatherPat}}
+	section := func(code, ref string) map[string]any {
+		return map[string]any{"code": map[string]any{"coding": []any{map[string]any{"code": code}}},
+			"entry": []any{map[string]any{"reference": ref}}}
+	}
+	for _, c := range []struct {
+		name string
+		edit func(b map[string]any)
+	}{
+		{name: "Patient linked to the father RelatedPerson, an Observation about him", edit: func(b map[string]any) {
+			resAt(b, 2)["link"] = []any{map[string]any{"other": map[string]any{"reference": father}, "type": "seealso"}}
+			addEntry(b, obs, deepCopy(aboutHim))
+		}},
+		{name: "Patient in a father section, an Observation about him", edit: func(b map[string]any) {
+			resAt(b, 0)["section"] = []any{section("92013-2", fatherPat)}
+			addEntry(b, obs, deepCopy(aboutHim))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := loadBundle(t, "hl7-bfdr-birth.json")
+			p := resAt(b, 2) // the mother's Patient becomes the father's
+			delete(p, "meta")
+			p["name"] = []any{map[string]any{"family": "Phiri", "given": []any{"Daniel"}}}
+			c.edit(b)
+			res, e := mapEdited(t, b)
+			if e != nil {
+				t.Fatalf("refused: %v", e)
+			}
+			if got := string(res.Declaration["mother.name"]); got != "" {
+				t.Errorf("the father was taken as the mother: mother.name = %s", got)
+			}
+			missing := false
+			for _, is := range res.Issues {
+				missing = missing || strings.Contains(is.Diagnostics, "no mother details")
+			}
+			if !missing {
+				t.Errorf("no 'no mother details' warning: %+v", res.Issues)
+			}
+		})
+	}
+}
