@@ -3,6 +3,8 @@ package mappings
 import (
 	"strings"
 	"testing"
+
+	"github.com/crvshub/crvshub/core"
 )
 
 func TestProfileName(t *testing.T) {
@@ -176,6 +178,80 @@ func TestMotherEvidenceNeverTheFather(t *testing.T) {
 			}
 			if !missing {
 				t.Errorf("no 'no mother details' warning: %+v", res.Issues)
+			}
+		})
+	}
+}
+
+// TestTwoMothersByEvidence: a Patient linked to a mother RelatedPerson is
+// that person, not a reason to ignore another, different mother in the
+// bundle: two different mothers are refused (422 naming both), as they
+// were before the link was evidence.
+func TestTwoMothersByEvidence(t *testing.T) {
+	const (
+		child  = "urn:uuid:2c000000-0000-4000-8000-000000000002"
+		mother = "urn:uuid:2c000000-0000-4000-8000-000000000003"
+		rel    = "urn:uuid:2c000000-0000-4000-8000-0000000000a1"
+		rel2   = "urn:uuid:2c000000-0000-4000-8000-0000000000a3"
+		other  = "urn:uuid:2c000000-0000-4000-8000-0000000000a4"
+	)
+	withCode := func(r map[string]any, code string) map[string]any {
+		r["relationship"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": code}}}}
+		return r
+	}
+	linkTo := func(p map[string]any, ref string) {
+		p["link"] = []any{map[string]any{"other": map[string]any{"reference": ref}, "type": "seealso"}}
+	}
+	cases := []struct {
+		name string
+		edit func(b map[string]any)
+		want []string // the resources named as the mothers; nil: accepted
+	}{
+		{name: "linked Patient and another MTH RelatedPerson", edit: func(b map[string]any) {
+			addEntry(b, rel, motherRelOf(child))
+			linkTo(resAt(b, 2), rel)
+			r2 := motherRelOf(child)
+			r2["name"] = []any{map[string]any{"family": "Banda", "given": []any{"Grace"}}}
+			addEntry(b, rel2, r2)
+		}, want: []string{"Bundle.entry[2].resource", "Bundle.entry[11].resource"}},
+		{name: "Patients linked to an MTH and to an NMTH RelatedPerson", edit: func(b map[string]any) {
+			addEntry(b, rel, motherRelOf(child))
+			linkTo(resAt(b, 2), rel)
+			addEntry(b, rel2, withCode(motherRelOf(child), "NMTH"))
+			p := map[string]any{"resourceType": "Patient", "name": []any{map[string]any{"family": "Banda", "given": []any{"Grace"}}}}
+			linkTo(p, rel2)
+			addEntry(b, other, p)
+		}, want: []string{"Bundle.entry[2].resource", "Bundle.entry[12].resource"}},
+		{name: "linked Patient and its own RelatedPerson only", edit: func(b map[string]any) {
+			addEntry(b, rel, motherRelOf(child))
+			linkTo(resAt(b, 2), rel)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := loadBundle(t, "hl7-bfdr-birth.json")
+			delete(resAt(b, 2), "meta")
+			c.edit(b)
+			res, e := mapEdited(t, b)
+			if c.want == nil {
+				if e != nil {
+					t.Fatalf("refused: %v", e)
+				}
+				if got := string(res.Declaration["mother.name"]); got != `{"firstname":"Mercy","surname":"Phiri"}` {
+					t.Errorf("mother.name = %s", got)
+				}
+				return
+			}
+			if e == nil {
+				t.Fatalf("accepted with mother.name %s: two different mothers must be refused", res.Declaration["mother.name"])
+			}
+			if e.Kind != core.KindUnprocessable {
+				t.Errorf("kind %v, want unprocessable (422)", e.Kind)
+			}
+			for _, want := range c.want {
+				if issueAt(e.Issues, "error", want) == nil {
+					t.Errorf("no error naming %s: %+v", want, e.Issues)
+				}
 			}
 		})
 	}
