@@ -110,14 +110,16 @@ func New(deps Deps) *Server {
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		var chain []gin.HandlerFunc
-		if r.readAhead != nil {
-			chain = append(chain, r.readAhead)
-		}
 		// each route answers its errors one way: JSON, or OperationOutcomes
-		// on the FHIR routes (which also take FHIR media types and larger bodies)
+		// on the FHIR routes (which also take FHIR media types and larger
+		// bodies, and answer a panic in their own format too)
 		fail, media, max := s.failJSON, jsonMedia, deps.MaxBody
 		if r.fhir {
 			fail, media, max = s.fhirFail, fhirMedia, FHIRMaxBody
+			chain = append(chain, recoverTo(s.log, fail))
+		}
+		if r.readAhead != nil {
+			chain = append(chain, r.readAhead)
 		}
 		if r.auth {
 			chain = append(chain, s.authenticate(fail))
