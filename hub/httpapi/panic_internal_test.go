@@ -79,3 +79,51 @@ func TestPanicAnsweredInTheRouteFormat(t *testing.T) {
 		})
 	}
 }
+
+// TestUnroutedFHIRAnswersOutcome: a FHIR client that posts to a path or
+// with a method the hub does not serve under the FHIR routes (/fhir...,
+// /notification) gets the 404 or 405 as an OperationOutcome; elsewhere
+// the JSON error body stays.
+func TestUnroutedFHIRAnswersOutcome(t *testing.T) {
+	srv := httptest.NewServer(New(Deps{Auth: panicAuth{}}).Handler())
+	defer srv.Close()
+	for _, c := range []struct {
+		method, path string
+		status       int
+		fhir         bool
+	}{
+		{"POST", FHIRPrefix + "/Patient", 404, true},
+		{"POST", FHIRPrefix + "/Bundle", 404, true},
+		{"GET", FHIRPrefix, 405, true},
+		{"DELETE", "/notification", 405, true},
+		{"POST", EventsPrefix + "/nothing-here", 404, false},
+		{"POST", "/fhirx", 404, false},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, c.status, raw)
+			}
+			ct := res.Header.Get("Content-Type")
+			if !c.fhir {
+				if !strings.HasPrefix(ct, "application/json") {
+					t.Errorf("Content-Type %q, want the JSON error body: %s", ct, raw)
+				}
+				return
+			}
+			var oo mappings.OperationOutcome
+			if !strings.HasPrefix(ct, FHIRContentType) || json.Unmarshal(raw, &oo) != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+				t.Errorf("Content-Type %q, body %s: want an OperationOutcome", ct, raw)
+			}
+		})
+	}
+}
