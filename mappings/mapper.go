@@ -493,7 +493,10 @@ func (st *state) shadowed(r *roleSpec) []*resource {
 	if r == nil || len(r.OneOf) == 0 {
 		return nil
 	}
-	explicit := func(a *roleSpec) bool { return a.Where != "" || len(a.Relationship) > 0 }
+	// explicit evidence of a role: a relationship code, or a Patient.link
+	// to a resource that has one; not a weaker guess (a female Patient,
+	// a deceased date)
+	explicit := func(a *roleSpec) bool { return len(a.Relationship) > 0 || strings.HasPrefix(a.Where, "link.") }
 	var found []*resource
 	k := -1
 	for i, alt := range r.OneOf {

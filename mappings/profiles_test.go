@@ -256,3 +256,18 @@ func TestTwoMothersByEvidence(t *testing.T) {
 		})
 	}
 }
+
+// TestWeakEvidenceHidesNoMother: only explicit evidence (a relationship
+// code, a Patient.link) behind the one that found the mother is read for
+// a second mother; a weaker alternative (the HIS family's female Patient
+// not the child, often the mother's own record beside her RelatedPerson)
+// is not, so such bundles are taken as before.
+func TestWeakEvidenceHidesNoMother(t *testing.T) {
+	res := mapFileEdited(t, "his-transaction-birth.json", func(b map[string]any, _ []map[string]any) {
+		addEntry(b, "urn:uuid:6a000000-0000-4000-8000-0000000000f1", map[string]any{"resourceType": "Patient", "gender": "female",
+			"name": []any{map[string]any{"family": "Banda", "given": []any{"Esther"}}}})
+	})
+	if res.Declaration["mother.name"] == nil {
+		t.Errorf("no mother.name: %+v", res.Issues)
+	}
+}
