@@ -7,6 +7,15 @@ import (
 	"github.com/crvshub/crvshub/core"
 )
 
+// fullUrls of testdata/bundles/hl7-bfdr-birth.json (child, mother) and of
+// the entries the tests add.
+const (
+	bfdrChild  = "urn:uuid:2c000000-0000-4000-8000-000000000002"
+	bfdrMother = "urn:uuid:2c000000-0000-4000-8000-000000000003"
+	bfdrRel    = "urn:uuid:2c000000-0000-4000-8000-0000000000a1"
+	bfdrObs    = "urn:uuid:2c000000-0000-4000-8000-0000000000a2"
+)
+
 func TestProfileName(t *testing.T) {
 	const want = "Patient-mother-vr"
 	for _, u := range []string{
@@ -37,10 +46,8 @@ func TestProfileName(t *testing.T) {
 // evidence at all says there is no mother.
 func TestMotherFound(t *testing.T) {
 	const (
-		child  = "urn:uuid:2c000000-0000-4000-8000-000000000002"
-		mother = "urn:uuid:2c000000-0000-4000-8000-000000000003"
-		rel    = "urn:uuid:2c000000-0000-4000-8000-0000000000a1"
-		obs    = "urn:uuid:2c000000-0000-4000-8000-0000000000a2"
+		child, mother = bfdrChild, bfdrMother
+		rel, obs      = bfdrRel, bfdrObs
 	)
 	setProfile := func(p string) func(b map[string]any) {
 		return func(b map[string]any) {
@@ -136,8 +143,8 @@ func TestMotherFound(t *testing.T) {
 func TestMotherEvidenceNeverTheFather(t *testing.T) {
 	const (
 		father    = "urn:uuid:2c000000-0000-4000-8000-000000000004" // RelatedPerson NFTH
-		fatherPat = "urn:uuid:2c000000-0000-4000-8000-000000000003" // entry 2, made the father's Patient
-		obs       = "urn:uuid:2c000000-0000-4000-8000-0000000000a2"
+		fatherPat = bfdrMother                                      // entry 2, made the father's Patient
+		obs       = bfdrObs
 	)
 	aboutHim := map[string]any{"resourceType": "Observation", "status": "final",
 		"code":    map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "87300-0"}}},
@@ -189,11 +196,8 @@ func TestMotherEvidenceNeverTheFather(t *testing.T) {
 // were before the link was evidence.
 func TestTwoMothersByEvidence(t *testing.T) {
 	const (
-		child  = "urn:uuid:2c000000-0000-4000-8000-000000000002"
-		mother = "urn:uuid:2c000000-0000-4000-8000-000000000003"
-		rel    = "urn:uuid:2c000000-0000-4000-8000-0000000000a1"
-		rel2   = "urn:uuid:2c000000-0000-4000-8000-0000000000a3"
-		other  = "urn:uuid:2c000000-0000-4000-8000-0000000000a4"
+		child, rel  = bfdrChild, bfdrRel
+		rel2, other = "urn:uuid:2c000000-0000-4000-8000-0000000000a3", "urn:uuid:2c000000-0000-4000-8000-0000000000a4"
 	)
 	withCode := func(r map[string]any, code string) map[string]any {
 		r["relationship"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": code}}}}
