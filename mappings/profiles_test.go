@@ -1,6 +1,9 @@
 package mappings
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -273,5 +276,47 @@ func TestWeakEvidenceHidesNoMother(t *testing.T) {
 	})
 	if res.Declaration["mother.name"] == nil {
 		t.Errorf("no mother.name: %+v", res.Issues)
+	}
+}
+
+// TestFetalDeathMotherLinkedNMTH: the fetal death family reads a
+// Patient.link to the natural mother's RelatedPerson (NMTH) as the birth
+// family does: the mother is the linked Patient, with her name, not the
+// nameless RelatedPerson.
+func TestFetalDeathMotherLinkedNMTH(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "bundles", "hl7-bfdr-fetal-death.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	delete(resAt(b, 2), "meta")
+	r := motherRelOf(bfdrChild) // entry 1 is the fetus
+	delete(r, "name")
+	r["relationship"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "NMTH"}}}}
+	addEntry(b, bfdrRel, r)
+	resAt(b, 2)["link"] = []any{map[string]any{"other": map[string]any{"reference": bfdrRel}, "type": "seealso"}}
+	body, _ := json.Marshal(b)
+	cc := farajaland(t)
+	ec := &core.EventConfig{ID: "fetal-death", Label: "Fetal death", Fields: []core.FieldConfig{
+		{ID: "eventDetails.date", Type: core.FieldDate},
+		{ID: "mother.name", Type: core.FieldName},
+	}}
+	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Map(body, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Declaration["mother.name"]); got != `{"firstname":"Mercy","surname":"Phiri"}` {
+		t.Errorf("mother.name = %s, want the linked Patient's", got)
 	}
 }
