@@ -299,19 +299,7 @@ func TestFetalDeathMotherLinkedNMTH(t *testing.T) {
 	addEntry(b, bfdrRel, r)
 	resAt(b, 2)["link"] = []any{map[string]any{"other": map[string]any{"reference": bfdrRel}, "type": "seealso"}}
 	body, _ := json.Marshal(b)
-	cc := farajaland(t)
-	ec := &core.EventConfig{ID: "fetal-death", Label: "Fetal death", Fields: []core.FieldConfig{
-		{ID: "eventDetails.date", Type: core.FieldDate},
-		{ID: "mother.name", Type: core.FieldName},
-	}}
-	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cc2, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := fetalDeathMapper(t)
 	res, err := m.Map(body, testNow)
 	if err != nil {
 		t.Fatal(err)
