@@ -343,19 +343,7 @@ func TestDefaultFetalDeathFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := farajaland(t)
-	ec := &core.EventConfig{ID: "fetal-death", Label: "Fetal death", Fields: []core.FieldConfig{
-		{ID: "eventDetails.date", Type: core.FieldDate},
-		{ID: "mother.name", Type: core.FieldName},
-	}}
-	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cc2, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := fetalDeathMapper(t)
 	res, err := m.Map(body, testNow)
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,27 @@ func newMapper(t testing.TB) *Mapper {
 	return m
 }
 
+// fetalDeathMapper maps with Farajaland plus a fetal-death event type
+// (date and mother's name), which the embedded BFDR fetal death family
+// needs.
+func fetalDeathMapper(t *testing.T) *Mapper {
+	t.Helper()
+	cc := farajaland(t)
+	ec := &core.EventConfig{ID: "fetal-death", Label: "Fetal death", Fields: []core.FieldConfig{
+		{ID: "eventDetails.date", Type: core.FieldDate},
+		{ID: "mother.name", Type: core.FieldName},
+	}}
+	cc2, err := core.NewCountryConfig(cc.Settings, append(cc.Events, ec), cc.Locations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cc2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // golden compares got (JSON-encoded, indented) with testdata/<name>, or
 // rewrites it with -update.
 func golden(t *testing.T, name string, got any) {

@@ -462,7 +462,7 @@ func (m *Mapper) multiples(spec *familySpec, st *state) *Error {
 	var issues []Issue
 	reported := map[string]bool{}
 	for _, name := range names {
-		rs := distinct(st.roleEvery(name))
+		rs := distinct(append(st.roleEvery(name), st.shadowed(spec.Roles[name])...))
 		if len(rs) < 2 {
 			continue
 		}
@@ -481,6 +481,70 @@ func (m *Mapper) multiples(spec *familySpec, st *state) *Error {
 		return badInput(core.KindUnprocessable, issues...)
 	}
 	return nil
+}
+
+// shadowed lists the people that explicit evidence of a role names
+// besides those the role chose: when the alternative that found the role
+// is itself explicit evidence (a relationship code, a Patient.link to a
+// RelatedPerson with one), the explicit alternatives after it are read
+// too, so that a Patient linked to one mother RelatedPerson does not hide
+// another, different mother (the bundle contradicts itself). A
+// RelatedPerson that a found Patient links to is that Patient, not
+// another person. A profile, the strongest evidence, hides the rest as
+// it always did.
+func (st *state) shadowed(r *roleSpec) []*resource {
+	if r == nil || len(r.OneOf) == 0 {
+		return nil
+	}
+	// explicit evidence of a role: a relationship code, or a Patient.link
+	// to a resource that has one; not a weaker guess (a female Patient,
+	// a deceased date)
+	explicit := func(a *roleSpec) bool { return len(a.Relationship) > 0 || strings.HasPrefix(a.Where, "link.") }
+	var found []*resource
+	k := -1
+	for i, alt := range r.OneOf {
+		if found = st.selectRole(alt, true); len(found) > 0 {
+			k = i
+			break
+		}
+	}
+	if k < 0 || !explicit(r.OneOf[k]) {
+		return nil
+	}
+	// seen: the people counted so far and the RelatedPersons they link to
+	seen := map[*resource]bool{}
+	note := func(c *resource) {
+		seen[c] = true
+		links, _ := c.Data["link"].([]any)
+		for _, l := range links {
+			lo, _ := l.(obj)
+			other, _ := lo["other"].(obj)
+			if o := st.b.resolve(str(other["reference"])); o != nil {
+				seen[o] = true
+			}
+		}
+	}
+	for _, c := range found {
+		note(c)
+	}
+	var later []*resource
+	for _, alt := range r.OneOf[k+1:] {
+		if explicit(alt) {
+			later = append(later, st.selectRole(alt, true)...)
+		}
+	}
+	// Patients first: a later Patient and the RelatedPerson it links to
+	// are one person, whichever alternative found each
+	var out []*resource
+	for _, patients := range []bool{true, false} {
+		for _, c := range later {
+			if (c.Type == "Patient") == patients && !seen[c] {
+				note(c)
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // person is true for a role that selects people only (Patient or

@@ -816,14 +816,28 @@ func absentReason(o obj) string {
 	return ""
 }
 
-// maskedID reports a value the sender masked: it holds a masking
-// character (*, •, #) or starts with three or more X (XXX-XX-1234).
+// maskedID reports a value the sender masked: it holds a star or a
+// bullet (never part of an identifier), or, separators ignored, it is
+// made of mask characters (X, x, #) and digits only, with three or more
+// mask characters (XXX-XX-1234, ###-##-1234, xxxxxx1234). Letters beside
+// them are the identifier's own (a passport XXXL12345B, an MRN#20231):
+// kept.
 func maskedID(v string) bool {
-	if strings.ContainsAny(v, "*•#") {
+	if strings.ContainsAny(v, "*•") {
 		return true
 	}
 	v = strings.NewReplacer("-", "", " ", "", ".", "", "/", "").Replace(v)
-	return len(v) >= 3 && strings.ToUpper(v[:3]) == "XXX"
+	masks := 0
+	for _, r := range v {
+		switch {
+		case r == 'X' || r == 'x' || r == '#':
+			masks++
+		case r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return masks >= 3
 }
 
 // idValue returns the value of the first identifier that matches the

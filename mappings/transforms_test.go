@@ -234,6 +234,11 @@ func TestTransformIdentifier(t *testing.T) {
 		{name: "data-absent masked on the identifier", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"masked"}],"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"5555555555"}`}, want: ``, issue: "absent (masked)"},
 		{name: "masked with stars", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"******7890"}`}, want: ``, issue: "masked by the sender"},
 		{name: "masked with X", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"XXX-XX-7890"}`}, want: ``, issue: "masked by the sender"},
+		{name: "masked with #", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"###-##-7890"}`}, want: ``, issue: "masked by the sender"},
+		{name: "masked with lower-case x", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":{"coding":[{"code":"NATIONAL_ID"}]},"value":"xxxxxx7890"}`}, want: ``, issue: "masked by the sender"},
+		// letters beside the X or the # are an identifier's own: kept
+		{name: "passport starting with XXX kept", field: "mother.passport", args: map[string]any{"kind": "passport"}, in: []string{`{"type":{"coding":[{"code":"PPN"}]},"value":"XXXL12345B"}`}, want: `"XXXL12345B"`},
+		{name: "MRN with a # kept", field: "mother.brn", args: map[string]any{"types": []any{"MR"}}, in: []string{`{"type":{"coding":[{"code":"MR"}]},"value":"MRN#20231"}`}, want: `"MRN#20231"`},
 		{name: "old plain string type", field: "mother.nid", args: map[string]any{"kind": "nid"}, in: []string{`{"type":"NATIONAL_ID","value":"42"}`}, want: `"42"`},
 		{name: "custom types", field: "mother.brn", args: map[string]any{"types": []any{"MR"}}, in: ids, want: `"MR1"`},
 	})

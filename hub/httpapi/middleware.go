@@ -85,9 +85,11 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// recoverJSON turns a panic into a logged 500 with a JSON body; no panic
-// reaches a client as a dropped connection or a stack trace.
-func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+// recoverTo turns a panic into a logged 500 answered by the renderer:
+// JSON for the whole engine (recoverJSON), an OperationOutcome on the
+// FHIR routes (first in their chain). No panic reaches a client as a
+// dropped connection, a stack trace or an answer in the wrong format.
+func recoverTo(log *slog.Logger, fail errorRenderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -97,8 +99,7 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 				log.ErrorContext(c.Request.Context(), "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()),
 					"correlationId", correlationID(c))
 				if !c.Writer.Written() {
-					c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{
-						Message: "Internal error; quote correlation id " + correlationID(c), Code: "INTERNAL"})
+					fail(c, errPanic) // an internal error: the answer quotes the correlation id only
 				} else {
 					c.Abort()
 				}
@@ -106,6 +107,14 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 		}()
 		c.Next()
 	}
+}
+
+// errPanic is the error a recovered panic is answered with.
+var errPanic = errors.New("panic in the request handler (logged)")
+
+// recoverJSON is recoverTo answering JSON.
+func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+	return recoverTo(log, func(c *gin.Context, err error) { writeError(c, log, err) })
 }
 
 // mediaRule says which request media types a route takes.

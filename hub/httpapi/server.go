@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -114,23 +115,44 @@ func New(deps Deps) *Server {
 		e.Use(deps.HTTPMetrics.middleware())
 	}
 	e.Use(recoverJSON(deps.Log), accessLog(deps.Log))
+	s.routes = s.routeTable()
+	// a path under a FHIR route's first segment (/fhir/..., /notification)
+	// is answered in FHIR even when no route serves it
+	fhirBases := map[string]bool{}
+	for _, r := range s.routes {
+		if r.fhir {
+			fhirBases[firstSegment(r.path)] = true
+		}
+	}
 	e.NoRoute(func(c *gin.Context) {
-		writeError(c, s.log, core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path))
+		err := core.Errorf(core.KindNotFound, "NO_ROUTE", "No route %s %s", c.Request.Method, c.Request.URL.Path)
+		if fhirBases[firstSegment(c.Request.URL.Path)] {
+			s.fhirFail(c, err)
+			return
+		}
+		writeError(c, s.log, err)
 	})
 	e.NoMethod(func(c *gin.Context) {
+		if fhirBases[firstSegment(c.Request.URL.Path)] {
+			writeFHIR(c, http.StatusMethodNotAllowed, mappings.NewOutcome(mappings.Issue{Severity: "error", Code: "not-supported",
+				Diagnostics: "Method " + c.Request.Method + " not allowed on " + c.Request.URL.Path}))
+			c.Abort()
+			return
+		}
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody(c, http.StatusMethodNotAllowed, "Method not allowed", "METHOD_NOT_ALLOWED", nil))
 	})
-	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		var chain []gin.HandlerFunc
-		if r.readAhead != nil {
-			chain = append(chain, r.readAhead)
-		}
 		// each route answers its errors one way: JSON, or OperationOutcomes
-		// on the FHIR routes (which also take FHIR media types and larger bodies)
+		// on the FHIR routes (which also take FHIR media types and larger
+		// bodies, and answer a panic in their own format too)
 		fail, media, max := s.failJSON, jsonMedia, deps.MaxBody
 		if r.fhir {
 			fail, media, max = s.fhirFail, fhirMedia, FHIRMaxBody
+			chain = append(chain, recoverTo(s.log, fail))
+		}
+		if r.readAhead != nil {
+			chain = append(chain, r.readAhead)
 		}
 		if r.auth {
 			chain = append(chain, s.authenticate(fail))
@@ -148,6 +170,15 @@ func New(deps Deps) *Server {
 		e.Handle(r.method, r.path, chain...)
 	}
 	return s
+}
+
+// firstSegment is a path's first segment with its slash: /fhir of
+// /fhir/$process-message.
+func firstSegment(p string) string {
+	if i := strings.IndexByte(p[min(1, len(p)):], '/'); i >= 0 {
+		return p[:i+1]
+	}
+	return p
 }
 
 // Handler returns the http.Handler to serve.
