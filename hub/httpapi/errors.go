@@ -181,6 +181,11 @@ func retryAfter() gin.HandlerFunc {
 
 type retryAfterWriter struct{ gin.ResponseWriter }
 
+// Unwrap lets http.ResponseController reach the connection through the
+// wrapper: the body read deadlines (readBudgeted, readAhead) are set on it,
+// and without Unwrap a slow body would be waited for without end.
+func (w *retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *retryAfterWriter) WriteHeader(code int) {
 	if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
