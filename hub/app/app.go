@@ -45,6 +45,10 @@ type Options struct {
 	// SecretCost is the bcrypt cost for client secrets (0 = default);
 	// tests lower it.
 	SecretCost int
+	// TokenTTL is the lifetime of the tokens system clients get (0 =
+	// auth.DefaultTTL, 600 s). The verifier accepts no client token that
+	// lives longer; benchmarks that run for longer than 600 s raise it.
+	TokenTTL time.Duration
 
 	// Partners configures the National ID adapters (nil = none: routing
 	// is off and the bus is not started).
@@ -163,11 +167,13 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: reg}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Issuer = &auth.Issuer{Key: kp}
+	a.Issuer = &auth.Issuer{Key: kp, TTL: o.TokenTTL}
 	throttle := &auth.Throttle{Log: o.Log}
 	a.Clients = &auth.Clients{Store: st, Cost: o.SecretCost, Throttle: throttle}
 	registerThrottleMetrics(a.Metrics, throttle)
-	a.Auth = &auth.Authenticator{Verifier: auth.NewVerifier(kp), Store: st}
+	verifier := auth.NewVerifier(kp)
+	verifier.MaxTTL = max(a.Issuer.Lifetime(), auth.ConfirmationTTL) // the longest the hub issues
+	a.Auth = &auth.Authenticator{Verifier: verifier, Store: st, SystemTTL: a.Issuer.Lifetime()}
 	a.Service = &core.Service{Store: st, Config: cc, Log: o.Log}
 	if err := a.openPartners(ctx); err != nil {
 		a.Close() // the lock is released by the deferred Unlock

@@ -63,7 +63,9 @@ func (i *Issuer) now() time.Time {
 	return time.Now()
 }
 
-func (i *Issuer) ttl() time.Duration {
+// Lifetime is the lifetime of the system tokens the Issuer mints (TTL, or
+// DefaultTTL when unset).
+func (i *Issuer) Lifetime() time.Duration {
 	if i.TTL > 0 {
 		return i.TTL
 	}
@@ -81,7 +83,7 @@ func (i *Issuer) IssueSystemToken(clientID string, scopes []string) (token strin
 	if err != nil {
 		return "", 0, fmt.Errorf("auth: issue token: %w", err)
 	}
-	ttl := i.ttl()
+	ttl := i.Lifetime()
 	tok, err := i.Issue(map[string]any{
 		jwt.SubjectKey: clientID,
 		ClaimUserType:  string(core.UserTypeSystem),
@@ -111,7 +113,7 @@ func (i *Issuer) Issue(claims map[string]any, ttl time.Duration) (string, error)
 		}
 	}
 	if ttl <= 0 {
-		ttl = i.ttl()
+		ttl = i.Lifetime()
 	}
 	iss := i.Issuer
 	if iss == "" {

@@ -108,7 +108,7 @@ func Start(t testing.TB, o Options) *Hub {
 		t.Fatalf("hubtest: listen: %v", err)
 	}
 	url := "http://" + ln.Addr().String()
-	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, PublicURL: url, Messaging: o.Messaging, Store: o.Store,
+	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, TokenTTL: o.TokenTTL, PublicURL: url, Messaging: o.Messaging, Store: o.Store,
 		MetricsAddr: o.MetricsAddr, TrustedProxies: o.TrustedProxies}
 	var mock *mosipmock.Mock
 	if o.MOSIP != nil {
@@ -118,9 +118,6 @@ func Start(t testing.TB, o Options) *Hub {
 	if err != nil {
 		ln.Close()
 		t.Fatalf("hubtest: open: %v", err)
-	}
-	if o.TokenTTL > 0 {
-		a.Issuer.TTL = o.TokenTTL // before Serve: no request reads it yet
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{T: t, App: a, URL: url, DataDir: o.DataDir, MOSIP: mock,
