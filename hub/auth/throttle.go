@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,8 @@ const (
 //   - per (client id, source address): after PairFree failures in a row
 //     the pair is locked out for LockBase, doubling with every further
 //     failure up to LockMax. A success resets it.
-//   - per source address, whatever the client id: after SourceFree
+//   - per source address (an IPv6 one by its /64, see sourceKey),
+//     whatever the client id: after SourceFree
 //     failures the source is locked out the same way.
 //
 // Keying the lockout on the pair, not on the client id alone, means an
@@ -94,6 +96,27 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
+// sourceKey is what failures are counted under for a source address: an
+// IPv4 address (also written IPv4-mapped) as itself, an IPv6 address by
+// its /64, since one host commonly holds a whole /64 (privacy addresses,
+// a customer's delegated prefix) and could otherwise guess from ever new
+// addresses. Anything else is taken as it is.
+func sourceKey(source string) string {
+	a, err := netip.ParseAddr(source)
+	if err != nil {
+		return source
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return source
+	}
+	return p.String()
+}
+
 func pairKey(clientID, source string) [32]byte {
 	return sha256.Sum256([]byte(source + "\x00" + clientID))
 }
@@ -101,6 +124,7 @@ func pairKey(clientID, source string) [32]byte {
 // Check answers how long the request must wait: 0 when it may go ahead.
 func (t *Throttle) Check(clientID, source string) time.Duration {
 	now := t.now()
+	source = sourceKey(source)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if f := t.sources[source]; f != nil && now.Before(f.until) {
@@ -117,6 +141,7 @@ func (t *Throttle) Check(clientID, source string) time.Duration {
 // Failure records a failed authentication of clientID from source.
 func (t *Throttle) Failure(clientID, source string) {
 	now := t.now()
+	source = sourceKey(source)
 	t.failed.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -135,6 +160,7 @@ func (t *Throttle) Failure(clientID, source string) {
 
 // Success forgets the failures of clientID from source.
 func (t *Throttle) Success(clientID, source string) {
+	source = sourceKey(source)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.pairs, pairKey(clientID, source))
