@@ -310,3 +310,33 @@ func TestBodyBudgetCoversPartnerCallbacks(t *testing.T) {
 	}
 	waitFor(t, "every byte is given back", func() bool { return s.BodyBytesReserved() == 0 })
 }
+
+// TestBodyBudgetOneClientCannotTakeItAll: one client (one token) holding
+// many large slow bodies may take at most half the budget, so another
+// client's body still finds room; the greedy client's body past its share
+// is a 503 with Retry-After at once.
+func TestBodyBudgetOneClientCannotTakeItAll(t *testing.T) {
+	const budget, each = 1 << 20, 300 << 10
+	s, srv := budgetServer(t, BodyLimits{Budget: budget, Wait: 300 * time.Millisecond, ReadBase: time.Minute})
+	partial(t, srv, "greedy", each, 1)
+	waitFor(t, "the first greedy body is reserved", func() bool { return s.BodyBytesReserved() == each })
+	for i := range 3 {
+		res, eb := answer(t, partial(t, srv, "greedy", each, 1))
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || eb.Code != "CLIENT_BODY_BUDGET" {
+			t.Fatalf("greedy body %d past half the budget: %d %+v, want 503 CLIENT_BODY_BUDGET with Retry-After", i+2, res.StatusCode, eb)
+		}
+	}
+	req, err := http.NewRequest("POST", srv.URL+searchPath, strings.NewReader(searchBody+strings.Repeat(" ", each-len(searchBody))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer other")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("another client's %d-byte search while the greedy one holds its share: %d, want 200", each, res.StatusCode)
+	}
+}
