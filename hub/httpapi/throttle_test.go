@@ -218,3 +218,31 @@ func TestTokenLockoutIPv6Prefix(t *testing.T) {
 		t.Fatalf("10 wrong secrets from one IPv4 address, half written IPv4-mapped: %v, want %d x 401 then 429", got, auth.DefaultPairFree)
 	}
 }
+
+// TestTokenLockoutConcurrentGuesses: guesses sent at once must not slip
+// past the lockout while the ones before them are still being checked:
+// an attempt in progress counts against the pair and the source until it
+// ends, so at most DefaultPairFree secrets are ever compared for one
+// client id from one address, however many requests run side by side
+// (otherwise every lockout that ends lets a whole burst in).
+func TestTokenLockoutConcurrentGuesses(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv, throttle, id, _ := throttledHub(t, clock)
+	for round := range 5 {
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				askToken(t, srv, "203.0.113.50", id, "wrong-secret")
+			}()
+		}
+		wg.Wait()
+		if f := throttle.Stats().Failures; f > int64(auth.DefaultPairFree+round) {
+			t.Fatalf("round %d: %d secret comparisons for 40 guesses sent at once, want at most %d",
+				round, f, auth.DefaultPairFree+round)
+		}
+		clock.Add(auth.DefaultLockMax) // every lockout over: one more guess may be compared
+	}
+}
