@@ -19,8 +19,8 @@ import (
 	"github.com/crvshub/crvshub/core"
 )
 
-// maxDelivery bounds a WebSub delivery's body.
-const maxDelivery = 4 << 20
+// MaxDelivery bounds a WebSub delivery's body.
+const MaxDelivery = 4 << 20
 
 // delivery is a CREDENTIAL_ISSUED WebSub delivery (research §1 item 10).
 type delivery struct {
@@ -93,7 +93,7 @@ func (a *Adapter) deliver(w http.ResponseWriter, r *http.Request) {
 
 // applyDelivery does the work of deliver; nil means applied.
 func (a *Adapter) applyDelivery(ctx context.Context, w http.ResponseWriter, r *http.Request, d *delivery) *refusal {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDelivery))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxDelivery))
 	if err != nil {
 		return &refusal{reason: "body unreadable or larger than 4 MiB", err: err}
 	}

@@ -285,7 +285,8 @@ func (a *App) partnerRoutes() []httpapi.PartnerRoute {
 	h := a.MOSIP.CallbackHandler()
 	return []httpapi.PartnerRoute{
 		{Method: http.MethodGet, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub intent verification (hub.challenge)", Handler: h},
-		{Method: http.MethodPost, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub CREDENTIAL_ISSUED delivery (VER_R2-encrypted credential with a PS256 proof)", Handler: h},
+		{Method: http.MethodPost, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub CREDENTIAL_ISSUED delivery (VER_R2-encrypted credential with a PS256 proof)", Handler: h,
+			MaxBody: mosip.MaxDelivery},
 	}
 }
 

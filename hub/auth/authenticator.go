@@ -78,8 +78,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (core.P
 }
 
 // client reads the token's subject, an active client whose last change
-// (to the second: iat has no finer grain) is not after the token was
-// issued, or fails with KindUnauthenticated.
+// (rotate-secret, disable, enable) came before the token was issued, or
+// fails with KindUnauthenticated. iat has whole seconds, so a token
+// issued in the second of the change is refused whichever side of it it
+// was minted on (TokenHandler mints no token in that second, see
+// ChangedSecond); a client never changed since its creation has no such
+// second.
 func (a *Authenticator) client(ctx context.Context, c *Claims) (*core.Client, error) {
 	cl, err := a.Store.Client(ctx, c.Subject)
 	if err != nil {
@@ -91,10 +95,20 @@ func (a *Authenticator) client(ctx context.Context, c *Claims) (*core.Client, er
 	if cl.Status != core.ClientActive {
 		return nil, unauthenticated("client disabled", nil)
 	}
-	if c.IssuedAt.Before(cl.UpdatedAt.Truncate(time.Second)) {
+	if changed, ok := ChangedSecond(cl); ok && !c.IssuedAt.After(changed) {
 		return nil, unauthenticated("token issued before the client's credentials last changed", nil)
 	}
 	return cl, nil
+}
+
+// ChangedSecond answers the whole second of the client's last change, and
+// false for a client never changed since its creation. Tokens whose iat
+// is that second or earlier are refused.
+func ChangedSecond(cl *core.Client) (time.Time, bool) {
+	if !cl.UpdatedAt.After(cl.CreatedAt) {
+		return time.Time{}, false
+	}
+	return cl.UpdatedAt.Truncate(time.Second), true
 }
 
 // bearerToken strips an optional "Bearer " prefix (any case).

@@ -226,6 +226,12 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret string) (*core.Cl
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
 	}
+	ended := false // the attempt Check let in ends exactly once
+	defer func() {
+		if !ended && c.Throttle != nil {
+			c.Throttle.Abandon(id, source)
+		}
+	}()
 	var cl *core.Client
 	if _, err := uuid.Parse(id); err == nil {
 		cl, err = c.Store.Client(ctx, id)
@@ -238,6 +244,7 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret string) (*core.Cl
 		hash = cl.SecretHash
 	}
 	ok := CheckSecret(hash, secret)
+	ended = true
 	if cl == nil || !ok || cl.Status != core.ClientActive {
 		if c.Throttle != nil {
 			c.Throttle.Failure(id, source)

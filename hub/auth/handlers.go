@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -109,6 +111,10 @@ func TokenHandler(clients *Clients, issuer *Issuer) gin.HandlerFunc {
 				return
 			}
 			serverError(c, err)
+			return
+		}
+		if !waitPastChange(c.Request.Context(), cl, issuer.now()) {
+			c.Abort()
 			return
 		}
 		tok, expiresIn, err := issuer.IssueSystemToken(cl.ID, cl.Scopes)
@@ -263,5 +269,28 @@ func JWKS(kp *KeyPair) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 		c.Data(http.StatusOK, "application/json", kp.JWKS)
+	}
+}
+
+// waitPastChange waits, when now is in the second of the client's last
+// change, until that second is over: a token minted in it would be
+// refused (Authenticator: iat must come after the change's second). It
+// answers false if the client left meanwhile.
+func waitPastChange(ctx context.Context, cl *core.Client, now time.Time) bool {
+	changed, ok := ChangedSecond(cl)
+	if !ok {
+		return true
+	}
+	wait := changed.Add(time.Second).Sub(now)
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -58,6 +58,7 @@ func TestClientChangeRevokesTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	works("token from before rotate-secret", first, false)
+	c.t = c.t.Add(time.Second) // TokenHandler mints nothing in the change's second
 	second := issue()
 	works("token after rotate-secret", second, true)
 
@@ -70,6 +71,7 @@ func TestClientChangeRevokesTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	works("token from before disable, after enable", second, false)
+	c.t = c.t.Add(time.Second)
 	works("token after enable", issue(), true)
 }
 
@@ -133,4 +135,43 @@ func signRS256(t *testing.T, kp *KeyPair, claims map[string]any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestRotateRevokesTokensOfTheSameSecond: iat has whole seconds, so a
+// token minted with the old secret earlier in the second of a rotate (or
+// of a disable followed by enable) carries the same iat as the change. It
+// must be refused all the same: an attacker holding a stolen secret who
+// mints a token every few hundred milliseconds would otherwise always
+// hold one that survives the rotate for its whole lifetime.
+func TestRotateRevokesTokensOfTheSameSecond(t *testing.T) {
+	kp, _ := testKeys(t)
+	ctx := context.Background()
+	c := &clock{t: testNow.Add(time.Minute + 100*time.Millisecond)}
+	clients, st := newTestClients(t)
+	created := testNow.Add(-time.Hour)
+	clients.Now = func() time.Time { return created }
+	id, _ := mustCreate(t, clients, "type=record.read")
+	clients.Now = c.now
+	iss := &Issuer{Key: kp, Now: c.now}
+	a := &Authenticator{Verifier: &Verifier{Key: kp, Now: c.now}, Store: st}
+
+	stolen, _, err := iss.IssueSystemToken(id, []string{"type=record.read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(600 * time.Millisecond) // the same second
+	if _, err := clients.RotateSecret(ctx, id, admin); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(2 * time.Second)
+	if _, err := a.Authenticate(ctx, "Bearer "+stolen); err == nil || !strings.Contains(err.Error(), "credentials last changed") {
+		t.Fatalf("token minted earlier in the rotate's second: err = %v, want refused as issued before the client's last change", err)
+	}
+	fresh, _, err := iss.IssueSystemToken(id, []string{"type=record.read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "Bearer "+fresh); err != nil {
+		t.Fatalf("token minted after the rotate's second: refused: %v", err)
+	}
 }

@@ -32,8 +32,9 @@ const (
 // BodyLimits bound the memory request bodies take. Every body (events API,
 // FHIR) is read inside a byte budget shared by all requests: a body with a
 // Content-Length reserves that many bytes before it is read, a chunked one
-// reserves as it grows. The reservation lasts until the handler has
-// answered. A request that cannot get its bytes, or a slot among its
+// reserves as it grows; one client's bodies together hold at most half the
+// budget (a single one may take more).
+// The reservation lasts until the handler has answered. A request that cannot get its bytes, or a slot among its
 // client's, within Wait is answered 503 with Retry-After. Zero fields take
 // the defaults.
 type BodyLimits struct {
@@ -78,10 +79,12 @@ type bodyBudget struct {
 	clients map[string]*clientSlots
 }
 
-// clientSlots are one client's slots, kept while someone uses them.
+// clientSlots are one client's slots, kept while someone uses them, and
+// the bytes its requests hold (under bodyBudget.mu).
 type clientSlots struct {
-	l    *limiter
-	refs int
+	l     *limiter
+	refs  int
+	bytes int64
 }
 
 func newBodyBudget(l BodyLimits) *bodyBudget {
@@ -93,11 +96,21 @@ func newBodyBudget(l BodyLimits) *bodyBudget {
 var (
 	errBodyBudget = errors.New("request body budget exhausted")
 	errClientBusy = errors.New("too many requests of this client hold a body")
+	// errClientBytes: the client's requests hold its share of the budget.
+	errClientBytes = errors.New("this client's bodies hold its share of the budget")
 )
 
+// clientShare is the most bytes of bodies one client may hold at once
+// when it holds more than one: half the budget, so that one token's slow
+// bodies cannot hold the memory every other client needs. A client's only
+// body may be as large as the budget (a FHIR bundle of the largest size
+// under the smallest budget).
+func (l BodyLimits) clientShare() int64 { return l.Budget / 2 }
+
 // clientSlot takes one of key's slots, waiting up to the budget's wait. It
-// answers a release function, or errClientBusy, or the context's error.
-func (b *bodyBudget) clientSlot(ctx context.Context, key string) (func(), error) {
+// answers the client's slots, a release function, or errClientBusy, or the
+// context's error.
+func (b *bodyBudget) clientSlot(ctx context.Context, key string) (*clientSlots, func(), error) {
 	b.mu.Lock()
 	cs := b.clients[key]
 	if cs == nil {
@@ -119,15 +132,16 @@ func (b *bodyBudget) clientSlot(ctx context.Context, key string) (func(), error)
 		if errors.Is(err, errBusy) {
 			err = errClientBusy
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return func() { release(); unref() }, nil
+	return cs, func() { release(); unref() }, nil
 }
 
-// reservation is the bytes one request holds.
+// reservation is the bytes one request of a client holds.
 type reservation struct {
-	b *bodyBudget
-	n int64
+	b      *bodyBudget
+	client *clientSlots
+	n      int64
 }
 
 // grow reserves n more bytes, waiting up to the budget's wait; it answers
@@ -139,9 +153,19 @@ func (r *reservation) grow(ctx context.Context, n int64) error {
 	if n > r.b.limits.Budget {
 		return errBodyBudget
 	}
+	r.b.mu.Lock()
+	if others := r.client.bytes - r.n; others > 0 && r.client.bytes+n > r.b.limits.clientShare() {
+		r.b.mu.Unlock()
+		return errClientBytes
+	}
+	r.client.bytes += n
+	r.b.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, r.b.limits.Wait)
 	defer cancel()
 	if err := r.b.bytes.Acquire(wctx, n); err != nil {
+		r.b.mu.Lock()
+		r.client.bytes -= n
+		r.b.mu.Unlock()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -155,6 +179,9 @@ func (r *reservation) grow(ctx context.Context, n int64) error {
 // release gives every reserved byte back.
 func (r *reservation) release() {
 	if r.n > 0 {
+		r.b.mu.Lock()
+		r.client.bytes -= r.n
+		r.b.mu.Unlock()
 		r.b.reserved.Add(-r.n)
 		r.b.bytes.Release(r.n)
 		r.n = 0

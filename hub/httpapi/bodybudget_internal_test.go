@@ -253,3 +253,90 @@ func TestBodyReadDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyBudgetCoversPartnerCallbacks: a partner callback (the MOSIP
+// WebSub delivery) takes bodies from anyone, without a token; its bodies
+// are read inside the same budget, keyed by the sender's address: a slow
+// sender holding a large body reserves its bytes, the next one finds no
+// budget and gets 503, and the callback still gets the whole body of a
+// complete request.
+func TestBodyBudgetCoversPartnerCallbacks(t *testing.T) {
+	const budget, each, wait = 1 << 20, 700 << 10, 300 * time.Millisecond
+	cc, err := countryconfig.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int, 4)
+	callback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got <- len(b)
+		w.WriteHeader(http.StatusOK)
+	})
+	s := New(Deps{Service: &core.Service{Config: cc}, Bodies: BodyLimits{Budget: budget, Wait: wait, ReadBase: time.Minute},
+		PartnerRoutes: []PartnerRoute{{Method: "POST", Path: "/partners/callback", Handler: callback, MaxBody: 4 << 20}}})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+
+	send := func(cl, sent int) net.Conn {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := fmt.Fprintf(conn, "POST /partners/callback HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			cl, strings.Repeat(" ", sent)); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	slow := send(each, 1)
+	waitFor(t, "the slow callback body is reserved", func() bool { return s.BodyBytesReserved() == each })
+	res, _ := answer(t, send(each, 1))
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a second large callback body past the budget: %d, want 503 with Retry-After", res.StatusCode)
+	}
+	if _, err := io.WriteString(slow, strings.Repeat(" ", each-1)); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := answer(t, slow); res.StatusCode != http.StatusOK {
+		t.Fatalf("the slow body once complete: %d, want 200", res.StatusCode)
+	}
+	if n := <-got; n != each {
+		t.Fatalf("the callback read %d bytes, want %d", n, each)
+	}
+	waitFor(t, "every byte is given back", func() bool { return s.BodyBytesReserved() == 0 })
+}
+
+// TestBodyBudgetOneClientCannotTakeItAll: one client (one token) holding
+// many large slow bodies may take at most half the budget, so another
+// client's body still finds room; the greedy client's body past its share
+// is a 503 with Retry-After at once.
+func TestBodyBudgetOneClientCannotTakeItAll(t *testing.T) {
+	const budget, each = 1 << 20, 300 << 10
+	s, srv := budgetServer(t, BodyLimits{Budget: budget, Wait: 300 * time.Millisecond, ReadBase: time.Minute})
+	partial(t, srv, "greedy", each, 1)
+	waitFor(t, "the first greedy body is reserved", func() bool { return s.BodyBytesReserved() == each })
+	for i := range 3 {
+		res, eb := answer(t, partial(t, srv, "greedy", each, 1))
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || eb.Code != "CLIENT_BODY_BUDGET" {
+			t.Fatalf("greedy body %d past half the budget: %d %+v, want 503 CLIENT_BODY_BUDGET with Retry-After", i+2, res.StatusCode, eb)
+		}
+	}
+	req, err := http.NewRequest("POST", srv.URL+searchPath, strings.NewReader(searchBody+strings.Repeat(" ", each-len(searchBody))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer other")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("another client's %d-byte search while the greedy one holds its share: %d, want 200", each, res.StatusCode)
+	}
+}

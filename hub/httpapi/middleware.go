@@ -169,7 +169,10 @@ func (s *Server) readBody(max int64, media mediaRule, fail errorRenderer) gin.Ha
 //     (BodyLimits.readDeadline: of the Content-Length, or of the buffer
 //     so far for a chunked body); a body not in by then is a 408 and the
 //     connection is closed.
-//   - No slot or no budget within BodyLimits.Wait: 503 with Retry-After.
+//   - No slot or no budget within BodyLimits.Wait: 503 with Retry-After;
+//     so is, at once, a body that would take the bodies of a client
+//     already holding one past half the budget (only the client's own
+//     requests can free it).
 //
 // Errors are *core.Error, for the caller to answer in its own shape.
 func (s *Server) readBudgeted(c *gin.Context, max int64) ([]byte, func(), error) {
@@ -182,11 +185,11 @@ func (s *Server) readBudgeted(c *gin.Context, max int64) ([]byte, func(), error)
 	if key == "" {
 		key = "addr:" + c.ClientIP()
 	}
-	releaseSlot, err := s.bodies.clientSlot(ctx, key)
+	client, releaseSlot, err := s.bodies.clientSlot(ctx, key)
 	if err != nil {
 		return nil, nil, s.bodyRefusal(c, max, err)
 	}
-	res := &reservation{b: s.bodies}
+	res := &reservation{b: s.bodies, client: client}
 	var once sync.Once
 	release := func() { once.Do(func() { res.release(); releaseSlot() }) }
 
@@ -273,6 +276,10 @@ func (s *Server) bodyRefusal(c *gin.Context, max int64, err error) error {
 		c.Header("Retry-After", "1")
 		return core.Errorf(core.KindUnavailable, "BODY_BUDGET_EXHAUSTED",
 			"The hub holds as many request bodies as it may at once; retry shortly")
+	case errors.Is(err, errClientBytes):
+		c.Header("Retry-After", "1")
+		return core.Errorf(core.KindUnavailable, "CLIENT_BODY_BUDGET",
+			"This client's requests would hold more than half the hub's body budget (%d bytes); retry shortly", s.bodies.limits.clientShare())
 	case errors.Is(err, errClientBusy):
 		c.Header("Retry-After", "1")
 		return core.Errorf(core.KindUnavailable, "CLIENT_BODY_LIMIT",

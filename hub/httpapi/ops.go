@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,6 +31,10 @@ type Ops interface {
 type PartnerRoute struct {
 	Method, Path, Summary string
 	Handler               http.Handler
+	// MaxBody bounds a POST, PUT or PATCH body (413 beyond); the body is
+	// read inside the body budget before Handler runs (see
+	// partnerBody). 0 = Deps.MaxBody.
+	MaxBody int64
 }
 
 // ResolveInput is the body of the accept and reject endpoints (OpenCRVS's
@@ -89,8 +95,17 @@ func (s *Server) opsRoutes() []route {
 			tag: "ops", handler: gin.WrapH(s.deps.Metrics), response: "Metrics"})
 	}
 	for _, pr := range s.deps.PartnerRoutes {
+		h, statuses := gin.WrapH(pr.Handler), []int{400}
+		switch pr.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+			max := pr.MaxBody
+			if max <= 0 {
+				max = s.deps.MaxBody
+			}
+			h, statuses = s.partnerBody(max, h), []int{400, 408, 413, 503}
+		}
 		rs = append(rs, route{method: pr.Method, path: pr.Path, summary: pr.Summary, tag: "partners",
-			handler: gin.WrapH(pr.Handler), statuses: []int{400}})
+			handler: h, statuses: statuses})
 	}
 	return rs
 }
@@ -234,4 +249,22 @@ func (s *Server) confirmationToken(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, ConfirmationTokenResponse{Token: tok, ExpiresIn: exp})
+}
+
+// partnerBody reads a partner callback's body inside the body budget
+// (readBudgeted; the callback has no token, so its slots are its
+// address's) and hands next the bytes read; they stay reserved until
+// next has answered. Without it an unauthenticated sender could hold
+// any number of large bodies in memory, outside every budget.
+func (s *Server) partnerBody(max int64, next gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		b, release, err := s.readBudgeted(c, max)
+		if err != nil {
+			s.failJSON(c, err)
+			return
+		}
+		defer release()
+		c.Request.Body = io.NopCloser(bytes.NewReader(b))
+		next(c)
+	}
 }

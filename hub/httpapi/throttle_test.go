@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -176,5 +177,72 @@ func TestTokenFloodFromOneSource(t *testing.T) {
 	}
 	if got := throttle.Stats().RefusedSource; got != int64(flood[http.StatusTooManyRequests]) {
 		t.Fatalf("source refusals counted %d, answered %d", got, flood[http.StatusTooManyRequests])
+	}
+}
+
+// TestTokenLockoutIPv6Prefix: one IPv6 host commonly holds a whole /64
+// (SLAAC privacy addresses; a provider hands a customer a /64 or more), so
+// counting failures per IPv6 address would give an attacker 2^64 fresh
+// sources. Failures count per /64: guesses from ever new addresses of one
+// /64 are locked out like guesses from one address, while another /64 is
+// not. An IPv4 address written IPv4-mapped counts as itself.
+func TestTokenLockoutIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv, throttle, id, secret := throttledHub(t, clock)
+	got := map[int]int{}
+	for i := range 100 {
+		status, _ := askToken(t, srv, fmt.Sprintf("2001:db8:1:2:%x:%x::1", i/7, i), id, "wrong-secret")
+		got[status]++
+	}
+	if got[http.StatusUnauthorized] != auth.DefaultPairFree || got[http.StatusTooManyRequests] != 100-auth.DefaultPairFree {
+		t.Fatalf("100 wrong secrets from 100 addresses of one /64: %v, want %d x 401 then 429 (one source)", got, auth.DefaultPairFree)
+	}
+	if f := throttle.Stats().Failures; f != auth.DefaultPairFree {
+		t.Fatalf("%d secret comparisons, want %d", f, auth.DefaultPairFree)
+	}
+	if status, _ := askToken(t, srv, "2001:db8:1:3::1", id, secret); status != http.StatusOK {
+		t.Fatalf("the client from another /64: %d, want 200", status)
+	}
+
+	got = map[int]int{}
+	for i := range 10 {
+		src := "192.0.2.44"
+		if i%2 == 1 {
+			src = "::ffff:192.0.2.44"
+		}
+		status, _ := askToken(t, srv, src, id, "wrong-secret")
+		got[status]++
+	}
+	if got[http.StatusUnauthorized] != auth.DefaultPairFree {
+		t.Fatalf("10 wrong secrets from one IPv4 address, half written IPv4-mapped: %v, want %d x 401 then 429", got, auth.DefaultPairFree)
+	}
+}
+
+// TestTokenLockoutConcurrentGuesses: guesses sent at once must not slip
+// past the lockout while the ones before them are still being checked:
+// an attempt in progress counts against the pair and the source until it
+// ends, so at most DefaultPairFree secrets are ever compared for one
+// client id from one address, however many requests run side by side
+// (otherwise every lockout that ends lets a whole burst in).
+func TestTokenLockoutConcurrentGuesses(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv, throttle, id, _ := throttledHub(t, clock)
+	for round := range 5 {
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				askToken(t, srv, "203.0.113.50", id, "wrong-secret")
+			}()
+		}
+		wg.Wait()
+		if f := throttle.Stats().Failures; f > int64(auth.DefaultPairFree+round) {
+			t.Fatalf("round %d: %d secret comparisons for 40 guesses sent at once, want at most %d",
+				round, f, auth.DefaultPairFree+round)
+		}
+		clock.Add(auth.DefaultLockMax) // every lockout over: one more guess may be compared
 	}
 }
