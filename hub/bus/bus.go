@@ -101,6 +101,9 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		_ = b.Close()
 		return nil, err
 	}
+	if b.ns != nil {
+		b.returnOrphans(ctx)
+	}
 	b.startWatch()
 	return b, nil
 }

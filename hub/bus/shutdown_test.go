@@ -208,3 +208,74 @@ func TestNormalPathHandlesOnce(t *testing.T) {
 		}))
 	}
 }
+
+// TestOpenReturnsDeliveriesLeftUnsettled: deliveries JetStream counts as
+// outstanding (NumAckPending) that no live process holds come back at
+// once when the embedded server starts again, not after AckWait (a
+// minute here; the test waits 30 s at most).
+//
+// "lost in flight" is what made TestCloseReturnsMessagesNotHandedOut
+// flaky: the server counts a delivery, queues it inside itself, and the
+// subscription's UNSUB (Close) overtakes it; the server then drops it
+// (a push consumer does not requeue a message it failed to deliver) and
+// the subscriber, which never saw it, cannot nak it. A raw queue
+// subscription that takes the message and unsubscribes without acking
+// leaves the consumer in exactly that state, every time.
+// "crash" is a process that dies holding a delivery: nothing is nacked.
+func TestOpenReturnsDeliveriesLeftUnsettled(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		leave func(t *testing.T, b *Bus) // leaves m1 delivered and unsettled
+	}{
+		{"lost in flight at close", func(t *testing.T, b *Bus) {
+			if err := b.sub.SubscribeInitialize("nid"); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := b.nc.QueueSubscribeSync("_crvshub.deliver.nid", group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			publish(t, b.Publisher(), "nid", "m1", "x")
+			if _, err := raw.NextMsg(30 * time.Second); err != nil {
+				t.Fatalf("raw delivery (timeout after 30 s?): %v", err)
+			}
+			if err := raw.Unsubscribe(); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"crash", func(t *testing.T, b *Bus) {
+			ch := subscribe(t, b, "nid")
+			publish(t, b.Publisher(), "nid", "m1", "x")
+			if m := receive(ch, 30*time.Second); m == nil {
+				t.Fatal("timed out after 30 s waiting for m1")
+			}
+			b.ns.Shutdown() // dies holding m1: nothing reaches the server any more
+			b.ns.WaitForShutdown()
+			b.nc.Close()
+			_ = b.Close() // fails: it cannot nak
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b := openBus(t, dir, slowOpts(1))
+			tc.leave(t, b)
+			b2 := openBus(t, dir, slowOpts(1))
+			ci, err := b2.js.ConsumerInfo("nid", group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.NumAckPending != 0 {
+				t.Errorf("after Open: %d deliveries outstanding, want 0 (returned to the queue)", ci.NumAckPending)
+			}
+			ch := subscribe(t, b2, "nid")
+			m := receive(ch, 30*time.Second)
+			if m == nil || m.UUID != "m1" {
+				t.Fatalf("got %v, want m1 at once (nil: timed out after 30 s)", m)
+			}
+			m.Ack()
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // subscriber is the JetStream subscriber behind Bus.Subscriber.
@@ -267,6 +268,50 @@ func (s *subscriber) nak(m *nats.Msg, delay time.Duration, why string) {
 
 // nakReplyWait bounds waiting for the server's reply to a shutdown NAK.
 const nakReplyWait = 5 * time.Second
+
+// returnOrphans makes every delivery a previous process left unsettled
+// redeliverable at once: it resets each consumer with deliveries pending
+// back to its ack floor (JetStream's consumer reset; acked messages are
+// gone from a work-queue stream, so only unacknowledged ones come again).
+//
+// Only for the embedded server, just started and reached by nobody else
+// (loopback, per-run token): every pending delivery is then an orphan.
+// Close naks what the subscriber holds, but a delivery JetStream has
+// counted (NumAckPending) and still queued inside the server when the
+// subscription's UNSUB arrives is dropped by the server with its fresh
+// AckWait clock (a push consumer does not requeue a message it failed to
+// deliver), and after a crash nothing was nacked at all: both would
+// otherwise wait the whole AckWait. A failure here is logged, not fatal:
+// those messages still come back after AckWait.
+func (b *Bus) returnOrphans(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		b.log.Warn("bus: cannot return deliveries left by the last run", "error", err)
+		return
+	}
+	names := js.StreamNames(ctx)
+	for topic := range names.Name() {
+		info, err := b.js.ConsumerInfo(topic, group)
+		if errors.Is(err, nats.ErrConsumerNotFound) || (err == nil && info.NumAckPending == 0) {
+			continue
+		}
+		if err == nil {
+			_, err = js.ResetConsumer(ctx, topic, group)
+		}
+		if err != nil {
+			b.log.Warn("bus: cannot return deliveries left by the last run; they come back after AckWait",
+				"topic", topic, "error", err)
+			continue
+		}
+		b.log.Info("bus: deliveries left unsettled by the last run returned to the queue", "topic", topic,
+			"deliveries", info.NumAckPending)
+	}
+	if err := names.Err(); err != nil {
+		b.log.Warn("bus: cannot list streams to return deliveries left by the last run", "error", err)
+	}
+}
 
 // SubscribeInitialize provisions the topic's stream and consumer.
 func (s *subscriber) SubscribeInitialize(topic string) error { return s.b.ensureConsumer(topic) }

@@ -29,26 +29,27 @@ func (s *Store) EventIDByTrackingID(ctx context.Context, trackingID string) (str
 
 // Client returns one system client.
 func (s *Store) Client(ctx context.Context, id string) (*core.Client, error) {
-	return scanClient(s.rs.clientByID.QueryRowContext(ctx, id), id)
+	c, err := scanClient(s.rs.clientByID.QueryRowContext(ctx, id), id)
+	return c, s.unreadable(err)
 }
 
 // Clients lists every system client, oldest first.
 func (s *Store) Clients(ctx context.Context) ([]core.Client, error) {
 	rows, err := s.rs.clients.QueryContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list clients: %w", err)
+		return nil, s.unreadable(fmt.Errorf("sqlite: list clients: %w", err))
 	}
 	defer rows.Close()
 	var cs []core.Client
 	for rows.Next() {
 		c, err := scanClient(rows, "")
 		if err != nil {
-			return nil, err
+			return nil, s.unreadable(err)
 		}
 		cs = append(cs, *c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list clients: %w", err)
+		return nil, s.unreadable(fmt.Errorf("sqlite: list clients: %w", err))
 	}
 	return cs, nil
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -36,9 +37,30 @@ func (s *Store) unavailable(err error) error {
 	}
 	s.lastTrouble.Store(time.Now().UnixNano())
 	s.ckpt.afterWriteFailure()
-	return &core.Error{Kind: core.KindUnavailable, Code: "STORE_UNAVAILABLE",
-		Message: "The hub cannot write to its database right now (disk full, read-only or busy); nothing was written, retry later",
-		Err:     err}
+	return storeUnavailable("The hub cannot write to its database right now (disk full, read-only or busy); nothing was written, retry later", err)
+}
+
+// unreadable is unavailable for reads: a read that fails for storage
+// trouble (I/O error, busy or locked past the busy timeout, file not
+// openable) or because the store is closed (shutting down) is a
+// core.KindUnavailable error (503, retry later); other errors pass
+// through. It leaves WriteHealth alone: a read changes nothing.
+func (s *Store) unreadable(err error) error {
+	if err == nil || errors.Is(err, core.ErrNotFound) ||
+		!(storageTrouble(err) || errors.Is(err, sql.ErrConnDone) || s.isClosed()) {
+		return err
+	}
+	return storeUnavailable("The hub cannot read its database right now; retry later", err)
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+func storeUnavailable(msg string, err error) error {
+	return &core.Error{Kind: core.KindUnavailable, Code: "STORE_UNAVAILABLE", Message: msg, Err: err}
 }
 
 // WriteHealth says whether writes work: an error when the last write failed

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -57,5 +58,32 @@ func TestStorageTroubleIsUnavailable(t *testing.T) {
 	putClient(t, s, "c-small")
 	if err := s.WriteHealth(); err != nil {
 		t.Fatalf("WriteHealth after a commit: %v", err)
+	}
+}
+
+// TestReadsOfClientsWhenClosed: reading clients from a closed store (the
+// hub shutting down under a request) is a KindUnavailable error (503,
+// retry later), not an internal one; an unknown client of an open store
+// stays not found.
+func TestReadsOfClientsWhenClosed(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putClient(t, s, "c1")
+	if _, err := s.Client(ctx, "nobody"); !errors.Is(err, core.ErrNotFound) || core.KindOf(err) == core.KindUnavailable {
+		t.Fatalf("unknown client: %v, want not found", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Client(ctx, "c1")
+	if core.KindOf(err) != core.KindUnavailable {
+		t.Errorf("Client after Close: %v (kind %v), want unavailable", err, core.KindOf(err))
+	}
+	_, err = s.Clients(ctx)
+	if core.KindOf(err) != core.KindUnavailable {
+		t.Errorf("Clients after Close: %v (kind %v), want unavailable", err, core.KindOf(err))
 	}
 }
