@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -170,8 +171,6 @@ type CountryConfig struct {
 	Settings  Settings
 	Events    []*EventConfig
 	Locations []Location
-	// Routing sends confirmable actions to National ID partners.
-	Routing RoutingConfig
 
 	tz        *time.Location
 	events    map[string]*EventConfig
@@ -428,3 +427,29 @@ func (c *CountryConfig) Today(now time.Time) string {
 	}
 	return now.In(tz).Format("2006-01-02")
 }
+
+// Duration is a time.Duration written as "10s", "24h" in config files
+// (the country's routing.yaml, the hub's partner settings).
+type Duration time.Duration
+
+// UnmarshalJSON reads "1h30m" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < 0 {
+			return fmt.Errorf("duration %q: want e.g. \"10s\", \"24h\"", s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil || secs < 0 {
+		return fmt.Errorf("duration %s: want e.g. \"10s\", \"24h\"", b)
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }

@@ -53,3 +53,15 @@ type ConfirmerFunc func(ctx context.Context, ev *EventDocument, action *Action) 
 func (f ConfirmerFunc) Confirm(ctx context.Context, ev *EventDocument, a *Action) (Confirmation, error) {
 	return f(ctx, ev, a)
 }
+
+// DeclarationIfAccepted is the event's declaration as it will be once the
+// Requested action a is accepted: the accepted actions' declaration, the
+// pending correction's changes for an APPROVE_CORRECTION, and a's own.
+func DeclarationIfAccepted(ev *EventDocument, a *Action) Declaration {
+	st := Derive(ev)
+	d := st.Declaration
+	if a.Type == ActionApproveCorrection && st.CorrectionRequest != nil {
+		d = MergeDeclaration(d, st.CorrectionRequest.Declaration)
+	}
+	return MergeDeclaration(d, a.Declaration)
+}

@@ -19,6 +19,11 @@ type OutboxMessage struct {
 	CreatedAt time.Time         `json:"createdAt"`
 }
 
+// MetaPartner is the metadata key naming the partner a message goes to,
+// set by a confirmer that routes an action to one (Service.Resend reports
+// it in its receipt).
+const MetaPartner = "partner"
+
 // Outbox is the relay's view of the stored outbox.
 type Outbox interface {
 	// PendingOutbox returns up to limit unpublished messages, oldest first.

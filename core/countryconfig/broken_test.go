@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/crvshub/crvshub/core/routing"
 )
 
 // defaultFile returns one file of the embedded defaults, for tests that
@@ -35,6 +38,7 @@ func TestBrokenSettings(t *testing.T) {
 	birth := defaultFile(t, "events/birth.yaml")
 	death := defaultFile(t, "events/death.yaml")
 	locs := defaultFile(t, "locations.yaml")
+	routes := defaultFile(t, "routing.yaml")
 	cases := []struct {
 		name, file, body string
 		want             []string // substrings of the error
@@ -78,6 +82,17 @@ func TestBrokenSettings(t *testing.T) {
 		{"unknown locationType", "events/birth.yaml",
 			replaceOnce(t, birth, "locationTypes: [HEALTH_FACILITY]", "locationTypes: [HOSPITAL]"),
 			[]string{`event "birth"`, `field "child.birthLocation"`, `unknown location type "HOSPITAL"`}},
+		// routing.yaml is read and checked by the same Load (package routing
+		// owns its rules), so a broken routing refuses the start as well
+		{"routing: unknown field", "routing.yaml",
+			replaceOnce(t, routes, "{field: child.dob, maxAgeYears: 10}", "{field: child.dateOfBirth, maxAgeYears: 10}"),
+			[]string{"routing.yaml", "routes[0] (birth-to-mosip)", `unknown field "child.dateOfBirth"`}},
+		{"routing: not a confirmable action", "routing.yaml",
+			replaceOnce(t, routes, "actions: [REGISTER]", "actions: [DECLARE]"),
+			[]string{"routing.yaml", "routes[0] (birth-to-mosip)", "DECLARE cannot go to a National ID partner"}},
+		{"routing: unknown key", "routing.yaml",
+			replaceOnce(t, routes, "syncTimeout: 10s", "syncTimout: 10s"),
+			[]string{"routing.yaml", `unknown field "syncTimout"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +106,9 @@ func TestBrokenSettings(t *testing.T) {
 			cc, err := Load(dir)
 			if err == nil {
 				t.Fatalf("loaded a broken %s (events %v)", tc.file, cc.EventIDs())
+			}
+			if _, _, err2 := LoadWithRouting(dir); err2 == nil || err2.Error() != err.Error() {
+				t.Errorf("LoadWithRouting = %v, want Load's error %v", err2, err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -119,5 +137,29 @@ func TestPlaceOfEventAddress(t *testing.T) {
 	}
 	if got := cc.Event("death").PlaceOfEvent; got != "eventDetails.deathLocationOther" {
 		t.Fatalf("placeOfEvent = %q", got)
+	}
+}
+
+// TestLoadWithRouting: the routing comes from the defaults' routing.yaml,
+// checked (defaults filled), and a config folder's routing.yaml replaces it.
+func TestLoadWithRouting(t *testing.T) {
+	_, def, err := LoadWithRouting("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def.Routes) != 2 || def.Routes[0].Name != "birth-to-mosip" || def.Routes[1].Name != "death-to-mosip" || def.Pending() != 24*time.Hour {
+		t.Fatalf("default routing %+v", def)
+	}
+	dir := t.TempDir()
+	own := "routes:\n  - {event: death, actions: [REGISTER], partner: osia}\n"
+	if err := os.WriteFile(filepath.Join(dir, "routing.yaml"), []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := LoadWithRouting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Routes) != 1 || rc.Routes[0].Name != "death-osia" || rc.Routes[0].Mode != routing.ModeAsync || rc.Routes[0].When != nil {
+		t.Fatalf("override routing %+v, want one async route named death-osia", rc.Routes)
 	}
 }

@@ -9,6 +9,8 @@
 //	locations.yaml        {locations: [...]} the whole location tree
 //	events/<type>.yaml    one event type's form (replaces the default of
 //	                      the same name, or adds a new event type)
+//	routing.yaml          National ID routing (package routing), checked
+//	                      against the event forms
 package countryconfig
 
 import (
@@ -27,6 +29,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 )
 
 //go:embed defaults
@@ -43,24 +46,33 @@ func Defaults() fs.FS {
 }
 
 // Load reads the embedded defaults overlaid with the files in dir (""
-// = defaults only).
+// = defaults only). Every file is checked, routing.yaml too, though only
+// LoadWithRouting returns the routing.
 func Load(dir string) (*core.CountryConfig, error) {
+	cc, _, err := LoadWithRouting(dir)
+	return cc, err
+}
+
+// LoadWithRouting is Load that also returns the National ID routing of
+// routing.yaml, checked against the event forms.
+func LoadWithRouting(dir string) (*core.CountryConfig, *routing.Config, error) {
 	var over fs.FS
 	if dir != "" {
 		st, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("config folder: %w", err)
+			return nil, nil, fmt.Errorf("config folder: %w", err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("config folder %s is not a directory", dir)
+			return nil, nil, fmt.Errorf("config folder %s is not a directory", dir)
 		}
 		over = os.DirFS(dir)
 	}
 	return LoadFS(Defaults(), over)
 }
 
-// LoadFS reads a configuration from base overlaid with over (may be nil).
-func LoadFS(base, over fs.FS) (*core.CountryConfig, error) {
+// LoadFS reads a configuration and its routing from base overlaid with
+// over (may be nil).
+func LoadFS(base, over fs.FS) (*core.CountryConfig, *routing.Config, error) {
 	pick := func(name string) (fs.FS, string, error) {
 		for _, ext := range []string{".yaml", ".yml", ".json"} {
 			if over != nil {
@@ -79,19 +91,19 @@ func LoadFS(base, over fs.FS) (*core.CountryConfig, error) {
 	var settings core.Settings
 	fsys, name, err := pick("settings")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := decodeFile(fsys, name, &settings); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var locs struct {
 		Locations []core.Location `json:"locations"`
 	}
 	if fsys, name, err = pick("locations"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := decodeFile(fsys, name, &locs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range locs.Locations {
 		locs.Locations[i].ID = strings.ToLower(locs.Locations[i].ID)
@@ -104,7 +116,7 @@ func LoadFS(base, over fs.FS) (*core.CountryConfig, error) {
 		}
 		entries, err := fs.ReadDir(f, "events")
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("events folder: %w", err)
+			return nil, nil, fmt.Errorf("events folder: %w", err)
 		}
 		for _, e := range entries {
 			ext := path.Ext(e.Name())
@@ -122,31 +134,32 @@ func LoadFS(base, over fs.FS) (*core.CountryConfig, error) {
 	for _, id := range ids {
 		fsys, name, err := pick("events/" + id)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var ec core.EventConfig
 		if err := decodeFile(fsys, name, &ec); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ec.ID != id {
-			return nil, fmt.Errorf("%s: id %q must match the file name %q", name, ec.ID, id)
+			return nil, nil, fmt.Errorf("%s: id %q must match the file name %q", name, ec.ID, id)
 		}
 		events = append(events, &ec)
 	}
 	cc, err := core.NewCountryConfig(settings, events, locs.Locations)
 	if err != nil {
-		return nil, fmt.Errorf("country config: %w", err)
+		return nil, nil, fmt.Errorf("country config: %w", err)
 	}
 	if fsys, name, err = pick("routing"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := decodeFile(fsys, name, &cc.Routing); err != nil {
-		return nil, err
+	var rc routing.Config
+	if err := decodeFile(fsys, name, &rc); err != nil {
+		return nil, nil, err
 	}
-	if err := cc.Routing.Check(cc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := rc.Check(cc); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return cc, nil
+	return cc, &rc, nil
 }
 
 // decodeFile reads YAML or JSON strictly: an unknown key is an error that

@@ -22,6 +22,7 @@ import (
 	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/countryconfig"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/core/store/sqlite"
 	"github.com/crvshub/crvshub/hub/auth"
 	"github.com/crvshub/crvshub/hub/bus"
@@ -88,6 +89,7 @@ type App struct {
 	Opts    Options
 	Store   *sqlite.Store
 	Config  *core.CountryConfig
+	Routing *routing.Config // routing.yaml, checked against Config
 	Service *core.Service
 	Keys    *auth.KeyPair
 	Issuer  *auth.Issuer
@@ -142,7 +144,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, fmt.Errorf("data folder lock is for %s, not %s", lock.Dir(), o.DataDir)
 	}
 	warnOpenDataDir(o.Log, o.DataDir)
-	cc, err := countryconfig.Load(o.ConfigDir)
+	cc, routes, err := countryconfig.LoadWithRouting(o.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +167,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		st.Close()
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	a := &App{Opts: o, Store: st, Config: cc, Keys: kp, FHIR: fm, Log: o.Log, Metrics: reg}
+	a := &App{Opts: o, Store: st, Config: cc, Routing: routes, Keys: kp, FHIR: fm, Log: o.Log, Metrics: reg}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Issuer = &auth.Issuer{Key: kp, TTL: o.TokenTTL}
 	throttle := &auth.Throttle{Log: o.Log}

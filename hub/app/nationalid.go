@@ -17,7 +17,7 @@ import (
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/adapters/keyfile"
 	"github.com/crvshub/crvshub/adapters/mosip"
-	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/hub/bus"
 	"github.com/crvshub/crvshub/hub/httpapi"
 	"github.com/crvshub/crvshub/hub/nationalid"
@@ -103,8 +103,8 @@ func (m MessagingOptions) withAckWait() (MessagingOptions, error) {
 // partner configured routing is off: routes are skipped and logged.
 func (a *App) openPartners(ctx context.Context) error {
 	o := a.Opts
-	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Partners: map[string]adapters.NationalID{}, DeadLetters: a.Store, Log: a.Log}
-	a.Ops = &nationalid.Ops{Service: a.Service, Queues: a.Store}
+	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Routing: a.Routing, Partners: map[string]adapters.NationalID{}, DeadLetters: a.Store, Log: a.Log}
+	a.Ops = &nationalid.Ops{Service: a.Service, Routing: a.Routing, Queues: a.Store}
 	if o.Partners != nil && o.Partners.MOSIP != nil {
 		ad, err := a.openMOSIP(o.Partners.MOSIP)
 		if err != nil {
@@ -117,12 +117,12 @@ func (a *App) openPartners(ctx context.Context) error {
 	for name := range a.Dispatcher.Partners {
 		partners[name] = true
 	}
-	for _, r := range a.Config.Routing.Routes {
+	for _, r := range a.Routing.Routes {
 		if !partners[r.Partner] {
 			a.Log.Warn("route skipped: its partner is not configured on this hub", "route", r.Name, "partner", r.Partner)
 		}
 	}
-	a.Service.Confirmer = &core.RoutingConfirmer{Config: a.Config, Partners: partners, Next: a.Service.Confirmer, Now: a.Service.Now}
+	a.Service.Confirmer = &routing.Confirmer{Routing: a.Routing, Country: a.Config, Partners: partners, Next: a.Service.Confirmer, Now: a.Service.Now}
 	if len(partners) == 0 {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (a *App) openPartners(ctx context.Context) error {
 		return float64(n), err
 	})
 	for name := range a.Dispatcher.Partners {
-		topic := core.TopicNationalID(name)
+		topic := routing.Topic(name)
 		a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crvshub_queue_depth",
 			Help: "Messages on the bus waiting for (or being handled by) a partner's consumer", ConstLabels: prometheus.Labels{"partner": name}},
 			func() float64 {
@@ -168,7 +168,7 @@ func (a *App) openPartners(ctx context.Context) error {
 	a.Dispatcher.Breakers = a.Breakers
 	var hs []bus.Handler
 	for name := range a.Dispatcher.Partners {
-		hs = append(hs, bus.Handler{Name: "nationalid-" + name, Topic: core.TopicNationalID(name), Timeout: m.HandlerTimeout,
+		hs = append(hs, bus.Handler{Name: "nationalid-" + name, Topic: routing.Topic(name), Timeout: m.HandlerTimeout,
 			Func: func(msg *message.Message) error { return a.Dispatcher.Handle(msg.Context(), msg.Payload) }})
 	}
 	// the dispatcher calls partners through the breakers itself (Execute),

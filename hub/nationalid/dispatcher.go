@@ -14,12 +14,15 @@ import (
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/hub/bus"
 )
 
 // Dispatcher sends routed registrations to partners and resolves them.
 type Dispatcher struct {
-	Service  *core.Service
+	Service *core.Service
+	// Routing says which routes are sync (AfterAction); nil: none.
+	Routing  *routing.Config
 	Partners map[string]adapters.NationalID
 	// Breakers guard partner calls, one per partner; an open breaker
 	// refuses the call with bus.ErrUnavailable, so the message stays
@@ -54,13 +57,13 @@ func permanent(format string, args ...any) error {
 }
 
 // Handle processes one route message (the payload of a
-// core.TopicNationalID message). It is idempotent: an action that is no
+// routing.Topic message). It is idempotent: an action that is no
 // longer waiting is skipped, and the adapter's Register is idempotent for
 // the same event and action. A returned error wrapping
 // adapters.ErrPermanent must not be retried; one wrapping ErrUnavailable
 // must be retried later without counting against the retry budget.
 func (d *Dispatcher) Handle(ctx context.Context, payload []byte) error {
-	var m core.RouteMessage
+	var m routing.Message
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return permanent("route message: %v", err)
 	}
@@ -205,7 +208,7 @@ func (d *Dispatcher) unmatchedOutcome(ctx context.Context, partner, eventID, act
 	if d.DeadLetters == nil {
 		return nil
 	}
-	payload, err := json.Marshal(core.RouteMessage{Partner: partner, EventID: eventID, ActionID: actionID})
+	payload, err := json.Marshal(routing.Message{Partner: partner, EventID: eventID, ActionID: actionID})
 	if err != nil {
 		return fmt.Errorf("unmatched outcome of %s: %w", actionID, err)
 	}
@@ -222,7 +225,7 @@ func (d *Dispatcher) unmatchedOutcome(ctx context.Context, partner, eventID, act
 	}
 	dl := core.DeadLetter{
 		ID:    uuid.NewSHA1(uuid.NameSpaceURL, []byte("crvshub:unmatched-outcome:"+partner+"|"+actionID+"|"+decision)).String(),
-		Topic: core.TopicNationalID(partner), Handler: "nationalid-" + partner, Payload: payload, Metadata: md,
+		Topic: routing.Topic(partner), Handler: "nationalid-" + partner, Payload: payload, Metadata: md,
 		Error: msg, Attempts: 1, FailedAt: now,
 	}
 	if err := d.DeadLetters.PutDeadLetter(context.WithoutCancel(ctx), dl); err != nil {
@@ -323,8 +326,8 @@ func (d *Dispatcher) AfterAction(ctx context.Context, doc *core.EventDocument) *
 	if d.Service.Now != nil {
 		now = d.Service.Now()
 	}
-	rt := cc.Routing.RouteFor(doc.Type, last.Type, core.DeclarationIfAccepted(doc, &last), cc.Today(now))
-	if rt == nil || rt.Mode != core.ModeSync || d.Partners[rt.Partner] == nil {
+	rt := d.Routing.RouteFor(doc.Type, last.Type, core.DeclarationIfAccepted(doc, &last), cc.Today(now))
+	if rt == nil || rt.Mode != routing.ModeSync || d.Partners[rt.Partner] == nil {
 		return doc
 	}
 	if !d.Await(ctx, rt.Partner, doc.ID, last.ID, rt.SyncTimeout()) {

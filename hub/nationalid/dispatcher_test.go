@@ -9,6 +9,7 @@ import (
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/hub/nationalid"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 )
@@ -57,7 +58,7 @@ func TestDispatcherOutcomes(t *testing.T) {
 		return out, core.Derive(out).Pending
 	}
 	msg := func(ev *core.EventDocument, a *core.Action) []byte {
-		b, _ := json.Marshal(core.RouteMessage{Partner: "fake", EventID: ev.ID, EventType: ev.Type, ActionID: a.ID, ActionType: a.Type})
+		b, _ := json.Marshal(routing.Message{Partner: "fake", EventID: ev.ID, EventType: ev.Type, ActionID: a.ID, ActionType: a.Type})
 		return b
 	}
 	ctx := context.Background()

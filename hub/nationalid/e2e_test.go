@@ -20,6 +20,7 @@ import (
 
 	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/hub/bus"
 	"github.com/crvshub/crvshub/hub/nationalid"
@@ -457,7 +458,7 @@ func TestDeadLetterReplay(t *testing.T) {
 		return len(dls) == 1
 	})
 	d := dls[0]
-	if d.Topic != core.TopicNationalID("mosip") || d.Attempts != 3 || !strings.Contains(d.Error, "createPacket") {
+	if d.Topic != routing.Topic("mosip") || d.Attempts != 3 || !strings.Contains(d.Error, "createPacket") {
 		t.Fatalf("dead letter %+v", d)
 	}
 	if strings.Contains(string(d.Payload), "Dead") {
@@ -816,7 +817,7 @@ func TestRejectWhileAtMOSIPThenRegisterAgain(t *testing.T) {
 					return len(dls) == 1
 				})
 				d := dls[0]
-				if d.Topic != core.TopicNationalID("mosip") || d.Metadata["unmatched_outcome"] != "accepted" ||
+				if d.Topic != routing.Topic("mosip") || d.Metadata["unmatched_outcome"] != "accepted" ||
 					d.Metadata["action_id"] != req.ID || !strings.Contains(d.Error, req.ID) || !strings.Contains(d.Error, "not recorded") {
 					t.Fatalf("dead letter %+v", d)
 				}
@@ -952,7 +953,7 @@ func TestAckWaitCoversRetryBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ci, err := js.ConsumerInfo(core.TopicNationalID("mosip"), "crvshub")
+		ci, err := js.ConsumerInfo(routing.Topic("mosip"), "crvshub")
 		if err != nil {
 			t.Fatal(err)
 		}

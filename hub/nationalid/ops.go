@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/core/searchquery"
 )
 
@@ -18,6 +19,9 @@ import (
 // change is audited.
 type Ops struct {
 	Service *core.Service
+	// Routing gives the routed actions and pendingAfter (Pending); nil:
+	// nothing is routed.
+	Routing *routing.Config
 	Queues  core.Queues
 	Now     func() time.Time
 	// Enqueued is called after a replay enqueued messages (the relay's
@@ -285,6 +289,14 @@ func (o *Ops) admits(p core.Principal, ev *core.EventDocument, st core.State) er
 	return nil
 }
 
+// routes are the routing's routes (none without a routing).
+func (o *Ops) routes() []routing.Route {
+	if o.Routing == nil {
+		return nil
+	}
+	return o.Routing.Routes
+}
+
 // Pending lists records whose routed action has waited longer than the
 // routing's pendingAfter (or olderThan when > 0), within what the caller
 // may search, the longest waiting first. The wait is measured from when
@@ -297,14 +309,14 @@ func (o *Ops) Pending(ctx context.Context, p core.Principal, olderThan time.Dura
 		return nil, err
 	}
 	if olderThan <= 0 {
-		olderThan = o.Service.Config.Routing.Pending()
+		olderThan = o.Routing.Pending()
 	}
 	if limit <= 0 {
 		limit = 100
 	}
 	var flags []string
 	routed := map[core.ActionType]bool{}
-	for _, r := range o.Service.Config.Routing.Routes {
+	for _, r := range o.routes() {
 		for _, a := range r.Actions {
 			if !routed[a] {
 				routed[a] = true

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crvshub/crvshub/core"
+	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
@@ -36,7 +36,7 @@ func TestResendAnswersAReceipt(t *testing.T) {
 	for k := range got {
 		keys = append(keys, k)
 	}
-	if len(got) != 5 || got["eventId"] != ev.ID || got["actionId"] != req.ID || got["topic"] != core.TopicNationalID("mosip") || got["partner"] != "mosip" {
+	if len(got) != 5 || got["eventId"] != ev.ID || got["actionId"] != req.ID || got["topic"] != routing.Topic("mosip") || got["partner"] != "mosip" {
 		t.Fatalf("receipt %.300s (keys %v), want exactly eventId, actionId, topic, partner, resentAt", res.Body, keys)
 	}
 	at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(got["resentAt"]))
