@@ -1214,14 +1214,16 @@ func TestFHIREngineErrors(t *testing.T) {
 	created(t, postFHIR(t, h, pathNotification, v1, fresh(t, readFile(t, v1BirthFile)), fhirJSON), http.StatusCreated)
 
 	// A death bundle reusing a birth bundle's identifier is the engine's
-	// 409 (the transaction id is taken), as an OperationOutcome.
+	// 409 (the transaction id is taken), as an OperationOutcome that says
+	// so in the bundle's terms.
 	requireFamily(t, h, familyV1Death)
 	ident := map[string]any{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + uuid.NewString()}
 	withIdent := func(raw []byte) []byte {
 		return editJSON(t, raw, func(m map[string]any) { m["identifier"] = ident })
 	}
 	created(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1BirthFile)), fhirJSON), http.StatusCreated)
-	oo := wantOutcome(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1DeathFile)), fhirJSON), http.StatusConflict, "transactionId")
+	oo := wantOutcome(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1DeathFile)), fhirJSON), http.StatusConflict,
+		"identifier", "the event type differs (it was a birth, this bundle is a death)")
 	if oo.Issue[0].Code != "conflict" {
 		t.Errorf("issue code %s, want conflict", oo.Issue[0].Code)
 	}
@@ -1775,5 +1777,20 @@ func TestFHIRStrictJSON(t *testing.T) {
 	}
 	if n := total(t, h, tok); n != 0 {
 		t.Errorf("%d events stored", n)
+	}
+}
+
+// TestFHIRStrictJSONNumericKey: a key spelled like a number is named as a
+// key (a FHIRPath delimited identifier), never as an array index.
+func TestFHIRStrictJSONNumericKey(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireMapper(t, h)
+	tok := adminToken(h)
+	body := []byte(`{"resourceType":"Bundle","type":"document","x":{"123":1,"123":2}}`)
+	res := postFHIR(t, h, pathFHIR, tok, body, fhirJSON)
+	oo := wantOutcome(t, res, http.StatusBadRequest, "duplicate key '123'")
+	if len(oo.Issue[0].Expression) != 1 || oo.Issue[0].Expression[0] != "Bundle.x.`123`" {
+		t.Errorf("expression %q, want [Bundle.x.`123`]", oo.Issue[0].Expression)
 	}
 }
