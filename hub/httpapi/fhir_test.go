@@ -1794,3 +1794,39 @@ func TestFHIRStrictJSONNumericKey(t *testing.T) {
 		t.Errorf("expression %q, want [Bundle.x.`123`]", oo.Issue[0].Expression)
 	}
 }
+
+// TestFHIRSameDocumentOtherMessage: a document named only by its
+// Composition identifier, resent inside a message with another
+// MessageHeader id, or sent bare, is the same notification: 200 with the
+// first Location, one event.
+func TestFHIRSameDocumentOtherMessage(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+	doc := editJSON(t, readFile(t, v1BirthFile), func(m map[string]any) {
+		delete(m, "identifier")
+		resourceAt(m, 0)["identifier"] = map[string]any{"system": "urn:ietf:rfc:3986", "value": uuid.NewString()}
+	})
+	first := uuid.NewString()
+	res := postFHIR(t, h, pathProcessMessage, tok, messageOf(t, doc, first), fhirJSON)
+	wantResponse(t, res, http.StatusOK, first, "ok")
+	loc := res.Header.Get("Location")
+	if locationRe.FindStringSubmatch(loc) == nil {
+		t.Fatalf("Location %q", loc)
+	}
+	again := uuid.NewString()
+	res = postFHIR(t, h, pathProcessMessage, tok, messageOf(t, doc, again), fhirJSON)
+	wantResponse(t, res, http.StatusOK, again, "ok")
+	if got := res.Header.Get("Location"); got != loc {
+		t.Errorf("the document in another message: Location %q, want %q", got, loc)
+	}
+	res = postFHIR(t, h, pathFHIR, tok, doc, fhirJSON)
+	created(t, res, http.StatusOK)
+	if got := res.Header.Get("Location"); got != loc {
+		t.Errorf("the document sent bare: Location %q, want %q", got, loc)
+	}
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events, want 1", n)
+	}
+}
