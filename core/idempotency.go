@@ -3,8 +3,10 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 )
 
 // A transaction id is the caller's key for one request: repeating the
@@ -15,42 +17,73 @@ import (
 // silently dropping the new data.
 
 // reused is the conflict for a transaction id repeated with other content.
-func reused(transactionID, what string) error {
-	return Errorf(KindConflict, "TRANSACTION_ID_REUSED",
+// what names the differing parts for the message; diff lists them for a
+// caller that answers in its own terms (the FHIR routes): one FieldError
+// per differing declaration field (its id), "createdAtLocation" or
+// "eventType" (Value: what the first request had).
+func reused(transactionID, what string, diff ...FieldError) error {
+	e := Errorf(KindConflict, CodeTransactionIDReused,
 		"transactionId '%s' was already used for a different request (%s differs); send a new transactionId for a new request", transactionID, what)
+	e.Fields = diff
+	return e
 }
 
-// differsFrom names the first part of in that differs from the action an
+// CodeTransactionIDReused is the code of the conflict for a transaction
+// id repeated with other content.
+const CodeTransactionIDReused = "TRANSACTION_ID_REUSED"
+
+// maxNamedFields bounds the declaration fields a conflict message names.
+const maxNamedFields = 10
+
+// differsFrom names the parts of in that differ from the action an
 // earlier request with the same transaction id recorded ("" = the same
-// request).
-func differsFrom(prev *Action, in ActionInput) string {
-	if f := declarationDiff(prev.Declaration, in.Declaration); f != "" {
-		return "declaration field " + f
+// request), and lists them as reused takes them.
+func differsFrom(prev *Action, in ActionInput) (string, []FieldError) {
+	if ids := declarationDiff(prev.Declaration, in.Declaration); len(ids) > 0 {
+		diff := make([]FieldError, len(ids))
+		for i, id := range ids {
+			diff[i] = FieldError{ID: id, Message: "differs from the request that first used this transactionId"}
+		}
+		if len(ids) == 1 {
+			return "declaration field " + ids[0], diff
+		}
+		named := ids[:min(len(ids), maxNamedFields)]
+		what := "declaration fields " + strings.Join(named, ", ")
+		if len(ids) > len(named) {
+			what += fmt.Sprintf(" and %d more", len(ids)-len(named))
+		}
+		return what, diff
 	}
-	if f := declarationDiff(prev.Annotation, in.Annotation); f != "" {
-		return "annotation field " + f
+	if ids := declarationDiff(prev.Annotation, in.Annotation); len(ids) > 0 {
+		return "annotation field " + ids[0], nil
 	}
 	if !sameValue(prev.Content, in.Content) {
-		return "content"
+		return "content", nil
 	}
 	if prev.CreatedAtLocation != in.CreatedAtLocation {
-		return "createdAtLocation"
+		return "createdAtLocation", []FieldError{locationDiff(prev.CreatedAtLocation)}
 	}
 	if in.RegistrationNumber != "" && in.RegistrationNumber != prev.RegistrationNumber {
-		return "registrationNumber"
+		return "registrationNumber", nil
 	}
 	if in.AssignedTo != "" && in.AssignedTo != prev.AssignedTo {
-		return "assignedTo"
+		return "assignedTo", nil
 	}
 	if in.OriginalActionID != prev.OriginalActionID {
-		return "originalActionId"
+		return "originalActionId", nil
 	}
-	return ""
+	return "", nil
 }
 
-// declarationDiff returns the first field id (in sorted order) whose value
-// differs between a and b, a field absent from one side counting as null.
-func declarationDiff(a, b Declaration) string {
+// locationDiff is the diff entry of an office other than the first
+// request's.
+func locationDiff(first string) FieldError {
+	return FieldError{ID: "createdAtLocation", Message: "the request that first used this transactionId was at another location", Value: first}
+}
+
+// declarationDiff returns the field ids (sorted) whose values differ
+// between a and b, a field absent from one side counting as null.
+func declarationDiff(a, b Declaration) []string {
 	ids := make([]string, 0, len(a)+len(b))
 	for k := range a {
 		ids = append(ids, k)
@@ -61,12 +94,13 @@ func declarationDiff(a, b Declaration) string {
 		}
 	}
 	sort.Strings(ids)
+	var out []string
 	for _, k := range ids {
 		if !sameJSON(a[k], b[k]) {
-			return k
+			out = append(out, k)
 		}
 	}
-	return ""
+	return out
 }
 
 // sameJSON reports whether two JSON values mean the same (key order,

@@ -63,16 +63,44 @@ type textRules struct {
 	anyNumber bool
 }
 
+// pathSeg is one step of a path: a member's key, or an array index
+// (index >= 0), kept apart so that a key spelled like a number ("123")
+// is never shown as an index.
+type pathSeg struct {
+	key   string
+	index int // -1 for a key
+}
+
+// text is a segment as a path shows it: the key, or the index's digits.
+func (p pathSeg) text() string {
+	if p.index >= 0 {
+		return strconv.Itoa(p.index)
+	}
+	return p.key
+}
+
+// texts is a path's segments as text.
+func texts(path []pathSeg) []string {
+	out := make([]string, len(path))
+	for i, p := range path {
+		out[i] = p.text()
+	}
+	return out
+}
+
 // jsonTextError is a problem found at path (keys and indexes).
 type jsonTextError struct {
-	path []string
+	path []pathSeg
 	msg  string
 	// count: the limit on counted arrays was passed (DecodeJSONText)
 	count bool
 }
 
 // pathString joins a path with dots, cut short when very deep.
-func pathString(path []string) string {
+func pathString(segs []pathSeg) string { return joinPath(texts(segs)) }
+
+// joinPath joins path texts with dots, cut short when very deep.
+func joinPath(path []string) string {
 	if len(path) > 8 {
 		return strings.Join(path[:8], ".") + "..."
 	}
@@ -85,7 +113,7 @@ type jsonText struct {
 	pos   int
 	out   []byte
 	rules textRules
-	path  []string
+	path  []pathSeg
 	err   *jsonTextError
 	// nestingPath is how many path segments name a nesting error.
 	nestingPath int
@@ -130,7 +158,7 @@ func canonicalJSON(raw []byte, r textRules) (out []byte, sub, msg string) {
 
 func (j *jsonText) fail(format string, args ...any) {
 	if j.err == nil {
-		j.err = &jsonTextError{path: append([]string(nil), j.path...), msg: fmt.Sprintf(format, args...)}
+		j.err = &jsonTextError{path: append([]pathSeg(nil), j.path...), msg: fmt.Sprintf(format, args...)}
 	}
 }
 
@@ -231,7 +259,7 @@ func (j *jsonText) object(depth int) any {
 		if !ok {
 			return nil
 		}
-		j.path = append(j.path, k)
+		j.path = append(j.path, pathSeg{key: k, index: -1})
 		if seen[k] {
 			j.fail("Invalid input: duplicate key '%s'", k)
 			return nil
@@ -295,7 +323,7 @@ func (j *jsonText) array(depth int, counted bool) any {
 		if i > 0 {
 			j.emit(',')
 		}
-		j.path = append(j.path, strconv.Itoa(i))
+		j.path = append(j.path, pathSeg{index: i})
 		if counted {
 			if j.counted++; j.counted > j.maxCount {
 				j.path = j.path[:len(j.path)-1] // named by the array
@@ -613,7 +641,7 @@ func CheckInputJSON(body []byte) error {
 		return nil
 	}
 	path, lead, code := j.err.path, "Invalid request body: ", "INVALID_INPUT"
-	if len(path) > 0 && path[0] == "declaration" {
+	if len(path) > 0 && path[0] == (pathSeg{key: "declaration", index: -1}) {
 		path, lead, code = path[1:], "Invalid declaration: ", "INVALID_DECLARATION"
 	}
 	id := Clip(pathString(path))
@@ -633,6 +661,38 @@ type JSONTextError struct {
 	// Count: the text has more elements in counted arrays than
 	// JSONLimits.MaxCount (Path names the array where the limit was passed).
 	Count bool
+	segs  []pathSeg // Path, with indexes told apart from keys
+}
+
+// Expression writes the place below root as a FHIRPath-like expression:
+// root.key[index].key ("Bundle.entry[2].resource.birthDate"). A key
+// that is not a plain name (a number, a space, a dot) is written as a
+// delimited identifier, root.`123`, never as an index.
+func (e *JSONTextError) Expression(root string) string {
+	var b strings.Builder
+	b.WriteString(root)
+	for _, p := range e.segs {
+		switch {
+		case p.index >= 0:
+			b.WriteString("[" + strconv.Itoa(p.index) + "]")
+		case plainName(p.key):
+			b.WriteString("." + p.key)
+		default:
+			b.WriteString(".`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(p.key) + "`")
+		}
+	}
+	return b.String()
+}
+
+// plainName reports whether a key is a FHIRPath identifier: a letter or
+// '_', then letters, digits and '_'.
+func plainName(k string) bool {
+	for i, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return k != ""
 }
 
 // JSONLimits bound what DecodeJSONText reads.
@@ -651,7 +711,7 @@ func (e *JSONTextError) Error() string {
 	if len(e.Path) == 0 {
 		return e.Msg
 	}
-	return pathString(e.Path) + ": " + e.Msg
+	return joinPath(e.Path) + ": " + e.Msg
 }
 
 // DecodeJSONText decodes a JSON text under the rules CheckInputJSON
@@ -675,7 +735,7 @@ func DecodeJSONText(raw []byte, lim JSONLimits) (any, error) {
 		j.fail("Invalid JSON: unexpected data after the value")
 	}
 	if j.err != nil {
-		return nil, &JSONTextError{Path: j.err.path, Msg: j.err.msg, Count: j.err.count}
+		return nil, &JSONTextError{Path: texts(j.err.path), Msg: j.err.msg, Count: j.err.count, segs: j.err.path}
 	}
 	return v, nil
 }

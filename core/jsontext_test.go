@@ -226,12 +226,20 @@ func TestDecodeJSONText(t *testing.T) {
 	bad := []struct {
 		in, path, msg string
 		nesting       int
+		expr          string // Expression("Bundle")
 	}{
-		{`{"entry":[{"resource":{"name":[{"family":"Banda","family":"Phiri"}]}}]}`, "entry.0.resource.name.0.family", "duplicate key 'family'", 0},
-		{"{\"entry\":[{\"resource\":{\"name\":[{\"family\":\"Ban\xffda\"}]}}]}", "entry.0.resource.name.0.family", "not valid UTF-8", 0},
-		{`{"entry":[{"resource":{"name":[{"given":["\ud800"]}]}}]}`, "entry.0.resource.name.0.given.0", "unpaired UTF-16 surrogate", 0},
-		{`{"a":1} {}`, "", "unexpected data after the value", 0},
-		{`[[[[1]]]]`, "0.0.0", "nested deeper than 3 levels", 3},
+		{`{"entry":[{"resource":{"name":[{"family":"Banda","family":"Phiri"}]}}]}`, "entry.0.resource.name.0.family", "duplicate key 'family'", 0,
+			"Bundle.entry[0].resource.name[0].family"},
+		{"{\"entry\":[{\"resource\":{\"name\":[{\"family\":\"Ban\xffda\"}]}}]}", "entry.0.resource.name.0.family", "not valid UTF-8", 0,
+			"Bundle.entry[0].resource.name[0].family"},
+		{`{"entry":[{"resource":{"name":[{"given":["\ud800"]}]}}]}`, "entry.0.resource.name.0.given.0", "unpaired UTF-16 surrogate", 0,
+			"Bundle.entry[0].resource.name[0].given[0]"},
+		{`{"a":1} {}`, "", "unexpected data after the value", 0, "Bundle"},
+		{`[[[[1]]]]`, "0.0.0", "nested deeper than 3 levels", 3, "Bundle[0][0][0]"},
+		// keys spelled like numbers, or not plain names, are never shown as indexes
+		{`{"x":{"123":1,"123":2}}`, "x.123", "duplicate key '123'", 0, "Bundle.x.`123`"},
+		{`{"x":[{"0":[{"a b":1,"a b":1}]}]}`, "x.0.0.0.a b", "duplicate key", 0, "Bundle.x[0].`0`[0].`a b`"},
+		{"{\"a`b\":{\"_c1\":1,\"_c1\":1}}", "a`b._c1", "duplicate key", 0, "Bundle.`a\\`b`._c1"},
 	}
 	for _, c := range bad {
 		nesting := 64
@@ -245,6 +253,9 @@ func TestDecodeJSONText(t *testing.T) {
 		}
 		if strings.Join(je.Path, ".") != c.path || !strings.Contains(je.Msg, c.msg) {
 			t.Errorf("%q: path %q msg %q, want %q, %q", c.in, strings.Join(je.Path, "."), je.Msg, c.path, c.msg)
+		}
+		if got := je.Expression("Bundle"); got != c.expr {
+			t.Errorf("%q: Expression = %s, want %s", c.in, got, c.expr)
 		}
 	}
 }

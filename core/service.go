@@ -214,7 +214,7 @@ func (s *Service) CreateEvent(ctx context.Context, p Principal, in CreateInput) 
 		return nil, err
 	}
 	err = s.Store.Write(ctx, func(tx Tx) error {
-		ev, _, err := s.create(ctx, tx, p, in, true)
+		ev, _, err := s.create(ctx, tx, p, in, in.TransactionID, true)
 		out = ev
 		return err
 	})
@@ -241,10 +241,12 @@ func (s *Service) prepareCreate(p Principal, in *CreateInput) error {
 
 // create inserts the event; index=false leaves the search row to the
 // caller's next commitActions in the same transaction (create+notify).
-func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput, index bool) (ev *EventDocument, created bool, err error) {
+// shownID is the transaction id the caller sent, named in a conflict
+// (create+notify keys its create "<id>:create").
+func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput, shownID string, index bool) (ev *EventDocument, created bool, err error) {
 	if ev, err := tx.EventByTransaction(p.ID, in.TransactionID, in.Type); err == nil {
 		if loc := ev.Actions[0].CreatedAtLocation; loc != in.CreatedAtLocation {
-			return nil, false, reused(in.TransactionID, fmt.Sprintf("createdAtLocation %s", loc))
+			return nil, false, reused(shownID, fmt.Sprintf("createdAtLocation %s", loc), locationDiff(loc))
 		}
 		return ev, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -264,7 +266,11 @@ func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput
 		}
 	}
 	if errors.Is(err, ErrDuplicate) {
-		return nil, false, Wrap(err, KindConflict, "DUPLICATE_TRANSACTION", "transactionId '%s' is already used", in.TransactionID)
+		if other := s.otherType(tx, p, in); other != "" {
+			return nil, false, reused(shownID, "eventType: it created a "+other+" event",
+				FieldError{ID: "eventType", Message: "the request that first used this transactionId created another type of event", Value: other})
+		}
+		return nil, false, Wrap(err, KindConflict, "DUPLICATE_TRANSACTION", "transactionId '%s' is already used", shownID)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("insert event: %w", err)
@@ -275,6 +281,21 @@ func (s *Service) create(ctx context.Context, tx Tx, p Principal, in CreateInput
 		}
 	}
 	return ev, true, s.audit(ctx, tx, p, "event.create", ev.ID, map[string]any{"type": ev.Type, "trackingId": ev.TrackingID, "transactionId": in.TransactionID})
+}
+
+// otherType is the type of the event this caller created with this
+// transaction id under another type ("" when none): the reason a create
+// found its transaction id taken.
+func (s *Service) otherType(tx Tx, p Principal, in CreateInput) string {
+	for _, t := range s.Config.EventIDs() {
+		if t == in.Type {
+			continue
+		}
+		if _, err := tx.EventByTransaction(p.ID, in.TransactionID, t); err == nil {
+			return t
+		}
+	}
+	return ""
 }
 
 // CreateAndNotify creates an event and notifies it in one transaction
@@ -312,7 +333,7 @@ func (s *Service) CreateAndNotify(ctx context.Context, p Principal, in CreateAnd
 	var out *EventDocument
 	created := false
 	err := s.Store.Write(ctx, func(tx Tx) error {
-		ev, made, err := s.create(ctx, tx, p, cin, false)
+		ev, made, err := s.create(ctx, tx, p, cin, in.TransactionID, false)
 		created = made
 		if err != nil {
 			return err
@@ -516,8 +537,8 @@ func (s *Service) act1(ctx context.Context, tx Tx, p Principal, ev *EventDocumen
 		return nil, none, err
 	}
 	if prev := ev.FindByTransaction(p.ID, in.TransactionID, in.Type); prev != nil {
-		if diff := differsFrom(prev, in); diff != "" {
-			return nil, none, reused(in.TransactionID, diff)
+		if what, diff := differsFrom(prev, in); what != "" {
+			return nil, none, reused(in.TransactionID, what, diff...)
 		}
 		return ev, none, nil // idempotent repeat
 	}

@@ -1032,12 +1032,20 @@ func (m *Mapper) transactionID(outer, target *bundle, body []byte) string {
 		}
 		return val
 	}
-	// The wrapped document's own identifier comes first, so a document
-	// sent bare and the same document inside a message are one event.
+	// The wrapped document's own identifiers come first (its
+	// Bundle.identifier, then its Composition's), so a document sent bare
+	// and the same document inside a message, whatever the message's
+	// identifier or MessageHeader id, are one event.
 	id := ""
+	wrappedComp := ""
+	if comp := target.ofType("Composition"); target != outer && len(comp) > 0 {
+		wrappedComp = ident(comp[0].Data["identifier"])
+	}
 	switch {
 	case target != outer && ident(target.Data["identifier"]) != "":
 		id = "fhir:" + ident(target.Data["identifier"])
+	case wrappedComp != "":
+		id = "fhir:" + wrappedComp
 	case ident(outer.Data["identifier"]) != "":
 		id = "fhir:" + ident(outer.Data["identifier"])
 	case len(outer.ofType("MessageHeader")) > 0 && outer.ofType("MessageHeader")[0].idOrURL() != "":

@@ -64,7 +64,7 @@ func (e *Error) Outcome() OperationOutcome { return NewOutcome(e.Issues...) }
 type Result struct {
 	Family          string           // the spec family that matched, e.g. "opencrvs-v1-birth", "hl7-bfdr-birth", "hl7-vrdr-death", "his-transaction-birth"
 	EventType       string           // core event type: "birth", "death"
-	TransactionID   string           // from Bundle.identifier (system|value), else MessageHeader.id, else the Composition identifier, else "sha256:"+hex of the canonical bundle bytes; prefixed "fhir:" so it never clashes with native ids; stable for a resent bundle
+	TransactionID   string           // from a wrapped document's Bundle.identifier or Composition identifier, else Bundle.identifier (system|value), else MessageHeader.id, else the Composition identifier, else "sha256:"+hex of the canonical bundle bytes; prefixed "fhir:" so it never clashes with native ids; stable for a resent bundle
 	Office          string           // a CRVS_OFFICE or HEALTH_FACILITY UUID named by the bundle (Task regLastOffice extension, Encounter location that is an office), "" if none
 	Declaration     core.Declaration // values valid for the event's form (checked with core.ValidateValues)
 	Issues          []Issue          // warnings and information: gaps (no mother, unknown facility), ignored resources

@@ -86,25 +86,11 @@ func decodeJSON(body []byte) (any, *Error) {
 	if !strings.HasPrefix(je.Msg, "Invalid JSON") {
 		code = "invalid"
 	}
-	return nil, badInput(core.KindInvalid, errIssue(code, elementPath(je.Path), msg))
-}
-
-// elementPath writes a JSON path (keys and array indexes) as the
-// FHIRPath-like expression of the element: Bundle.entry[1].resource.name[0].
-func elementPath(p []string) string {
-	if len(p) == 0 {
-		return ""
+	expr := ""
+	if len(je.Path) > 0 {
+		expr = je.Expression("Bundle") // Bundle.entry[1].resource.name[0].given
 	}
-	var b strings.Builder
-	b.WriteString("Bundle")
-	for _, seg := range p {
-		if _, err := strconv.Atoi(seg); err == nil {
-			b.WriteString("[" + seg + "]")
-			continue
-		}
-		b.WriteString("." + seg)
-	}
-	return b.String()
+	return nil, badInput(core.KindInvalid, errIssue(code, expr, msg))
 }
 
 // knownTypes are the resource types the mapping reads or knowingly skips;

@@ -784,6 +784,132 @@ func TestFHIRIdentifierReuse(t *testing.T) {
 	}
 }
 
+// TestFHIRResendConflict: a bundle resent under its identifier is safe on
+// every ingestion route. The same content, however spelled (entries
+// reordered, another Bundle.timestamp or meta.lastUpdated, another
+// MessageHeader around the same document), answers 200 with the first
+// event's Location; other content (a renamed child, another office,
+// another type of event) is a 409 conflict naming what differs and what
+// to do, never a 200 that drops the correction, and nothing changes.
+// $process-message answers the conflict with a fatal-error response.
+func TestFHIRResendConflict(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	requireFamily(t, h, familyV1Death)
+	tok := adminToken(h)
+	birth, death := readFile(t, v1BirthFile), readFile(t, v1DeathFile)
+	renamed := func(m map[string]any) {
+		childPatient(m)["name"] = []any{map[string]any{"use": "en", "given": []any{"Chipo"}, "family": "Phiri"}}
+	}
+	whatToDo := []string{"already received", "new identifier", "not supported yet", "Nothing was changed"}
+	tests := []struct {
+		name   string
+		resend func(t *testing.T, doc []byte) []byte
+		status int      // 200: the same notification; 409: other content
+		want   []string // in the conflict's diagnostics
+	}{
+		{"entries reordered", func(t *testing.T, doc []byte) []byte {
+			return editJSON(t, doc, func(m map[string]any) {
+				e := entries(m) // the Composition stays first, as the Event Notification API wants
+				slices.Reverse(e[1:])
+			})
+		}, http.StatusOK, nil},
+		{"another timestamp and lastUpdated", func(t *testing.T, doc []byte) []byte {
+			return editJSON(t, doc, func(m map[string]any) {
+				m["timestamp"] = "2025-01-02T03:04:05Z"
+				m["meta"] = map[string]any{"lastUpdated": "2025-01-02T03:04:05Z"}
+			})
+		}, http.StatusOK, nil},
+		{"child renamed", func(t *testing.T, doc []byte) []byte { return editJSON(t, doc, renamed) },
+			http.StatusConflict, append([]string{"declaration field child.name "}, whatToDo...)},
+		{"child renamed and other gender", func(t *testing.T, doc []byte) []byte {
+			return editJSON(t, doc, func(m map[string]any) { renamed(m); childPatient(m)["gender"] = "male" })
+		}, http.StatusConflict, []string{"declaration fields child.gender, child.name "}},
+		{"another office", func(t *testing.T, doc []byte) []byte {
+			return editJSON(t, doc, func(m map[string]any) {
+				for _, e := range firstOf(m, "Task")["extension"].([]any) {
+					if ext := e.(map[string]any); strings.HasSuffix(ext["url"].(string), "/regLastOffice") {
+						ext["valueReference"] = map[string]any{"reference": "Location/" + hubtest.OfficeHQ}
+					}
+				}
+			})
+		}, http.StatusConflict, append([]string{"office differs", hubtest.OfficeIbombo, hubtest.OfficeHQ}, whatToDo...)},
+		{"a death under the birth's identifier", func(t *testing.T, doc []byte) []byte {
+			var first map[string]any
+			if err := json.Unmarshal(doc, &first); err != nil {
+				t.Fatal(err)
+			}
+			return editJSON(t, death, func(m map[string]any) { m["identifier"] = first["identifier"] })
+		}, http.StatusConflict, append([]string{"event type differs (it was a birth, this bundle is a death)"}, whatToDo...)},
+	}
+	for _, route := range []string{pathFHIR, pathNotification, pathProcessMessage} {
+		// post sends a document, inside a message with a new MessageHeader
+		// id on $process-message; it returns the answer and that id
+		post := func(t *testing.T, doc []byte) (*hubtest.Response, string) {
+			if route != pathProcessMessage {
+				return postFHIR(t, h, route, tok, doc, fhirJSON), ""
+			}
+			headerID := uuid.NewString()
+			return postFHIR(t, h, route, tok, messageOf(t, doc, headerID), fhirJSON), headerID
+		}
+		for _, tc := range tests {
+			t.Run(route+" "+tc.name, func(t *testing.T) {
+				doc := fresh(t, birth)
+				res, headerID := post(t, doc)
+				var id string
+				if route == pathProcessMessage {
+					wantResponse(t, res, http.StatusOK, headerID, "ok")
+					m := locationRe.FindStringSubmatch(res.Header.Get("Location"))
+					if m == nil {
+						t.Fatalf("Location %q", res.Header.Get("Location"))
+					}
+					id = m[1]
+				} else {
+					id, _ = created(t, res, http.StatusCreated)
+				}
+				before, n := mustJSON(t, stored(t, h, id)), total(t, h, tok)
+
+				res, headerID = post(t, tc.resend(t, doc))
+				var oo fhirOutcome
+				switch {
+				case route == pathProcessMessage && tc.status == http.StatusOK:
+					wantResponse(t, res, http.StatusOK, headerID, "ok")
+				case route == pathProcessMessage:
+					oo = wantResponse(t, res, tc.status, headerID, "fatal-error")
+				case tc.status == http.StatusOK:
+					created(t, res, http.StatusOK)
+				default:
+					oo = wantOutcome(t, res, tc.status)
+				}
+				if tc.status == http.StatusOK {
+					if got := res.Header.Get("Location"); got != httpapi.EventsPrefix+"/events/"+id {
+						t.Errorf("resend Location %q, want the first event %s", got, id)
+					}
+				} else {
+					if oo.Issue[0].Code != "conflict" || oo.Issue[0].Severity != "error" {
+						t.Errorf("first issue %+v, want an error of code conflict", oo.Issue[0])
+					}
+					for _, w := range tc.want {
+						if !strings.Contains(oo.text(), w) {
+							t.Errorf("the conflict does not say %q: %s", w, oo.text())
+						}
+					}
+					if res.Header.Get("Location") != "" {
+						t.Errorf("a conflict with a Location %q", res.Header.Get("Location"))
+					}
+				}
+				if after := mustJSON(t, stored(t, h, id)); !bytes.Equal(after, before) {
+					t.Errorf("the resend changed the event:\nbefore %s\nafter  %s", before, after)
+				}
+				if got := total(t, h, tok); got != n {
+					t.Errorf("%d events after the resend, want %d", got, n)
+				}
+			})
+		}
+	}
+}
+
 // TestFHIROffice: the event's office is the bundle's, else the
 // createdAtLocation query parameter, else the client's default office;
 // none is a 400 that says so.
@@ -1088,14 +1214,16 @@ func TestFHIREngineErrors(t *testing.T) {
 	created(t, postFHIR(t, h, pathNotification, v1, fresh(t, readFile(t, v1BirthFile)), fhirJSON), http.StatusCreated)
 
 	// A death bundle reusing a birth bundle's identifier is the engine's
-	// 409 (the transaction id is taken), as an OperationOutcome.
+	// 409 (the transaction id is taken), as an OperationOutcome that says
+	// so in the bundle's terms.
 	requireFamily(t, h, familyV1Death)
 	ident := map[string]any{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + uuid.NewString()}
 	withIdent := func(raw []byte) []byte {
 		return editJSON(t, raw, func(m map[string]any) { m["identifier"] = ident })
 	}
 	created(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1BirthFile)), fhirJSON), http.StatusCreated)
-	oo := wantOutcome(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1DeathFile)), fhirJSON), http.StatusConflict, "transactionId")
+	oo := wantOutcome(t, postFHIR(t, h, pathFHIR, admin, withIdent(readFile(t, v1DeathFile)), fhirJSON), http.StatusConflict,
+		"identifier", "the event type differs (it was a birth, this bundle is a death)")
 	if oo.Issue[0].Code != "conflict" {
 		t.Errorf("issue code %s, want conflict", oo.Issue[0].Code)
 	}
@@ -1649,5 +1777,56 @@ func TestFHIRStrictJSON(t *testing.T) {
 	}
 	if n := total(t, h, tok); n != 0 {
 		t.Errorf("%d events stored", n)
+	}
+}
+
+// TestFHIRStrictJSONNumericKey: a key spelled like a number is named as a
+// key (a FHIRPath delimited identifier), never as an array index.
+func TestFHIRStrictJSONNumericKey(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireMapper(t, h)
+	tok := adminToken(h)
+	body := []byte(`{"resourceType":"Bundle","type":"document","x":{"123":1,"123":2}}`)
+	res := postFHIR(t, h, pathFHIR, tok, body, fhirJSON)
+	oo := wantOutcome(t, res, http.StatusBadRequest, "duplicate key '123'")
+	if len(oo.Issue[0].Expression) != 1 || oo.Issue[0].Expression[0] != "Bundle.x.`123`" {
+		t.Errorf("expression %q, want [Bundle.x.`123`]", oo.Issue[0].Expression)
+	}
+}
+
+// TestFHIRSameDocumentOtherMessage: a document named only by its
+// Composition identifier, resent inside a message with another
+// MessageHeader id, or sent bare, is the same notification: 200 with the
+// first Location, one event.
+func TestFHIRSameDocumentOtherMessage(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	requireFamily(t, h, familyV1Birth)
+	tok := adminToken(h)
+	doc := editJSON(t, readFile(t, v1BirthFile), func(m map[string]any) {
+		delete(m, "identifier")
+		resourceAt(m, 0)["identifier"] = map[string]any{"system": "urn:ietf:rfc:3986", "value": uuid.NewString()}
+	})
+	first := uuid.NewString()
+	res := postFHIR(t, h, pathProcessMessage, tok, messageOf(t, doc, first), fhirJSON)
+	wantResponse(t, res, http.StatusOK, first, "ok")
+	loc := res.Header.Get("Location")
+	if locationRe.FindStringSubmatch(loc) == nil {
+		t.Fatalf("Location %q", loc)
+	}
+	again := uuid.NewString()
+	res = postFHIR(t, h, pathProcessMessage, tok, messageOf(t, doc, again), fhirJSON)
+	wantResponse(t, res, http.StatusOK, again, "ok")
+	if got := res.Header.Get("Location"); got != loc {
+		t.Errorf("the document in another message: Location %q, want %q", got, loc)
+	}
+	res = postFHIR(t, h, pathFHIR, tok, doc, fhirJSON)
+	created(t, res, http.StatusOK)
+	if got := res.Header.Get("Location"); got != loc {
+		t.Errorf("the document sent bare: Location %q, want %q", got, loc)
+	}
+	if n := total(t, h, tok); n != 1 {
+		t.Errorf("%d events, want 1", n)
 	}
 }

@@ -182,13 +182,62 @@ func (s *Service) store(ctx context.Context, p core.Principal, req Request, res 
 		CreatedAtLocation: office, Declaration: res.Declaration})
 	if err != nil {
 		var ce *core.Error
-		if errors.As(err, &ce) && (ce.Code == "INVALID_LOCATION" || ce.Code == "LOCATION_NOT_ALLOWED") {
+		switch {
+		case errors.As(err, &ce) && (ce.Code == "INVALID_LOCATION" || ce.Code == "LOCATION_NOT_ALLOWED"):
 			err = &core.Error{Kind: ce.Kind, Code: ce.Code, Message: ce.Message + " (office taken from " + source + ")", Fields: ce.Fields}
+		case errors.As(err, &ce) && ce.Code == core.CodeTransactionIDReused:
+			err = reusedIdentifier(res, office, ce)
 		}
 		return out, err
 	}
 	out.Event, out.Created = ev, created
 	return out, nil
+}
+
+// maxNamedFields bounds the fields a conflict names.
+const maxNamedFields = 20
+
+// reusedIdentifier answers a bundle whose identifier this client already
+// sent with other content (the engine's TRANSACTION_ID_REUSED) in the
+// bundle's terms: a 409 conflict naming what differs, never a 200 that
+// drops the new content. The identifier is the sender's key for one
+// notification; a correction sent under it would be lost, and updating
+// a notification by resending it is not supported.
+func reusedIdentifier(res *mappings.Result, office string, ce *core.Error) error {
+	var fields, parts []string
+	for _, f := range ce.Fields {
+		switch f.ID {
+		case "eventType":
+			parts = append(parts, fmt.Sprintf("the event type differs (it was a %v, this bundle is a %s)", f.Value, res.EventType))
+		case "createdAtLocation":
+			parts = append(parts, fmt.Sprintf("the office differs (it was %v, this bundle's is %s)", f.Value, office))
+		default:
+			fields = append(fields, f.ID)
+		}
+	}
+	switch n := len(fields); {
+	case n == 1:
+		parts = append(parts, "declaration field "+fields[0]+" (as mapped from the bundle) differs")
+	case n > 1:
+		named := fields[:min(n, maxNamedFields)]
+		what := "declaration fields " + strings.Join(named, ", ")
+		if n > len(named) {
+			what += fmt.Sprintf(" and %d more", n-len(named))
+		}
+		parts = append(parts, what+" (as mapped from the bundle) differ")
+	}
+	if len(parts) == 0 { // nothing the engine listed: its own words
+		parts = append(parts, strings.TrimSpace(ce.Message))
+	}
+	which := fmt.Sprintf("This bundle's identifier %q was", strings.TrimPrefix(res.TransactionID, "fhir:"))
+	if strings.HasPrefix(res.TransactionID, "fhir:sha256:") {
+		which = "This bundle (it has no identifier: the hub keys it by its content) was"
+	}
+	return &mappings.Error{Kind: core.KindConflict, Issues: []mappings.Issue{{Severity: "error", Code: "conflict",
+		Diagnostics: which + " already received from this client with other content: " + strings.Join(parts, "; ") + ". " +
+			"Nothing was changed. Updating a notification by resending it is not supported yet: " +
+			"a new notification must be sent with a new identifier (Bundle.identifier), and a correction to the notified event " +
+			"goes through the registration office"}}}
 }
 
 // messageHeader reads the first MessageHeader of a message bundle.
