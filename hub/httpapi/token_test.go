@@ -293,10 +293,11 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// TestTokenServerErrorLogged: when the token endpoint fails (here its
-// store is closed) it answers a bare 500 server_error, and the access log
-// line of that request, at level error, carries the cause; neither the
-// answer nor the log quotes the secret.
+// TestTokenServerErrorLogged: when the token endpoint cannot read its
+// store (here it is closed) it answers a bare 503 temporarily_unavailable
+// with Retry-After (the client may try again; a 500 would say the request
+// was wrong), and the access log line of that request, at level error,
+// carries the cause; neither the answer nor the log quotes the secret.
 func TestTokenServerErrorLogged(t *testing.T) {
 	t.Parallel()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hub.db"), sqlite.Options{})
@@ -320,8 +321,10 @@ func TestTokenServerErrorLogged(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "server_error") {
-		t.Fatalf("status %d %s, want 500 server_error", res.StatusCode, body)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "temporarily_unavailable") ||
+		res.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %d %s (Retry-After %q), want 503 temporarily_unavailable with Retry-After",
+			res.StatusCode, body, res.Header.Get("Retry-After"))
 	}
 	var line struct {
 		Level, Msg, Route string
@@ -339,7 +342,7 @@ func TestTokenServerErrorLogged(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if line.Level != "ERROR" || line.Status != 500 || line.Route != "/auth/token" || len(line.Errors) != 1 || !strings.Contains(line.Errors[0], "read client") {
+	if line.Level != "ERROR" || line.Status != 503 || line.Route != "/auth/token" || len(line.Errors) != 1 || !strings.Contains(line.Errors[0], "read client") {
 		t.Errorf("access log line %+v, want level ERROR with the cause; log:\n%s", line, logs.String())
 	}
 	if strings.Contains(logs.String(), secret) || strings.Contains(string(body), secret) {
