@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 func TestPlaceOfEvent(t *testing.T) {
@@ -14,14 +15,14 @@ func TestPlaceOfEvent(t *testing.T) {
 	for _, tc := range []struct {
 		name, eventType, field, value, want string
 	}{
-		{"no place declared: where it was created", "birth", "", "", locIbomboOffice},
-		{"a facility id", "birth", "child.birthLocation", `"` + strings.ToUpper(locChikobo) + `"`, locChikobo},
-		{"not a UUID: where it was created", "birth", "child.birthLocation", `"the river bank"`, locIbomboOffice},
-		{"a death location", "death", "eventDetails.deathLocation", `"` + locIlangaHosp + `"`, locIlangaHosp},
-		{"another field does not count", "birth", "mother.nid", `"` + locIlangaHosp + `"`, locIbomboOffice},
+		{"no place declared: where it was created", "birth", "", "", fl.IbomboOffice},
+		{"a facility id", "birth", "child.birthLocation", `"` + strings.ToUpper(fl.Chikobo) + `"`, fl.Chikobo},
+		{"not a UUID: where it was created", "birth", "child.birthLocation", `"the river bank"`, fl.IbomboOffice},
+		{"a death location", "death", "eventDetails.deathLocation", `"` + fl.IlangaHospital + `"`, fl.IlangaHospital},
+		{"another field does not count", "birth", "mother.nid", `"` + fl.IlangaHospital + `"`, fl.IbomboOffice},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := core.State{CreatedAtLocation: strings.ToUpper(locIbomboOffice), Declaration: core.Declaration{}}
+			st := core.State{CreatedAtLocation: strings.ToUpper(fl.IbomboOffice), Declaration: core.Declaration{}}
 			if tc.field != "" {
 				st.Declaration[tc.field] = json.RawMessage(tc.value)
 			}
@@ -41,25 +42,25 @@ func TestPlaceOfEventAddress(t *testing.T) {
 	saved := ec.PlaceOfEvent
 	ec.PlaceOfEvent = "mother.address"
 	t.Cleanup(func() { ec.PlaceOfEvent = saved })
-	st := core.State{CreatedAtLocation: locIbomboOffice, Declaration: core.Declaration{
-		"mother.address": json.RawMessage(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":"` + locIlanga + `"}`)}}
-	if got := core.PlaceOfEvent(cc, "birth", st); got != locIlanga {
-		t.Errorf("domestic address: %q, want %q", got, locIlanga)
+	st := core.State{CreatedAtLocation: fl.IbomboOffice, Declaration: core.Declaration{
+		"mother.address": json.RawMessage(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":"` + fl.Ilanga + `"}`)}}
+	if got := core.PlaceOfEvent(cc, "birth", st); got != fl.Ilanga {
+		t.Errorf("domestic address: %q, want %q", got, fl.Ilanga)
 	}
 	st.Declaration["mother.address"] = json.RawMessage(`{"addressType":"INTERNATIONAL","country":"FRA"}`)
-	if got := core.PlaceOfEvent(cc, "birth", st); got != locIbomboOffice {
+	if got := core.PlaceOfEvent(cc, "birth", st); got != fl.IbomboOffice {
 		t.Errorf("international address: %q, want the creation location", got)
 	}
 }
 
 func TestScopeAdmits(t *testing.T) {
 	cc := farajaland(t)
-	atIbombo := core.Principal{ID: "me", Office: locIbomboOffice}
-	inIbombo := core.EventAccess{Type: "birth", PlaceOfEvent: locChikobo, DeclaredAt: locIbomboOffice, DeclaredBy: "me",
-		RegisteredAt: locIbomboOffice, RegisteredBy: "registrar"}
-	inIlanga := core.EventAccess{Type: "birth", PlaceOfEvent: locIlangaHosp, DeclaredAt: locIlangaOffice, DeclaredBy: "other"}
-	atOffice := core.EventAccess{Type: "birth", PlaceOfEvent: locIbomboOffice}
-	notDeclared := core.EventAccess{Type: "birth", PlaceOfEvent: locChikobo}
+	atIbombo := core.Principal{ID: "me", Office: fl.IbomboOffice}
+	inIbombo := core.EventAccess{Type: "birth", PlaceOfEvent: fl.Chikobo, DeclaredAt: fl.IbomboOffice, DeclaredBy: "me",
+		RegisteredAt: fl.IbomboOffice, RegisteredBy: "registrar"}
+	inIlanga := core.EventAccess{Type: "birth", PlaceOfEvent: fl.IlangaHospital, DeclaredAt: fl.IlangaOffice, DeclaredBy: "other"}
+	atOffice := core.EventAccess{Type: "birth", PlaceOfEvent: fl.IbomboOffice}
+	notDeclared := core.EventAccess{Type: "birth", PlaceOfEvent: fl.Chikobo}
 	for _, tc := range []struct {
 		scope string
 		p     core.Principal
@@ -81,7 +82,7 @@ func TestScopeAdmits(t *testing.T) {
 		{"type=record.read&declaredBy=user", atIbombo, inIbombo, true},
 		{"type=record.read&declaredBy=user", atIbombo, inIlanga, false},
 		{"type=record.read&registeredBy=user", atIbombo, inIbombo, false},
-		{"type=record.read&declaredBy=user", core.Principal{Office: locIbomboOffice}, core.EventAccess{Type: "birth"}, false},
+		{"type=record.read&declaredBy=user", core.Principal{Office: fl.IbomboOffice}, core.EventAccess{Type: "birth"}, false},
 		// every option of one scope must hold
 		{"type=record.read&event=birth&placeOfEvent=administrativeArea&declaredBy=user", atIbombo, inIbombo, true},
 		{"type=record.read&event=birth&placeOfEvent=administrativeArea&registeredBy=user", atIbombo, inIbombo, false},
@@ -117,24 +118,24 @@ func TestServiceJurisdiction(t *testing.T) {
 	}
 	declared := func(tx, place string) *core.EventDocument {
 		t.Helper()
-		ev, err := svc.CreateEvent(ctx, hospital, core.CreateInput{TransactionID: tx, Type: "birth", CreatedAtLocation: locIbomboOffice})
+		ev, err := svc.CreateEvent(ctx, hospital, core.CreateInput{TransactionID: tx, Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ev, err = svc.Act(ctx, hospital, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: tx + "-declare",
-			CreatedAtLocation: locIbomboOffice, Declaration: full(place)})
+			CreatedAtLocation: fl.IbomboOffice, Declaration: full(place)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ev
 	}
-	here := declared("born-here", locChikobo)
-	there := declared("born-there", locIlangaHosp)
-	if row := store.index[there.ID]; row == nil || row.PlaceOfEvent != locIlangaHosp || row.DeclaredBy != hospital.ID {
+	here := declared("born-here", fl.Chikobo)
+	there := declared("born-there", fl.IlangaHospital)
+	if row := store.index[there.ID]; row == nil || row.PlaceOfEvent != fl.IlangaHospital || row.DeclaredBy != hospital.ID {
 		t.Fatalf("index row: %+v", row)
 	}
 
-	registrar := core.Principal{ID: "registrar-ibombo", Type: core.UserTypeSystem, Office: locIbomboOffice,
+	registrar := core.Principal{ID: "registrar-ibombo", Type: core.UserTypeSystem, Office: fl.IbomboOffice,
 		Scopes: mustScopes(t, "type=record.read&event=birth&placeOfEvent=administrativeArea",
 			"type=record.register&event=birth&placeOfEvent=administrativeArea")}
 	if _, err := svc.Get(ctx, registrar, here.ID); err != nil {
@@ -142,7 +143,7 @@ func TestServiceJurisdiction(t *testing.T) {
 	}
 	before := len(store.events[there.ID].Actions)
 	for _, typ := range []core.ActionType{core.ActionRead, core.ActionRegister} {
-		_, err := svc.Act(ctx, registrar, there.ID, core.ActionInput{Type: typ, TransactionID: "x-" + string(typ), CreatedAtLocation: locIbomboOffice})
+		_, err := svc.Act(ctx, registrar, there.ID, core.ActionInput{Type: typ, TransactionID: "x-" + string(typ), CreatedAtLocation: fl.IbomboOffice})
 		if e := coreErr(t, err); e.Kind != core.KindNotFound {
 			t.Errorf("%s outside the jurisdiction: %v %q, want not found", typ, e.Kind, e.Message)
 		}
@@ -150,17 +151,17 @@ func TestServiceJurisdiction(t *testing.T) {
 	if n := len(store.events[there.ID].Actions); n != before {
 		t.Errorf("a refused action wrote %d actions", n-before)
 	}
-	if _, err := svc.Act(ctx, registrar, here.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "reg-here", CreatedAtLocation: locIbomboOffice}); err != nil {
+	if _, err := svc.Act(ctx, registrar, here.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "reg-here", CreatedAtLocation: fl.IbomboOffice}); err != nil {
 		t.Errorf("register in jurisdiction: %v", err)
 	}
 	// a scope that does not admit the event type still names the scope (403)
-	_, err := svc.Act(ctx, registrar, there.ID, core.ActionInput{Type: core.ActionArchive, TransactionID: "arch", CreatedAtLocation: locIbomboOffice,
+	_, err := svc.Act(ctx, registrar, there.ID, core.ActionInput{Type: core.ActionArchive, TransactionID: "arch", CreatedAtLocation: fl.IbomboOffice,
 		Content: map[string]any{"reason": "r"}})
 	if e := coreErr(t, err); e.Kind != core.KindForbidden || !strings.Contains(e.Message, "record.archive") {
 		t.Errorf("missing scope: %v %q", e.Kind, e.Message)
 	}
 	// declaredBy=user: the hospital's own declarations only
-	own := core.Principal{ID: "other-client", Type: core.UserTypeSystem, Office: locIbomboOffice,
+	own := core.Principal{ID: "other-client", Type: core.UserTypeSystem, Office: fl.IbomboOffice,
 		Scopes: mustScopes(t, "type=record.read&declaredBy=user")}
 	if _, err := svc.Get(ctx, own, here.ID); core.KindOf(err) != core.KindNotFound {
 		t.Errorf("declaredBy=user read of another's declaration: %v", err)
@@ -170,7 +171,7 @@ func TestServiceJurisdiction(t *testing.T) {
 		t.Errorf("declaredBy=user read of its own declaration: %v", err)
 	}
 	// one admitting scope among several is enough
-	both := core.Principal{ID: "r2", Type: core.UserTypeSystem, Office: locIbomboOffice,
+	both := core.Principal{ID: "r2", Type: core.UserTypeSystem, Office: fl.IbomboOffice,
 		Scopes: mustScopes(t, "type=record.read&placeOfEvent=location", "type=record.read&declaredIn=administrativeArea")}
 	if _, err := svc.Get(ctx, both, there.ID); err != nil {
 		t.Errorf("declared in Ibombo, born in Ilanga, read under declaredIn: %v", err)
@@ -188,14 +189,14 @@ func TestServiceResolveAccess(t *testing.T) {
 	p.Office = "" // a national client, not bound to one office
 	// notified from a hospital in Ilanga (the deferred NOTIFY's data is not
 	// the record's yet: the place is where the record was created)
-	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIlangaHosp,
-		Declaration: decl(t, `{"child.birthLocation":"`+locIlangaHosp+`"}`)})
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: fl.IlangaHospital,
+		Declaration: decl(t, `{"child.birthLocation":"`+fl.IlangaHospital+`"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reqID := core.Derive(ev).Pending.ID
 	confirmer := func(scopes ...string) core.Principal {
-		return core.Principal{ID: "registry", Type: core.UserTypeSystem, Office: locIbomboOffice, Scopes: mustScopes(t, scopes...)}
+		return core.Principal{ID: "registry", Type: core.UserTypeSystem, Office: fl.IbomboOffice, Scopes: mustScopes(t, scopes...)}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -219,7 +220,7 @@ func TestServiceResolveAccess(t *testing.T) {
 	}
 	// born in Ilanga: the Ilanga registry may accept it
 	ilanga := confirmer("type=record.confirm-registration&placeOfEvent=administrativeArea")
-	ilanga.Office = locIlangaOffice
+	ilanga.Office = fl.IlangaOffice
 	if _, err := svc.Resolve(ctx, ilanga, ev.ID, reqID, core.Confirmation{Decision: core.Accept}); err != nil {
 		t.Errorf("accept in the jurisdiction: %v", err)
 	}

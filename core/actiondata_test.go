@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // TestActionFreeFormLimits: annotation values and content are bounded and
@@ -16,7 +17,7 @@ func TestActionFreeFormLimits(t *testing.T) {
 	svc, st := newService(t, nil)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-c", Type: "birth", CreatedAtLocation: locIbomboOffice})
+	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-c", Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestActionFreeFormLimits(t *testing.T) {
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
-			in := core.ActionInput{Type: c.typ, TransactionID: "tx-bad", CreatedAtLocation: locIbomboOffice, Content: c.content}
+			in := core.ActionInput{Type: c.typ, TransactionID: "tx-bad", CreatedAtLocation: fl.IbomboOffice, Content: c.content}
 			if c.ann != "" {
 				in.Annotation = decl(t, c.ann)
 			}
@@ -81,7 +82,7 @@ func TestActionFreeFormLimits(t *testing.T) {
 	}
 
 	// What OpenCRVS clients send passes, re-encoded.
-	got, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionNotify, TransactionID: "tx-n", CreatedAtLocation: locIbomboOffice,
+	got, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionNotify, TransactionID: "tx-n", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.dob":"2024-02-02"}`),
 		Annotation:  decl(t, `{"review.comment": "first line\nsecond \u00e9", "review.signature": {"path":"s/1.png", "originalFilename":"s.png","type":"image/png"}, "x": null}`)})
 	if err != nil {
@@ -99,7 +100,7 @@ func TestActionFreeFormLimits(t *testing.T) {
 	if s := string(ann["review.signature"]); s != `{"path":"s/1.png","originalFilename":"s.png","type":"image/png"}` {
 		t.Errorf("review.signature stored as %s", s)
 	}
-	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionArchive, TransactionID: "tx-a", CreatedAtLocation: locIbomboOffice,
+	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionArchive, TransactionID: "tx-a", CreatedAtLocation: fl.IbomboOffice,
 		Content: map[string]any{"reason": "duplicate\nof BXPPA7Y", "isDuplicate": true, "duplicates": []any{map[string]any{"id": ev.ID, "trackingId": ev.TrackingID}}}}); err != nil {
 		t.Fatalf("archive with OpenCRVS content: %v", err)
 	}

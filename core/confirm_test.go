@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // TestResolveWithRecordScopedPrincipal: a record-scoped principal may
@@ -15,7 +16,7 @@ func TestResolveWithRecordScopedPrincipal(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +53,8 @@ func TestApproveCorrectionAdditions(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
-	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "c", Type: "birth", CreatedAtLocation: locIbomboOffice})
+	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + fl.IbomboHospital + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
+	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "c", Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestApproveCorrectionAdditions(t *testing.T) {
 		{Type: core.ActionRequestCorrection, TransactionID: "rc", Declaration: decl(t, `{"mother.verified":"verified"}`)},
 		{Type: core.ActionApproveCorrection, TransactionID: "ac"},
 	} {
-		in.CreatedAtLocation = locIbomboOffice
+		in.CreatedAtLocation = fl.IbomboOffice
 		if ev, err = svc.Act(ctx, p, ev.ID, in); err != nil {
 			t.Fatalf("%s: %v", in.Type, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 func fieldRows(row *core.IndexRow, id string) []core.IndexField {
@@ -22,7 +23,7 @@ func fieldRows(row *core.IndexRow, id string) []core.IndexField {
 func registeredBirth(t *testing.T) *history {
 	t.Helper()
 	h := newHistory("birth").do(core.ActionCreate)
-	h.ev.Actions[0].CreatedAtLocation = locHQOffice
+	h.ev.Actions[0].CreatedAtLocation = fl.HQOffice
 	h.doDecl(core.ActionNotify, decl(t, fmt.Sprintf(`{
 		"child.name":{"firstname":"Mutale","middlename":"Kabwe","surname":"Phiri"},
 		"child.gender":"male",
@@ -39,12 +40,12 @@ func registeredBirth(t *testing.T) *history {
 		"informant.relation":"MOTHER",
 		"documents.proofOfBirth":{"path":"a/b.png","originalFilename":"b.png","type":"image/png"},
 		"child.nid":null
-	}`, upperHex(locIbomboHosp), locCentral, locIbombo, upperHex(locIlanga))))
+	}`, upperHex(fl.IbomboHospital), fl.Central, fl.Ibombo, upperHex(fl.Ilanga))))
 	decReq := h.request(core.ActionDeclare, nil)
-	h.ev.FindAction(decReq).CreatedAtLocation = locIbomboOffice
+	h.ev.FindAction(decReq).CreatedAtLocation = fl.IbomboOffice
 	h.resolve(decReq, core.StatusAccepted, nil)
 	regReq := h.request(core.ActionRegister, nil)
-	h.ev.FindAction(regReq).CreatedAtLocation = locIlangaOffice
+	h.ev.FindAction(regReq).CreatedAtLocation = fl.IlangaOffice
 	h.resolve(regReq, core.StatusAccepted, nil).RegistrationNumber = "FAR2024000123"
 	h.do(core.ActionAssign)
 	return h
@@ -76,7 +77,7 @@ func TestBuildIndexRegistered(t *testing.T) {
 	if row.RegistrationNumber != "FAR2024000123" || row.RegisteredAt == nil || !row.RegisteredAt.Equal(regAcc.CreatedAt) {
 		t.Errorf("registration: %q %v, want FAR2024000123 at %v", row.RegistrationNumber, row.RegisteredAt, regAcc.CreatedAt)
 	}
-	if row.RegisteredAtLocation != locIlangaOffice || row.DeclaredAtLocation != locIbomboOffice || row.CreatedAtLocation != locHQOffice {
+	if row.RegisteredAtLocation != fl.IlangaOffice || row.DeclaredAtLocation != fl.IbomboOffice || row.CreatedAtLocation != fl.HQOffice {
 		t.Errorf("locations: registered %s declared %s created %s", row.RegisteredAtLocation, row.DeclaredAtLocation, row.CreatedAtLocation)
 	}
 	if row.DateOfEvent != "2024-02-02" || row.AssignedTo != "user-1" || row.Deleted || len(row.Flags) != 0 {
@@ -113,13 +114,13 @@ func TestBuildIndexRegistered(t *testing.T) {
 	}
 	one("child.dob", core.IndexField{Kind: core.KindDate, Text: "2024-02-02"})
 	one("child.weightAtBirth", core.IndexField{Kind: core.KindNum, Num: 3.75})
-	one("child.birthLocation", core.IndexField{Kind: core.KindText, Text: locIbomboHosp})
+	one("child.birthLocation", core.IndexField{Kind: core.KindText, Text: fl.IbomboHospital})
 	one("child.gender", core.IndexField{Kind: core.KindText, Text: "male"})
 	one("child.placeOfBirth", core.IndexField{Kind: core.KindText, Text: "health_facility"})
 	one("child.reason", core.IndexField{Kind: core.KindText, Text: "late registration"})
 	one("mother.detailsNotAvailable", core.IndexField{Kind: core.KindText, Text: "false"})
-	one("mother.address", core.IndexField{Kind: core.KindText, Text: locIbombo})    // legacy: the district
-	one("father.address", core.IndexField{Kind: core.KindText, Text: locIlanga})    // v2: the area, lower-cased
+	one("mother.address", core.IndexField{Kind: core.KindText, Text: fl.Ibombo})    // legacy: the district
+	one("father.address", core.IndexField{Kind: core.KindText, Text: fl.Ilanga})    // v2: the area, lower-cased
 	one("informant.address", core.IndexField{Kind: core.KindText, Text: "usa"})     // international: the country
 	one("informant.relation", core.IndexField{Kind: core.KindText, Text: "mother"}) // select, normalised
 	for _, id := range []string{"documents.proofOfBirth", "child.nid"} {
@@ -136,11 +137,11 @@ func TestBuildIndexRegistered(t *testing.T) {
 	ls, _ := doc["legalStatuses"].(map[string]any)
 	reg, _ := ls["REGISTERED"].(map[string]any)
 	dec, _ := ls["DECLARED"].(map[string]any)
-	if reg["registrationNumber"] != "FAR2024000123" || reg["createdAtLocation"] != locIlangaOffice || dec["createdAtLocation"] != locIbomboOffice {
+	if reg["registrationNumber"] != "FAR2024000123" || reg["createdAtLocation"] != fl.IlangaOffice || dec["createdAtLocation"] != fl.IbomboOffice {
 		t.Errorf("legalStatuses = %v", ls)
 	}
 	for k, v := range map[string]any{"id": h.ev.ID, "type": "birth", "status": "REGISTERED", "trackingId": h.ev.TrackingID,
-		"dateOfEvent": "2024-02-02", "placeOfEvent": locIbomboHosp, "assignedTo": "user-1", "createdAtLocation": locHQOffice,
+		"dateOfEvent": "2024-02-02", "placeOfEvent": fl.IbomboHospital, "assignedTo": "user-1", "createdAtLocation": fl.HQOffice,
 		"createdAt": core.FormatWireTime(h.ev.CreatedAt), "updatedAt": core.FormatWireTime(h.ev.UpdatedAt), "updatedByUserRole": "REGISTRATION_AGENT"} {
 		if doc[k] != v {
 			t.Errorf("doc[%s] = %v, want %v", k, doc[k], v)
@@ -221,7 +222,7 @@ func TestIndexValues(t *testing.T) {
 		{ec.Field("weight"), `{"unit":"kg"}`, nil},
 		{ec.Field("count"), `0`, []core.IndexField{{FieldID: "count", Kind: core.KindNum, Num: 0}}},
 		{ec.Field("count"), `"3"`, nil},
-		{ec.Field("office"), `"` + upperHex(locIbomboOffice) + `"`, []core.IndexField{{FieldID: "office", Kind: core.KindText, Text: locIbomboOffice}}},
+		{ec.Field("office"), `"` + upperHex(fl.IbomboOffice) + `"`, []core.IndexField{{FieldID: "office", Kind: core.KindText, Text: fl.IbomboOffice}}},
 		{birth.Field("child.name"), `{"firstname":"Phiri","surname":"Phiri"}`, []core.IndexField{
 			{FieldID: "child.name", Kind: core.KindText, Text: "phiri phiri"},
 			{FieldID: "child.name", Kind: core.KindToken, Text: "phiri"},

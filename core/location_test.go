@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // TestCreatedAtLocationBoundToOffice: a client with an office may only
@@ -26,18 +27,18 @@ func TestCreatedAtLocationBoundToOffice(t *testing.T) {
 		loc  string
 		ok   bool
 	}{
-		{"office client at its office", office, locIbomboOffice, true},
-		{"office client, upper-case id", office, strings.ToUpper(locIbomboOffice), true},
-		{"office client at another district's office", office, locIlangaOffice, false},
-		{"office client at HQ", office, locHQOffice, false},
-		{"office client at a facility of its own area", office, locIbomboHosp, false},
-		{"health client at its office", health, locIbomboOffice, true},
-		{"health client at a facility of its area", health, locIbomboHosp, true},
-		{"health client at another facility of its area", health, locChikobo, true},
-		{"health client at another district's facility", health, locIlangaHosp, false},
-		{"health client at another district's office", health, locIlangaOffice, false},
-		{"client without office anywhere", national, locIlangaOffice, true},
-		{"client without office at a facility", national, locIlangaHosp, true},
+		{"office client at its office", office, fl.IbomboOffice, true},
+		{"office client, upper-case id", office, strings.ToUpper(fl.IbomboOffice), true},
+		{"office client at another district's office", office, fl.IlangaOffice, false},
+		{"office client at HQ", office, fl.HQOffice, false},
+		{"office client at a facility of its own area", office, fl.IbomboHospital, false},
+		{"health client at its office", health, fl.IbomboOffice, true},
+		{"health client at a facility of its area", health, fl.IbomboHospital, true},
+		{"health client at another facility of its area", health, fl.Chikobo, true},
+		{"health client at another district's facility", health, fl.IlangaHospital, false},
+		{"health client at another district's office", health, fl.IlangaOffice, false},
+		{"client without office anywhere", national, fl.IlangaOffice, true},
+		{"client without office at a facility", national, fl.IlangaHospital, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +69,7 @@ func TestCreatedAtLocationBoundToOffice(t *testing.T) {
 			// national client: anywhere)
 			own := tc.p.Office
 			if own == "" {
-				own = locIbomboOffice
+				own = fl.IbomboOffice
 			}
 			ev, err := svc.CreateEvent(ctx, tc.p, core.CreateInput{TransactionID: "own", Type: "birth", CreatedAtLocation: own})
 			if err != nil {
@@ -90,7 +91,7 @@ func TestCreatedAtLocationBoundToOffice(t *testing.T) {
 	// Reads carry no location: a client reads at its office, and reads
 	// records from anywhere its read scopes reach.
 	svc, _ := newService(t, nil)
-	ev, err := svc.CreateEvent(ctx, national, core.CreateInput{TransactionID: "far", Type: "birth", CreatedAtLocation: locIlangaOffice})
+	ev, err := svc.CreateEvent(ctx, national, core.CreateInput{TransactionID: "far", Type: "birth", CreatedAtLocation: fl.IlangaOffice})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestCreatedAtLocationBoundToOffice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := got.Actions[len(got.Actions)-1]; r.Type != core.ActionRead || r.CreatedAtLocation != locIbomboOffice {
+	if r := got.Actions[len(got.Actions)-1]; r.Type != core.ActionRead || r.CreatedAtLocation != fl.IbomboOffice {
 		t.Errorf("READ %+v, want at the reader's office", r)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // sendersBytes is a declaration in the form a sender may write it (escapes,
@@ -48,7 +49,7 @@ func TestValidationNeverChangesTheCallersDeclaration(t *testing.T) {
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
 	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "nm-1", EventType: "birth",
-		CreatedAtLocation: locIbomboOffice, Declaration: d})
+		CreatedAtLocation: fl.IbomboOffice, Declaration: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +65,14 @@ func TestValidationNeverChangesTheCallersDeclaration(t *testing.T) {
 	}
 	// a repeat with the same map is the same request (idempotent)
 	if again, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "nm-1", EventType: "birth",
-		CreatedAtLocation: locIbomboOffice, Declaration: d}); err != nil || again.ID != ev.ID {
+		CreatedAtLocation: fl.IbomboOffice, Declaration: d}); err != nil || again.ID != ev.ID {
 		t.Fatalf("repeat: %v, event %v", err, again)
 	}
-	d2 := decl(t, `{"child.dob" : "2024-02-02", "child.placeOfBirth":"HEALTH_FACILITY", "child.birthLocation":"`+locIbomboHosp+`",
+	d2 := decl(t, `{"child.dob" : "2024-02-02", "child.placeOfBirth":"HEALTH_FACILITY", "child.birthLocation":"`+fl.IbomboHospital+`",
 		"informant.relation":"MOTHER", "mother.name":{"firstname":"M", "surname":"B"}}`)
 	orig2 := maps.Clone(d2)
 	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "nm-1-declare",
-		CreatedAtLocation: locIbomboOffice, Declaration: d2}); err != nil {
+		CreatedAtLocation: fl.IbomboOffice, Declaration: d2}); err != nil {
 		t.Fatal(err)
 	}
 	if !maps.EqualFunc(d2, orig2, func(a, b json.RawMessage) bool { return string(a) == string(b) }) {
@@ -93,7 +94,7 @@ func TestSharedDeclarationAcrossGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, _, errs[i] = svc.CreateAndNotify(context.Background(), p, core.CreateAndNotifyInput{
-				TransactionID: fmt.Sprintf("shared-%d", i), EventType: "birth", CreatedAtLocation: locIbomboOffice, Declaration: d})
+				TransactionID: fmt.Sprintf("shared-%d", i), EventType: "birth", CreatedAtLocation: fl.IbomboOffice, Declaration: d})
 		}()
 	}
 	wg.Wait()

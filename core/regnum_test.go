@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // TestRegistrationNumberReservation: the number a REGISTER waiting for a
@@ -17,20 +18,20 @@ func TestRegistrationNumberReservation(t *testing.T) {
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
 	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` +
-		locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
+		fl.IbomboHospital + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
 	declared := func(tx string) *core.EventDocument {
 		t.Helper()
-		ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, full)})
+		ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: tx, EventType: "birth", CreatedAtLocation: fl.IbomboOffice, Declaration: decl(t, full)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: tx + "-d", CreatedAtLocation: locIbomboOffice}); err != nil {
+		if ev, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: tx + "-d", CreatedAtLocation: fl.IbomboOffice}); err != nil {
 			t.Fatal(err)
 		}
 		return ev
 	}
 	register := func(ev *core.EventDocument, tx, number string) (*core.EventDocument, error) {
-		return svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: tx, CreatedAtLocation: locIbomboOffice, RegistrationNumber: number})
+		return svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: tx, CreatedAtLocation: fl.IbomboOffice, RegistrationNumber: number})
 	}
 	a, b := declared("a"), declared("b")
 	a, err := register(a, "a-r", "")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/searchquery"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // memStore is the smallest core.Store the engine can run on: events in a
@@ -170,7 +171,7 @@ func newService(t *testing.T, conf core.Confirmer) (*core.Service, *memStore) {
 
 func systemClient(t *testing.T, scopes ...string) core.Principal {
 	t.Helper()
-	return core.Principal{ID: "client-1", Type: core.UserTypeSystem, Scopes: mustScopes(t, scopes...), Office: locIbomboOffice}
+	return core.Principal{ID: "client-1", Type: core.UserTypeSystem, Scopes: mustScopes(t, scopes...), Office: fl.IbomboOffice}
 }
 
 var allRecordScopes = []string{"notification-api", "record.read", "record.declare", "record.register", "record.reject",
@@ -181,16 +182,16 @@ func TestServiceActionsFollowTheTable(t *testing.T) {
 	svc, _ := newService(t, nil)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-create", Type: "birth", CreatedAtLocation: locIbomboOffice})
+	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-create", Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-create", Type: "birth", CreatedAtLocation: locIbomboOffice})
+	again, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-create", Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 	if err != nil || again.ID != ev.ID || again.TrackingID != ev.TrackingID {
 		t.Fatalf("repeated create: %v %v", again, err)
 	}
 	act := func(typ core.ActionType, tx string, d string) (*core.EventDocument, error) {
-		in := core.ActionInput{Type: typ, TransactionID: tx, CreatedAtLocation: locIbomboOffice}
+		in := core.ActionInput{Type: typ, TransactionID: tx, CreatedAtLocation: fl.IbomboOffice}
 		if d != "" {
 			in.Declaration = decl(t, d)
 		}
@@ -232,7 +233,7 @@ func TestServiceActionsFollowTheTable(t *testing.T) {
 	if e.Kind != core.KindInvalid || !slices.Equal(missing, []string{"child.name", "child.dob", "child.placeOfBirth", "informant.relation", "mother.name"}) {
 		t.Fatalf("incomplete DECLARE: %v %v", e.Kind, missing)
 	}
-	full := `{"child.name":{"firstname":"A","surname":"B"},"child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
+	full := `{"child.name":{"firstname":"A","surname":"B"},"child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + fl.IbomboHospital + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
 	if _, err := act(core.ActionDeclare, "tx-declare", full); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestServiceDeferredConfirmation(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, created, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	ev, created, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err != nil || !created {
 		t.Fatalf("create-and-notify: created %v, %v", created, err)
@@ -268,7 +269,7 @@ func TestServiceDeferredConfirmation(t *testing.T) {
 	if st.Status != core.EventCreated || st.Pending == nil || !slices.Equal(st.Flags, []string{"notify:requested"}) {
 		t.Fatalf("deferred NOTIFY: %s %v %v", st.Status, st.Flags, st.Pending)
 	}
-	_, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-2", CreatedAtLocation: locIbomboOffice})
+	_, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-2", CreatedAtLocation: fl.IbomboOffice})
 	if e := coreErr(t, err); e.Kind != core.KindConflict || !strings.Contains(e.Message, "notify:requested") {
 		t.Fatalf("action while NOTIFY is requested: %v", err)
 	}
@@ -299,7 +300,7 @@ func TestServiceDeferredConfirmation(t *testing.T) {
 		t.Fatalf("rejecting an accepted action: %v", err)
 	}
 	// repeated create-and-notify returns the same event, not created again
-	again, created, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	again, created, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err != nil || again.ID != ev.ID || created {
 		t.Fatalf("repeated create-and-notify: %v created %v, %v", again, created, err)
@@ -316,7 +317,7 @@ func TestServiceConfirmerAdditionsAreValidated(t *testing.T) {
 	svc, _ := newService(t, conf)
 	p := systemClient(t, allRecordScopes...)
 	ev, _, err := svc.CreateAndNotify(context.Background(), p, core.CreateAndNotifyInput{TransactionID: "tx-1", EventType: "birth",
-		CreatedAtLocation: locIbomboOffice, Declaration: decl(t, `{"child.gender":"female"}`)})
+		CreatedAtLocation: fl.IbomboOffice, Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err == nil {
 		t.Fatalf("the confirmer's invalid declaration was stored: %s", core.Derive(ev).Declaration)
 	}
@@ -354,7 +355,7 @@ func TestServiceSearchAccess(t *testing.T) {
 		{"record.search"},
 		{"type=record.search&event=birth", "recordsearch"}, // one unrestricted scope is enough
 	} {
-		w, err := search(locIbomboOffice, scopes...)
+		w, err := search(fl.IbomboOffice, scopes...)
 		if err != nil || !reflect.DeepEqual(w, alone.Where) {
 			t.Fatalf("%v must not add an access filter: %s %v", scopes, view(w), err)
 		}
@@ -373,7 +374,7 @@ func TestServiceSearchAccess(t *testing.T) {
 		return out
 	}
 	// event types
-	w, err := search(locIbomboOffice, "type=record.search&event=death")
+	w, err := search(fl.IbomboOffice, "type=record.search&event=death")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,51 +389,51 @@ func TestServiceSearchAccess(t *testing.T) {
 		{"declaredIn", core.ColDeclaredAtLocation},
 		{"registeredIn", core.ColRegisteredAtLocation},
 	} {
-		w, err = search(locIbomboOffice, "type=record.search&"+tc.opt+"=location")
+		w, err = search(fl.IbomboOffice, "type=record.search&"+tc.opt+"=location")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := accessOf(w); len(c) != 1 || c[0].Column != tc.col || !slices.Equal(c[0].Values, []string{locIbomboOffice}) {
+		if c := accessOf(w); len(c) != 1 || c[0].Column != tc.col || !slices.Equal(c[0].Values, []string{fl.IbomboOffice}) {
 			t.Errorf("%s=location: %+v, want %s in [office]", tc.opt, c, tc.col)
 		}
-		w, err = search(locIbomboOffice, "type=record.search&"+tc.opt+"=administrativeArea")
+		w, err = search(fl.IbomboOffice, "type=record.search&"+tc.opt+"=administrativeArea")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := accessOf(w); len(c) != 1 || c[0].Column != tc.col || !slices.Contains(c[0].Values, locIbomboHosp) || slices.Contains(c[0].Values, locIlangaOffice) {
+		if c := accessOf(w); len(c) != 1 || c[0].Column != tc.col || !slices.Contains(c[0].Values, fl.IbomboHospital) || slices.Contains(c[0].Values, fl.IlangaOffice) {
 			t.Errorf("%s=administrativeArea: %+v, want %s in Ibombo's subtree", tc.opt, c, tc.col)
 		}
 	}
 	// placeOfEvent limits the place of the event
-	if w, err = search(locIbomboHosp, "type=record.search&placeOfEvent=administrativeArea"); err != nil {
+	if w, err = search(fl.IbomboHospital, "type=record.search&placeOfEvent=administrativeArea"); err != nil {
 		t.Fatal(err)
 	}
-	if c := accessOf(w); len(c) != 1 || c[0].Column != core.ColPlaceOfEvent || !slices.Contains(c[0].Values, locChikobo) || slices.Contains(c[0].Values, locIlangaHosp) {
+	if c := accessOf(w); len(c) != 1 || c[0].Column != core.ColPlaceOfEvent || !slices.Contains(c[0].Values, fl.Chikobo) || slices.Contains(c[0].Values, fl.IlangaHospital) {
 		t.Errorf("placeOfEvent=administrativeArea: %+v", c)
 	}
 	// declaredBy=user / registeredBy=user: the caller's own records
-	if w, err = search(locIbomboOffice, "type=record.search&declaredBy=user"); err != nil {
+	if w, err = search(fl.IbomboOffice, "type=record.search&declaredBy=user"); err != nil {
 		t.Fatal(err)
 	}
 	if c := accessOf(w); len(c) != 1 || c[0].Column != core.ColDeclaredBy || !slices.Equal(c[0].Values, []string{"u"}) {
 		t.Errorf("declaredBy=user: %+v", c)
 	}
 	// a v1.9 search[access=my-jurisdiction] scope is limited too
-	if w, err = search(locIbomboOffice, "search[event=birth,access=my-jurisdiction]"); err != nil {
+	if w, err = search(fl.IbomboOffice, "search[event=birth,access=my-jurisdiction]"); err != nil {
 		t.Fatal(err)
 	}
 	if c := accessOf(w); len(c) != 2 || c[1].Column != core.ColPlaceOfEvent {
 		t.Errorf("v1.9 my-jurisdiction: %+v", c)
 	}
 	// an option the hub does not enforce reaches nothing (fail closed)
-	if w, err = search(locIbomboOffice, "type=record.search&event=birth&someFutureLimit=x"); err != nil {
+	if w, err = search(fl.IbomboOffice, "type=record.search&event=birth&someFutureLimit=x"); err != nil {
 		t.Fatal(err)
 	}
 	if w.Op != "and" || len(w.Children) != 2 || w.Children[1].Op != "or" || len(w.Children[1].Children) != 0 {
 		t.Errorf("unknown option: want an access filter matching nothing, got %s", view(w))
 	}
 	// two limited scopes: either one admits an event; options of one scope all apply
-	if w, err = search(locIbomboOffice, "type=record.search&event=birth&registeredIn=location", "type=record.search&event=death"); err != nil {
+	if w, err = search(fl.IbomboOffice, "type=record.search&event=birth&registeredIn=location", "type=record.search&event=death"); err != nil {
 		t.Fatal(err)
 	}
 	if alts := w.Children[1].Children; len(alts) != 2 || len(alts[0].Children) != 2 || len(alts[1].Children) != 1 ||
@@ -453,7 +454,7 @@ func TestServiceSearchAccess(t *testing.T) {
 		}
 	}
 	// no record.search scope
-	if _, err := search(locIbomboOffice, "record.read"); core.KindOf(err) != core.KindForbidden {
+	if _, err := search(fl.IbomboOffice, "record.read"); core.KindOf(err) != core.KindForbidden {
 		t.Errorf("no search scope: %v", err)
 	}
 	// a page out of bounds is a 400 before the store is asked
@@ -475,15 +476,15 @@ func TestServiceDeferredRegisterKeepsTheCallersNumber(t *testing.T) {
 	svc, _ := newService(t, conf)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
-	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-c", Type: "birth", CreatedAtLocation: locIbomboOffice})
+	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + fl.IbomboHospital + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
+	ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-c", Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-d", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, full)}); err != nil {
+	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-d", CreatedAtLocation: fl.IbomboOffice, Declaration: decl(t, full)}); err != nil {
 		t.Fatal(err)
 	}
-	ev, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "tx-r", CreatedAtLocation: locIbomboOffice, RegistrationNumber: "CALLER-0001"})
+	ev, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "tx-r", CreatedAtLocation: fl.IbomboOffice, RegistrationNumber: "CALLER-0001"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,20 +508,20 @@ func TestServiceEditKeepsRequiredFields(t *testing.T) {
 	svc, _ := newService(t, nil)
 	ctx := context.Background()
 	p := systemClient(t, allRecordScopes...)
-	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-e", EventType: "birth", CreatedAtLocation: locIbomboOffice,
+	ev, _, err := svc.CreateAndNotify(ctx, p, core.CreateAndNotifyInput{TransactionID: "tx-e", EventType: "birth", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.gender":"female"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionEdit, TransactionID: "tx-e1", CreatedAtLocation: locIbomboOffice,
+	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionEdit, TransactionID: "tx-e1", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.gender":"male"}`)}); err != nil {
 		t.Fatalf("EDIT of an incomplete notification: %v", err)
 	}
-	full := `{"child.name":{"firstname":"A","surname":"B"},"child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
-	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-e2", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, full)}); err != nil {
+	full := `{"child.name":{"firstname":"A","surname":"B"},"child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + fl.IbomboHospital + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}}`
+	if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-e2", CreatedAtLocation: fl.IbomboOffice, Declaration: decl(t, full)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionEdit, TransactionID: "tx-e3", CreatedAtLocation: locIbomboOffice,
+	_, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionEdit, TransactionID: "tx-e3", CreatedAtLocation: fl.IbomboOffice,
 		Declaration: decl(t, `{"child.name":null}`)})
 	if e := coreErr(t, err); e.Kind != core.KindInvalid || !strings.Contains(e.Message, "child.name") {
 		t.Fatalf("EDIT blanking child.name on a declared record: %v", err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 func TestActionFlag(t *testing.T) {
@@ -319,18 +320,18 @@ func TestDeriveMetadata(t *testing.T) {
 	h := newHistory("birth").do(core.ActionCreate)
 	h.ev.Actions[0].CreatedBy = "client-1"
 	h.ev.Actions[0].CreatedByUserType = core.UserTypeSystem
-	h.ev.Actions[0].CreatedAtLocation = locHQOffice
+	h.ev.Actions[0].CreatedAtLocation = fl.HQOffice
 	decReq := h.request(core.ActionDeclare, nil)
 	decAcc := h.resolve(decReq, core.StatusAccepted, nil)
 	regReq := h.request(core.ActionRegister, nil)
-	h.ev.FindAction(regReq).CreatedAtLocation = locIlangaOffice
+	h.ev.FindAction(regReq).CreatedAtLocation = fl.IlangaOffice
 	regAcc := h.resolve(regReq, core.StatusAccepted, nil)
 	regAcc.RegistrationNumber = "NUM1"
 	h.do(core.ActionAssign)
 	h.do(core.ActionRead)
 	h.ev.Actions[len(h.ev.Actions)-1].CreatedBy = "reader"
 	st := h.state()
-	if st.CreatedBy != "client-1" || st.CreatedByUserType != core.UserTypeSystem || st.CreatedAtLocation != locHQOffice {
+	if st.CreatedBy != "client-1" || st.CreatedByUserType != core.UserTypeSystem || st.CreatedAtLocation != fl.HQOffice {
 		t.Errorf("created* = %s %s %s", st.CreatedBy, st.CreatedByUserType, st.CreatedAtLocation)
 	}
 	if st.UpdatedBy != "user-1" || st.UpdatedBy == "reader" {
@@ -346,7 +347,7 @@ func TestDeriveMetadata(t *testing.T) {
 	if st.Declared == nil || !st.Declared.CreatedAt.Equal(h.ev.FindAction(decReq).CreatedAt) || !st.Declared.AcceptedAt.Equal(decAcc.CreatedAt) {
 		t.Errorf("declared legal status = %+v", st.Declared)
 	}
-	if st.Registered == nil || st.Registered.RegistrationNumber != "NUM1" || st.Registered.CreatedAtLocation != locIlangaOffice ||
+	if st.Registered == nil || st.Registered.RegistrationNumber != "NUM1" || st.Registered.CreatedAtLocation != fl.IlangaOffice ||
 		!st.Registered.AcceptedAt.Equal(regAcc.CreatedAt) || !st.Registered.CreatedAt.Equal(h.ev.FindAction(regReq).CreatedAt) {
 		t.Errorf("registered legal status = %+v", st.Registered)
 	}

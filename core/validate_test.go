@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crvshub/crvshub/core"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // wantErr is one expected field error: the id exactly, the message by a
@@ -134,11 +135,11 @@ func TestValidateValuesBirth(t *testing.T) {
 		{"id as number", `{"child.nid":1234567890}`, []wantErr{{"child.nid", "expected a string"}}},
 
 		// LOCATION
-		{"location health facility", fmt.Sprintf(`{"child.birthLocation":%q}`, locIbomboHosp), nil},
-		{"location of the wrong type", fmt.Sprintf(`{"child.birthLocation":%q}`, locIbomboOffice), []wantErr{{"child.birthLocation", "must be a HEALTH_FACILITY"}}},
-		{"location admin area is not a facility", fmt.Sprintf(`{"child.birthLocation":%q}`, locIbombo), []wantErr{{"child.birthLocation", "must be a HEALTH_FACILITY"}}},
+		{"location health facility", fmt.Sprintf(`{"child.birthLocation":%q}`, fl.IbomboHospital), nil},
+		{"location of the wrong type", fmt.Sprintf(`{"child.birthLocation":%q}`, fl.IbomboOffice), []wantErr{{"child.birthLocation", "must be a HEALTH_FACILITY"}}},
+		{"location admin area is not a facility", fmt.Sprintf(`{"child.birthLocation":%q}`, fl.Ibombo), []wantErr{{"child.birthLocation", "must be a HEALTH_FACILITY"}}},
 		{"location unknown", `{"child.birthLocation":"00000000-0000-4000-8000-000000000000"}`, []wantErr{{"child.birthLocation", "unknown location"}}},
-		{"location id in upper case", fmt.Sprintf(`{"child.birthLocation":%q}`, upperHex(locIbomboHosp)), nil},
+		{"location id in upper case", fmt.Sprintf(`{"child.birthLocation":%q}`, upperHex(fl.IbomboHospital)), nil},
 		{"location by name is not an id", `{"child.birthLocation":"Ibombo District Hospital"}`, []wantErr{{"child.birthLocation", "unknown location"}}},
 
 		// EMAIL
@@ -182,24 +183,24 @@ func TestValidateAddress(t *testing.T) {
 		addr string
 		want []wantErr
 	}{
-		{"v2 domestic", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, locIbombo), nil},
-		{"v2 domestic in another district", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, locEmbe), nil},
-		{"v2 domestic with street details", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q,"streetLevelDetails":{"town":"Ibombo","street":"Main","number":"11"}}`, locIlanga), nil},
-		{"v2 domestic without type", fmt.Sprintf(`{"country":"FAR","administrativeArea":%q}`, locIbombo), nil},
+		{"v2 domestic", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, fl.Ibombo), nil},
+		{"v2 domestic in another district", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, fl.Embe), nil},
+		{"v2 domestic with street details", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q,"streetLevelDetails":{"town":"Ibombo","street":"Main","number":"11"}}`, fl.Ilanga), nil},
+		{"v2 domestic without type", fmt.Sprintf(`{"country":"FAR","administrativeArea":%q}`, fl.Ibombo), nil},
 		{"v2 domestic without area", `{"addressType":"DOMESTIC","country":"FAR"}`, nil},
 		{"v2 domestic area null", `{"addressType":"DOMESTIC","country":"FAR","administrativeArea":null,"streetLevelDetails":null}`, nil},
-		{"v2 domestic area in upper case", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, upperHex(locIbombo)), nil},
-		{"v2 domestic area is a province, not a leaf", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, locCentral), []wantErr{{f + ".administrativeArea", "administrative area"}}},
-		{"v2 domestic area is an office", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, locIbomboOffice), []wantErr{{f + ".administrativeArea", "unknown administrative area"}}},
+		{"v2 domestic area in upper case", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, upperHex(fl.Ibombo)), nil},
+		{"v2 domestic area is a province, not a leaf", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, fl.Central), []wantErr{{f + ".administrativeArea", "administrative area"}}},
+		{"v2 domestic area is an office", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q}`, fl.IbomboOffice), []wantErr{{f + ".administrativeArea", "unknown administrative area"}}},
 		{"v2 domestic area unknown", `{"addressType":"DOMESTIC","country":"FAR","administrativeArea":"00000000-0000-4000-8000-000000000000"}`, []wantErr{{f + ".administrativeArea", "unknown administrative area"}}},
 		{"v2 domestic area not a string", `{"addressType":"DOMESTIC","country":"FAR","administrativeArea":5}`, []wantErr{{f + ".administrativeArea", "expected a string"}}},
-		{"v2 domestic in another country", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"USA","administrativeArea":%q}`, locIbombo), []wantErr{{f + ".country", "DOMESTIC address must be in FAR"}}},
-		{"street details not strings", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q,"streetLevelDetails":{"number":11}}`, locIbombo), []wantErr{{f + ".streetLevelDetails.number", "expected a string"}}},
+		{"v2 domestic in another country", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"USA","administrativeArea":%q}`, fl.Ibombo), []wantErr{{f + ".country", "DOMESTIC address must be in FAR"}}},
+		{"street details not strings", fmt.Sprintf(`{"addressType":"DOMESTIC","country":"FAR","administrativeArea":%q,"streetLevelDetails":{"number":11}}`, fl.Ibombo), []wantErr{{f + ".streetLevelDetails.number", "expected a string"}}},
 		{"street details not an object", `{"addressType":"INTERNATIONAL","country":"USA","streetLevelDetails":"Main street"}`, []wantErr{{f + ".streetLevelDetails", "expected an object"}}},
 		{"international", `{"addressType":"INTERNATIONAL","country":"USA","streetLevelDetails":{"state":"MA","cityOrTown":"Boston"}}`, nil},
 		{"international without type", `{"country":"GBR"}`, nil},
 		{"international in the home country", `{"addressType":"INTERNATIONAL","country":"FAR"}`, nil},
-		{"international with an area", fmt.Sprintf(`{"addressType":"INTERNATIONAL","country":"USA","administrativeArea":%q}`, locIbombo), []wantErr{{f + ".administrativeArea", "only a DOMESTIC address"}}},
+		{"international with an area", fmt.Sprintf(`{"addressType":"INTERNATIONAL","country":"USA","administrativeArea":%q}`, fl.Ibombo), []wantErr{{f + ".administrativeArea", "only a DOMESTIC address"}}},
 		{"bad address type", `{"addressType":"LOCAL","country":"FAR"}`, []wantErr{{f + ".addressType", "DOMESTIC or INTERNATIONAL"}}},
 		{"address type not a string", `{"addressType":1,"country":"FAR"}`, []wantErr{{f + ".addressType", "expected a string"}}},
 		{"no country", `{"addressType":"DOMESTIC"}`, []wantErr{{f + ".country", "ISO 3166-1 alpha-3"}}},
@@ -207,14 +208,14 @@ func TestValidateAddress(t *testing.T) {
 		{"two-letter country", `{"country":"FA"}`, []wantErr{{f + ".country", "ISO 3166-1 alpha-3"}}},
 		{"unknown key", `{"country":"FAR","postcode":"1"}`, []wantErr{{f + ".postcode", "Unexpected field"}}},
 		{"not an object", `"Plot 11, Ibombo"`, []wantErr{{f, "expected an address object"}}},
-		{"legacy v1.9 shape", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q,"urbanOrRural":"URBAN","town":"My town","residentialArea":"My area","street":"My street","number":"11","zipCode":"10000","village":null,"state":null,"district2":null,"cityOrTown":null,"addressLine1":null,"addressLine2":null,"addressLine3":null,"postcodeOrZip":null,"addressType":"DOMESTIC"}`, locCentral, locIbombo), nil},
-		{"legacy rural", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q,"urbanOrRural":"RURAL","village":"Chibombo"}`, locSulaka, locIlanga), nil},
+		{"legacy v1.9 shape", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q,"urbanOrRural":"URBAN","town":"My town","residentialArea":"My area","street":"My street","number":"11","zipCode":"10000","village":null,"state":null,"district2":null,"cityOrTown":null,"addressLine1":null,"addressLine2":null,"addressLine3":null,"postcodeOrZip":null,"addressType":"DOMESTIC"}`, fl.Central, fl.Ibombo), nil},
+		{"legacy rural", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q,"urbanOrRural":"RURAL","village":"Chibombo"}`, fl.Sulaka, fl.Ilanga), nil},
 		{"legacy international", `{"country":"USA","addressType":"INTERNATIONAL","state":"MA","district2":"Suffolk","cityOrTown":"Boston","addressLine1":"1 Main St","postcodeOrZip":"02101"}`, nil},
-		{"legacy ids in upper case", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, upperHex(locCentral), upperHex(locIbombo)), nil},
-		{"legacy district outside the province", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, locCentral, locIlanga), []wantErr{{f + ".district", "not in the province"}}},
-		{"legacy district without province", fmt.Sprintf(`{"country":"FAR","district":%q}`, locIlanga), nil},
-		{"legacy province unknown", fmt.Sprintf(`{"country":"FAR","province":"nowhere","district":%q}`, locIbombo), []wantErr{{f + ".province", "unknown administrative area"}}},
-		{"legacy district is a facility", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, locCentral, locIbomboHosp), []wantErr{{f + ".district", "unknown administrative area"}}},
+		{"legacy ids in upper case", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, upperHex(fl.Central), upperHex(fl.Ibombo)), nil},
+		{"legacy district outside the province", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, fl.Central, fl.Ilanga), []wantErr{{f + ".district", "not in the province"}}},
+		{"legacy district without province", fmt.Sprintf(`{"country":"FAR","district":%q}`, fl.Ilanga), nil},
+		{"legacy province unknown", fmt.Sprintf(`{"country":"FAR","province":"nowhere","district":%q}`, fl.Ibombo), []wantErr{{f + ".province", "unknown administrative area"}}},
+		{"legacy district is a facility", fmt.Sprintf(`{"country":"FAR","province":%q,"district":%q}`, fl.Central, fl.IbomboHospital), []wantErr{{f + ".district", "unknown administrative area"}}},
 		{"legacy key not a string", `{"country":"FAR","number":11}`, []wantErr{{f + ".number", "expected a string"}}},
 	}
 	for _, c := range cases {
@@ -248,9 +249,9 @@ func TestValidateOtherTypes(t *testing.T) {
 		{"id pattern", `{"code":"1234"}`, nil},
 		{"id pattern mismatch", `{"code":"12345"}`, []wantErr{{"code", "required format"}}},
 		{"id pattern replaces the default", `{"code":"abcd"}`, []wantErr{{"code", "required format"}}},
-		{"location of any type", fmt.Sprintf(`{"anywhere":%q}`, locCentral), nil},
-		{"location one of two types", fmt.Sprintf(`{"office":%q}`, locIbombo), nil},
-		{"location not one of two types", fmt.Sprintf(`{"office":%q}`, locIbomboHosp), []wantErr{{"office", "must be a CRVS_OFFICE or ADMIN_STRUCTURE"}}},
+		{"location of any type", fmt.Sprintf(`{"anywhere":%q}`, fl.Central), nil},
+		{"location one of two types", fmt.Sprintf(`{"office":%q}`, fl.Ibombo), nil},
+		{"location not one of two types", fmt.Sprintf(`{"office":%q}`, fl.IbomboHospital), []wantErr{{"office", "must be a CRVS_OFFICE or ADMIN_STRUCTURE"}}},
 		{"radio", `{"choice":"YES"}`, nil},
 		{"radio not an option", `{"choice":"MAYBE"}`, []wantErr{{"choice", "not one of YES, NO"}}},
 		{"number without bounds", `{"free":-1e9}`, nil},
@@ -290,7 +291,7 @@ func TestMissingRequired(t *testing.T) {
 		want []string
 	}{
 		{"empty birth", birth, `{}`, []string{"child.name", "child.gender", "child.dob", "child.placeOfBirth", "informant.relation", "mother.name"}},
-		{"complete, born at a facility", birth, `{` + base + `,"child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `"}`, nil},
+		{"complete, born at a facility", birth, `{` + base + `,"child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + fl.IbomboHospital + `"}`, nil},
 		{"facility birth needs the facility", birth, `{` + base + `,"child.placeOfBirth":"HEALTH_FACILITY"}`, []string{"child.birthLocation"}},
 		{"home birth needs the address, not the facility", birth, `{` + base + `,"child.placeOfBirth":"PRIVATE_HOME"}`, []string{"child.birthLocation.privateHome"}},
 		{"other place needs the other address", birth, `{` + base + `,"child.placeOfBirth":"OTHER"}`, []string{"child.birthLocation.other"}},
@@ -392,8 +393,8 @@ func TestNotifyFixtureValidates(t *testing.T) {
 
 func TestIsUUID(t *testing.T) {
 	for s, want := range map[string]bool{
-		locIbombo:                               true,
-		strings.ToUpper(locIbombo):              true,
+		fl.Ibombo:                               true,
+		strings.ToUpper(fl.Ibombo):              true,
 		"d71605e6b20e4b2ea6ff4cd2641fb0cb":      false,
 		"d71605e6-b20e-4b2e-a6ff-4cd2641fb0c":   false,
 		"d71605e6-b20e-4b2e-a6ff-4cd2641fb0cbb": false,

@@ -12,12 +12,7 @@ import (
 	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/core/store/sqlite"
-)
-
-// Farajaland locations of the embedded default config.
-const (
-	locIbomboOffice = "58325d6c-dc50-4779-aa42-06daa5712756" // CRVS office in Ibombo
-	locIbomboHosp   = "a60080a9-9ddb-4d93-bfac-9f40239b3219" // health facility in Ibombo
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // testNow is the fixed "now" of every test.
@@ -34,14 +29,7 @@ func farajaland(t testing.TB) (*core.CountryConfig, *routing.Config) {
 }
 
 // decl builds a Declaration from a JSON object literal.
-func decl(t testing.TB, js string) core.Declaration {
-	t.Helper()
-	var d core.Declaration
-	if err := json.Unmarshal([]byte(js), &d); err != nil {
-		t.Fatalf("bad declaration literal %s: %v", js, err)
-	}
-	return d
-}
+func decl(t testing.TB, js string) core.Declaration { t.Helper(); return fl.Decl(t, js) }
 
 type fixedRegNums struct{}
 
@@ -66,7 +54,7 @@ func systemClient(t *testing.T, scopes ...string) core.Principal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return core.Principal{ID: "client-1", Type: core.UserTypeSystem, Scopes: sc, Office: locIbomboOffice}
+	return core.Principal{ID: "client-1", Type: core.UserTypeSystem, Scopes: sc, Office: fl.IbomboOffice}
 }
 
 var allRecordScopes = []string{"notification-api", "record.read", "record.declare", "record.register", "record.reject",
@@ -178,7 +166,7 @@ func TestRoutingCheck(t *testing.T) {
 // route to an unconfigured partner is skipped.
 func TestRoutingConfirmer(t *testing.T) {
 	cc, defaults := farajaland(t)
-	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + locIbomboHosp + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}`
+	full := `{"child.name":{"firstname":"A","surname":"B"},"child.gender":"male","child.dob":"2024-02-02","child.placeOfBirth":"HEALTH_FACILITY","child.birthLocation":"` + fl.IbomboHospital + `","informant.relation":"MOTHER","mother.name":{"firstname":"M","surname":"B"}`
 	tests := []struct {
 		name     string
 		decl     string
@@ -199,14 +187,14 @@ func TestRoutingConfirmer(t *testing.T) {
 			svc.Enqueued = func() { pokes++ }
 			ctx := core.WithRequestMeta(context.Background(), core.RequestMeta{CorrelationID: "corr-1"})
 			p := systemClient(t, allRecordScopes...)
-			ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-c", Type: "birth", CreatedAtLocation: locIbomboOffice})
+			ev, err := svc.CreateEvent(ctx, p, core.CreateInput{TransactionID: "tx-c", Type: "birth", CreatedAtLocation: fl.IbomboOffice})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-d", CreatedAtLocation: locIbomboOffice, Declaration: decl(t, tc.decl)}); err != nil {
+			if _, err := svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionDeclare, TransactionID: "tx-d", CreatedAtLocation: fl.IbomboOffice, Declaration: decl(t, tc.decl)}); err != nil {
 				t.Fatal(err)
 			}
-			ev, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "tx-r", CreatedAtLocation: locIbomboOffice})
+			ev, err = svc.Act(ctx, p, ev.ID, core.ActionInput{Type: core.ActionRegister, TransactionID: "tx-r", CreatedAtLocation: fl.IbomboOffice})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/searchquery"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // TestSearchMatchesIndex: an exact search for a value compiles to a
@@ -22,8 +23,8 @@ func TestSearchMatchesIndex(t *testing.T) {
 		{"child.nid", `"AB 1234"`, `"ab 1234"`},
 		{"child.reason", `"Late  registration"`, `"late registration"`},
 		{"mother.detailsNotAvailable", `true`, `true`},
-		{"child.birthLocation", `"` + locIbomboHosp + `"`, `"` + strings.ToUpper(locIbomboHosp) + `"`},
-		{"mother.address", `{"country":"FAR","administrativeArea":"` + locIbombo + `"}`, `"` + locIbombo + `"`},
+		{"child.birthLocation", `"` + fl.IbomboHospital + `"`, `"` + strings.ToUpper(fl.IbomboHospital) + `"`},
+		{"mother.address", `{"country":"FAR","administrativeArea":"` + fl.Ibombo + `"}`, `"` + fl.Ibombo + `"`},
 		{"informant.address", `{"country":"USA"}`, `"USA"`},
 		{"child.dob", `"2024-02-02"`, `"2024-02-02"`},
 	}
@@ -49,8 +50,8 @@ func TestSearchMatchesIndex(t *testing.T) {
 		t.Errorf("number: rows %+v cond %+v err %v", rows, unwrap(sf.Where).Cond, err)
 	}
 	// within a province finds an address in one of its districts
-	rows = core.IndexValues(ec.Field("mother.address"), json.RawMessage(`{"country":"FAR","province":"`+locCentral+`","district":"`+locIsamba+`"}`))
-	sf, err = searchquery.Parse([]byte(clause(`{"data.mother.address":{"type":"within","location":"`+locCentral+`"}}`)), cc, testNow)
+	rows = core.IndexValues(ec.Field("mother.address"), json.RawMessage(`{"country":"FAR","province":"`+fl.Central+`","district":"`+fl.Isamba+`"}`))
+	sf, err = searchquery.Parse([]byte(clause(`{"data.mother.address":{"type":"within","location":"`+fl.Central+`"}}`)), cc, testNow)
 	if err != nil || len(rows) != 1 || !slices.Contains(unwrap(sf.Where).Cond.Values, rows[0].Text) {
 		t.Errorf("within: rows %+v err %v", rows, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/searchquery"
+	fl "github.com/crvshub/crvshub/testharness/farajaland"
 )
 
 // filterView is a readable rendering of a compiled filter for the golden
@@ -164,27 +165,27 @@ func TestParseSearchSemantics(t *testing.T) {
 		}
 	})
 	t.Run("within expands to the whole subtree", func(t *testing.T) {
-		c := leafOf(t, parseOK(t, clause(`{"createdAtLocation":{"type":"within","location":"`+strings.ToUpper(locCentral)+`"}}`)))
+		c := leafOf(t, parseOK(t, clause(`{"createdAtLocation":{"type":"within","location":"`+strings.ToUpper(fl.Central)+`"}}`)))
 		if c.Column != core.ColCreatedAtLocation || c.Op != core.OpIn {
 			t.Fatalf("%+v", c)
 		}
-		for _, id := range []string{locCentral, locIbombo, locIsamba, locIbomboOffice, locIbomboHosp, locChikobo, locChilochabalen} {
+		for _, id := range []string{fl.Central, fl.Ibombo, fl.Isamba, fl.IbomboOffice, fl.IbomboHospital, fl.Chikobo, fl.Chilochabalenje} {
 			if !slices.Contains(c.Values, id) {
 				t.Errorf("within Central lacks %s", id)
 			}
 		}
-		for _, id := range []string{locSulaka, locIlanga, locIlangaOffice, locHQOffice, locPualula} {
+		for _, id := range []string{fl.Sulaka, fl.Ilanga, fl.IlangaOffice, fl.HQOffice, fl.Pualula} {
 			if slices.Contains(c.Values, id) {
 				t.Errorf("within Central holds %s", id)
 			}
 		}
-		if len(c.Values) != len(cc.Subtree(locCentral)) {
-			t.Errorf("%d ids, subtree has %d", len(c.Values), len(cc.Subtree(locCentral)))
+		if len(c.Values) != len(cc.Subtree(fl.Central)) {
+			t.Errorf("%d ids, subtree has %d", len(c.Values), len(cc.Subtree(fl.Central)))
 		}
 	})
 	t.Run("within a leaf office is the office", func(t *testing.T) {
-		c := leafOf(t, parseOK(t, clause(`{"legalStatuses.REGISTERED.createdAtLocation":{"type":"within","location":"`+locIbomboOffice+`"}}`)))
-		if c.Column != core.ColRegisteredAtLocation || !slices.Equal(c.Values, []string{locIbomboOffice}) {
+		c := leafOf(t, parseOK(t, clause(`{"legalStatuses.REGISTERED.createdAtLocation":{"type":"within","location":"`+fl.IbomboOffice+`"}}`)))
+		if c.Column != core.ColRegisteredAtLocation || !slices.Equal(c.Values, []string{fl.IbomboOffice}) {
 			t.Errorf("%+v", c)
 		}
 	})
@@ -383,7 +384,7 @@ func TestParseSearchErrors(t *testing.T) {
 		{"data number range bad bound", clause(`{"data.child.weightAtBirth":{"type":"range","lte":"x"}}`), "query.clauses[0].data.child.weightAtBirth.lte must be a number"},
 		{"data number range without bounds", clause(`{"data.mother.age":{"type":"range"}}`), "query.clauses[0].data.mother.age: a range needs gte or lte"},
 		{"data number within", clause(`{"data.mother.age":{"type":"within","location":"x"}}`), "match type 'within' is not supported for a NUMBER field"},
-		{"data text within", clause(`{"data.child.reason":{"type":"within","location":"` + locCentral + `"}}`), "match type 'within' is not supported for a TEXT field"},
+		{"data text within", clause(`{"data.child.reason":{"type":"within","location":"` + fl.Central + `"}}`), "match type 'within' is not supported for a TEXT field"},
 		{"data text range", clause(`{"data.child.reason":{"type":"range","gte":"a"}}`), "match type 'range' is not supported for a TEXT field"},
 		{"data location fuzzy", clause(`{"data.child.birthLocation":{"type":"fuzzy","term":"Ibombo"}}`), "match type 'fuzzy' is not supported for a LOCATION field"},
 		{"data location within unknown", clause(`{"data.child.birthLocation":{"type":"within","location":"Ibombo"}}`), "query.clauses[0].data.child.birthLocation.location: unknown location 'ibombo'"},
