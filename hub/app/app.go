@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crvshub/crvshub/adapters"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/core/routing"
@@ -104,11 +104,12 @@ type App struct {
 	// Dispatcher and Ops, which always exist).
 	Dispatcher *nationalid.Dispatcher
 	Ops        *nationalid.Ops
-	MOSIP      *mosip.Adapter
-	Bus        *bus.Bus
-	Relay      *bus.Relay
-	Router     *message.Router
-	Breakers   *bus.Breakers
+	// Adapters are the configured National ID adapters, by partners file order of names.
+	Adapters []adapters.NationalID
+	Bus      *bus.Bus
+	Relay    *bus.Relay
+	Router   *message.Router
+	Breakers *bus.Breakers
 
 	lock *DataLock
 }

@@ -89,7 +89,11 @@ func startMOSIP(t testing.TB, dataDir string, p mosipmock.Profile, log *slog.Log
 	}
 	t.Cleanup(func() { m.Close() })
 	settings.TimeoutSeconds = 5
-	return m, &app.PartnersConfig{MOSIP: settings}
+	pc := &app.PartnersConfig{}
+	if err := pc.Set("mosip", settings); err != nil {
+		t.Fatalf("hubtest: %v", err)
+	}
+	return m, pc
 }
 
 // Start opens a hub on a fresh loopback port; it is stopped at test end.
