@@ -63,7 +63,9 @@ type Starter interface {
 	Start(ctx context.Context) error
 }
 
-// Prober is implemented by an adapter that can report its health.
+// Prober is for an adapter that can report its partner's health. No
+// adapter implements it yet and the hub does not call it (a partner's
+// outage must not take the hub out of /readyz; breakers handle it).
 type Prober interface {
 	Health(ctx context.Context) error
 }

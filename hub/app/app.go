@@ -57,7 +57,8 @@ type Options struct {
 	// PublicURL is how partners reach this hub (callback URLs), e.g.
 	// https://crvs-hub.example.gov; serve sets it from the listen address
 	// when not configured (and refuses to start on 0.0.0.0 / [::] with a
-	// MOSIP partner, whose callback URL would be unreachable).
+	// partner that is called back there: its callback URL would be
+	// unreachable).
 	PublicURL string
 	Messaging MessagingOptions
 	// MetricsAddr, when set (HOST:PORT), serves GET /metrics on a listener

@@ -213,7 +213,7 @@ func (a *App) partnerRoutes() []httpapi.PartnerRoute {
 
 // startPartners runs the relay, the router and the adapters' background
 // work (WebSub subscription) until ctx ends; the HTTP server must be up,
-// since subscribing makes MOSIP call back.
+// since subscribing makes the partner call back.
 func (a *App) startPartners(ctx context.Context) (wait func()) {
 	if a.Router == nil {
 		return func() {}
