@@ -4,7 +4,7 @@
 // and gives, and the Resolver and Correlations an adapter's callback uses
 // to complete a deferred registration. Each adapter lives in its own
 // sub-package (adapters/mosip today) and depends on core and this package
-// only; the hub wires the adapters it is configured with in hub/app. A
-// registry that selects adapters by name, and a contract suite every
-// adapter passes against its mock, come with the adapter-registry issue.
+// only, and registers itself by name (Register) in an init; the hub builds
+// the adapters its partners file names through the registry. A contract
+// suite every adapter passes against its mock is still planned.
 package adapters

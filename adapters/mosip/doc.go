@@ -6,6 +6,11 @@
 // subscription alive, and verifies identities with MOSIP IDA demographic
 // authentication.
 //
+// It registers itself as "mosip" (adapters.Register, settings.go) and owns
+// its settings (Settings, the partners file's mosip block), their defaults
+// (URLs under baseUrl, the callback URL under the hub's public URL) and the
+// hub's partner key in <data>/keys.
+//
 // Unlike OpenCRVS's mosip-api mediator it derives the packet id from the
 // event and action ids (a retry never makes a second MOSIP registration),
 // stores the correlation before calling MOSIP, deletes it only after the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crvshub/crvshub/adapters"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/core/routing"
@@ -57,7 +57,8 @@ type Options struct {
 	// PublicURL is how partners reach this hub (callback URLs), e.g.
 	// https://crvs-hub.example.gov; serve sets it from the listen address
 	// when not configured (and refuses to start on 0.0.0.0 / [::] with a
-	// MOSIP partner, whose callback URL would be unreachable).
+	// partner that is called back there: its callback URL would be
+	// unreachable).
 	PublicURL string
 	Messaging MessagingOptions
 	// MetricsAddr, when set (HOST:PORT), serves GET /metrics on a listener
@@ -104,11 +105,12 @@ type App struct {
 	// Dispatcher and Ops, which always exist).
 	Dispatcher *nationalid.Dispatcher
 	Ops        *nationalid.Ops
-	MOSIP      *mosip.Adapter
-	Bus        *bus.Bus
-	Relay      *bus.Relay
-	Router     *message.Router
-	Breakers   *bus.Breakers
+	// Adapters are the configured National ID adapters, by partners file order of names.
+	Adapters []adapters.NationalID
+	Bus      *bus.Bus
+	Relay    *bus.Relay
+	Router   *message.Router
+	Breakers *bus.Breakers
 
 	lock *DataLock
 }

@@ -5,9 +5,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,24 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crvshub/crvshub/adapters"
-	"github.com/crvshub/crvshub/adapters/keyfile"
-	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core/routing"
 	"github.com/crvshub/crvshub/hub/bus"
 	"github.com/crvshub/crvshub/hub/httpapi"
 	"github.com/crvshub/crvshub/hub/nationalid"
-)
-
-//go:embed mosip-idschema.json
-var defaultMOSIPSchema string
-
-// MOSIPCallbackPath is where the hub receives MOSIP's WebSub deliveries.
-const MOSIPCallbackPath = "/api/mosip/websub/callback"
-
-// Default partner key files inside the data folder.
-const (
-	DefaultPartnerKeyFile  = "keys/mosip-partner.pem"
-	DefaultPartnerCertFile = "keys/mosip-partner.crt"
 )
 
 // MessagingOptions tune the bus and the partner pipeline; zero values take
@@ -105,13 +90,10 @@ func (a *App) openPartners(ctx context.Context) error {
 	o := a.Opts
 	a.Dispatcher = &nationalid.Dispatcher{Service: a.Service, Routing: a.Routing, Partners: map[string]adapters.NationalID{}, DeadLetters: a.Store, Log: a.Log}
 	a.Ops = &nationalid.Ops{Service: a.Service, Routing: a.Routing, Queues: a.Store}
-	if o.Partners != nil && o.Partners.MOSIP != nil {
-		ad, err := a.openMOSIP(o.Partners.MOSIP)
-		if err != nil {
+	if o.Partners != nil {
+		if err := a.openAdapters(o.Partners); err != nil {
 			return err
 		}
-		a.MOSIP = ad
-		a.Dispatcher.Partners[ad.Name()] = ad
 	}
 	partners := map[string]bool{}
 	for name := range a.Dispatcher.Partners {
@@ -195,109 +177,48 @@ func (a *App) gauge(name, help string, read func(ctx context.Context) (float64, 
 	}))
 }
 
-func (a *App) openMOSIP(s *MOSIPSettings) (*mosip.Adapter, error) {
-	o := a.Opts
-	keyFile, certFile := s.PartnerKeyFile, s.PartnerCertFile
-	if keyFile == "" {
-		keyFile = filepath.Join(o.DataDir, filepath.FromSlash(DefaultPartnerKeyFile))
-	}
-	if certFile == "" {
-		certFile = filepath.Join(o.DataDir, filepath.FromSlash(DefaultPartnerCertFile))
-	}
-	key, cert, err := PartnerKey(keyFile, certFile)
-	if err != nil {
-		return nil, err
-	}
-	url := func(set, path string) string {
-		if set != "" || s.BaseURL == "" {
-			return set
+// openAdapters builds each configured adapter through the registry.
+func (a *App) openAdapters(pc *PartnersConfig) error {
+	for _, name := range slices.Sorted(maps.Keys(pc.Adapters)) {
+		f, ok := adapters.Lookup(name)
+		if !ok {
+			return fmt.Errorf("partners: unknown National ID adapter %q (known: %s)", name, strings.Join(adapters.Names(), ", "))
 		}
-		return strings.TrimRight(s.BaseURL, "/") + path
-	}
-	cfg := mosip.Config{
-		AuthURL:          url(s.AuthURL, "/v1/authmanager/authenticate/clientidsecretkey"),
-		CreatePacketURL:  url(s.CreatePacketURL, "/commons/v1/packetmanager/createPacket"),
-		ProcessPacketURL: url(s.ProcessPacketURL, "/registrationprocessor/v1/workflowmanager/workflowinstance"),
-		WebSubHubURL:     url(s.WebSubHubURL, "/websub/hub"),
-		CallbackURL:      s.CallbackURL,
-		Topic:            s.Topic, LeaseSeconds: s.LeaseSeconds, CenterID: s.CenterID, MachineID: s.MachineID,
-		Language: s.Language, CredentialAllowList: s.CredentialAllowList, DecryptKey: key,
-		SchemaJSON: defaultMOSIPSchema, Log: a.Log,
-	}
-	if cfg.CallbackURL == "" {
-		if o.PublicURL == "" {
-			return nil, errors.New("mosip: callbackUrl is not set and the hub's public URL is unknown")
-		}
-		cfg.CallbackURL = strings.TrimRight(o.PublicURL, "/") + MOSIPCallbackPath
-	}
-	if s.SchemaJSONFile != "" {
-		b, err := os.ReadFile(s.SchemaJSONFile)
+		ad, err := f.New(pc.Adapters[name], adapters.Deps{Correlations: a.Store, Resolver: a.Dispatcher.Resolver(name),
+			Log: a.Log.With("adapter", name), DataDir: a.Opts.DataDir, PublicURL: a.Opts.PublicURL, Metrics: a.Metrics})
 		if err != nil {
-			return nil, fmt.Errorf("mosip: schemaJsonFile: %w", err)
+			return err
 		}
-		cfg.SchemaJSON = string(b)
-	}
-	if s.TimeoutSeconds > 0 {
-		cfg.Timeout = time.Duration(s.TimeoutSeconds) * time.Second
-	}
-	if cfg.PacketClient.Secret, err = secret("packetClientSecret", s.PacketClientSecret); err != nil {
-		return nil, err
-	}
-	cfg.PacketClient.ID, cfg.PacketClient.AppID = s.PacketClientID, s.AppID
-	cfg.WebSubClient = cfg.PacketClient
-	if s.WebSubClientID != "" {
-		cfg.WebSubClient.ID = s.WebSubClientID
-		if cfg.WebSubClient.Secret, err = secret("websubClientSecret", s.WebSubClientSecret); err != nil {
-			return nil, err
+		if ad.Name() != name {
+			return fmt.Errorf("partners: adapter %q calls itself %q", name, ad.Name())
 		}
+		a.Dispatcher.Partners[name] = ad
+		a.Adapters = append(a.Adapters, ad)
 	}
-	if cfg.WebSubSecret, err = secret("websubSecret", s.WebSubSecret); err != nil {
-		return nil, err
-	}
-	if s.IDACertFile != "" || s.IDAAuthURL != "" {
-		cfg.IDAAuthURL = url(s.IDAAuthURL, "/idauthentication/v1/auth")
-		if cfg.APIKey, err = secret("apiKey", s.APIKey); err != nil {
-			return nil, err
-		}
-		cfg.MispLK, cfg.PartnerID, cfg.DomainURI = s.MispLK, s.PartnerID, s.DomainURI
-		if cfg.MispLK, err = secret("mispLicenseKey", cfg.MispLK); err != nil {
-			return nil, err
-		}
-		if s.IDACertFile != "" {
-			if cfg.IDACert, err = keyfile.ReadCertificate(s.IDACertFile); err != nil {
-				return nil, fmt.Errorf("mosip: idaCertFile: %w", err)
-			}
-		}
-		cfg.SignKey, cfg.SignCert = key, cert
-	}
-	ad, err := mosip.New(cfg, a.Store, a.Dispatcher.Resolver("mosip"))
-	if err != nil {
-		return nil, err
-	}
-	return ad, nil
+	return nil
 }
 
 // partnerRoutes are the HTTP endpoints the adapters serve.
 func (a *App) partnerRoutes() []httpapi.PartnerRoute {
-	if a.MOSIP == nil {
-		return nil
+	var rs []httpapi.PartnerRoute
+	for _, ad := range a.Adapters {
+		if r, ok := ad.(adapters.Router); ok {
+			for _, x := range r.Routes() {
+				rs = append(rs, httpapi.PartnerRoute{Method: x.Method, Path: x.Path, Summary: x.Summary, Handler: x.Handler, MaxBody: x.MaxBody})
+			}
+		}
 	}
-	h := a.MOSIP.CallbackHandler()
-	return []httpapi.PartnerRoute{
-		{Method: http.MethodGet, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub intent verification (hub.challenge)", Handler: h},
-		{Method: http.MethodPost, Path: MOSIPCallbackPath, Summary: "MOSIP WebSub CREDENTIAL_ISSUED delivery (VER_R2-encrypted credential with a PS256 proof)", Handler: h,
-			MaxBody: mosip.MaxDelivery},
-	}
+	return rs
 }
 
 // startPartners runs the relay, the router and the adapters' background
 // work (WebSub subscription) until ctx ends; the HTTP server must be up,
-// since subscribing makes MOSIP call back.
+// since subscribing makes the partner call back.
 func (a *App) startPartners(ctx context.Context) (wait func()) {
 	if a.Router == nil {
 		return func() {}
 	}
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 2+len(a.Adapters))
 	go func() {
 		if err := a.Relay.Run(ctx); err != nil {
 			a.Log.Error("outbox relay stopped", "error", err)
@@ -313,11 +234,15 @@ func (a *App) startPartners(ctx context.Context) (wait func()) {
 		done <- struct{}{}
 	}()
 	n := 2
-	if a.MOSIP != nil {
+	for _, ad := range a.Adapters {
+		s, ok := ad.(adapters.Starter)
+		if !ok {
+			continue
+		}
 		n++
 		go func() {
-			if err := a.MOSIP.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				a.Log.Error("mosip subscription stopped", "error", err)
+			if err := s.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.Log.Error("adapter background work stopped", "adapter", ad.Name(), "error", err)
 			}
 			done <- struct{}{}
 		}()

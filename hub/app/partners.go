@@ -2,34 +2,54 @@ package app
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"math/big"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/crvshub/crvshub/adapters/keyfile"
+	"github.com/crvshub/crvshub/adapters"
 	"github.com/crvshub/crvshub/core"
-	"github.com/crvshub/crvshub/hub/auth"
 )
 
 // PartnersConfig is a deployment's National ID partner settings
 // (`crvshub serve --partners FILE`, YAML or JSON). A partner that is not
 // configured here is not called, and routes to it are skipped.
+//
+// Every top-level block but "delivery" configures the registered adapter
+// of that name (see adapters.Register) with its raw settings.
 type PartnersConfig struct {
-	MOSIP *MOSIPSettings `json:"mosip,omitempty"`
+	// Adapters maps an adapter's name to its block (JSON).
+	Adapters map[string]json.RawMessage
 	// Delivery tunes retries, breakers and concurrency for every partner.
-	Delivery *DeliverySettings `json:"delivery,omitempty"`
+	Delivery *DeliverySettings
+}
+
+// Set configures the adapter name with settings (marshalled to JSON).
+func (pc *PartnersConfig) Set(name string, settings any) error {
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return fmt.Errorf("partners: %s: %w", name, err)
+	}
+	if pc.Adapters == nil {
+		pc.Adapters = map[string]json.RawMessage{}
+	}
+	pc.Adapters[name] = b
+	return nil
+}
+
+// Has reports whether the adapter name is configured.
+func (pc *PartnersConfig) Has(name string) bool {
+	if pc == nil {
+		return false
+	}
+	_, ok := pc.Adapters[name]
+	return ok
 }
 
 // DeliverySettings tune how messages reach partners; zero values keep the
@@ -83,60 +103,6 @@ func (d *DeliverySettings) apply(m MessagingOptions) (MessagingOptions, error) {
 	return m, nil
 }
 
-// MOSIPSettings configure the MOSIP adapter. Secrets may be written as
-// "env:NAME" to read them from the environment instead of the file.
-type MOSIPSettings struct {
-	// BaseURL, when set, gives every MOSIP URL below that is left empty
-	// its standard path under this base.
-	BaseURL          string `json:"baseUrl,omitempty"`
-	AuthURL          string `json:"authUrl,omitempty"`
-	CreatePacketURL  string `json:"createPacketUrl,omitempty"`
-	ProcessPacketURL string `json:"processPacketUrl,omitempty"`
-	WebSubHubURL     string `json:"websubHubUrl,omitempty"`
-	IDAAuthURL       string `json:"idaAuthUrl,omitempty"`
-
-	PacketClientID     string `json:"packetClientId"`
-	PacketClientSecret string `json:"packetClientSecret"`
-	WebSubClientID     string `json:"websubClientId,omitempty"` // default: the packet client
-	WebSubClientSecret string `json:"websubClientSecret,omitempty"`
-	AppID              string `json:"appId,omitempty"`
-
-	// CallbackURL is how MOSIP reaches the hub's WebSub callback; default
-	// <public URL>/api/mosip/websub/callback.
-	CallbackURL  string `json:"callbackUrl,omitempty"`
-	Topic        string `json:"topic,omitempty"`
-	WebSubSecret string `json:"websubSecret,omitempty"`
-	LeaseSeconds int    `json:"leaseSeconds,omitempty"`
-
-	CenterID  string `json:"centerId,omitempty"`
-	MachineID string `json:"machineId,omitempty"`
-	// SchemaJSONFile holds the country's MOSIP ID schema (sent as
-	// schemaJson); default: a minimal schema of the fields the hub sends.
-	SchemaJSONFile string `json:"schemaJsonFile,omitempty"`
-	Language       string `json:"language,omitempty"`
-
-	// CredentialAllowList: the verificationMethod URLs whose keys may sign
-	// credentials (MOSIP's public key document URL).
-	CredentialAllowList []string `json:"credentialAllowList"`
-
-	// PartnerKeyFile is the hub's partner private key (PEM): MOSIP encrypts
-	// credentials to it and IDA requests are signed with it. Default
-	// <data>/keys/mosip-partner.pem, created on first start together with
-	// a self-signed certificate <data>/keys/mosip-partner.crt to give MOSIP.
-	PartnerKeyFile  string `json:"partnerKeyFile,omitempty"`
-	PartnerCertFile string `json:"partnerCertFile,omitempty"`
-
-	// IDA demographic authentication (optional, all or none).
-	IDACertFile string `json:"idaCertFile,omitempty"`
-	MispLK      string `json:"mispLicenseKey,omitempty"`
-	PartnerID   string `json:"partnerId,omitempty"`
-	APIKey      string `json:"apiKey,omitempty"`
-	DomainURI   string `json:"domainUri,omitempty"`
-
-	// TimeoutSeconds per MOSIP call; default 15.
-	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
-}
-
 // LoadPartners reads a partners file strictly (an unknown key is an error
 // naming the file).
 func LoadPartners(path string) (*PartnersConfig, error) {
@@ -154,61 +120,46 @@ func LoadPartners(path string) (*PartnersConfig, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	var pc PartnersConfig
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pc); err != nil {
+	pc, err := parsePartners(js)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &pc, nil
+	return pc, nil
 }
 
-// secret resolves "env:NAME" references.
-func secret(field, v string) (string, error) {
-	name, ok := strings.CutPrefix(v, "env:")
-	if !ok {
-		return v, nil
+// parsePartners splits a partners document into the delivery settings
+// (strict) and one block per adapter, each checked by its registered
+// adapter; a block no adapter is registered for is an error naming the
+// known ones.
+func parsePartners(js []byte) (*PartnersConfig, error) {
+	var blocks map[string]json.RawMessage
+	if err := json.Unmarshal(js, &blocks); err != nil {
+		return nil, err
 	}
-	s := os.Getenv(name)
-	if s == "" {
-		return "", fmt.Errorf("%s: environment variable %s is empty or not set", field, name)
-	}
-	return s, nil
-}
-
-// PartnerKey loads or creates the hub's partner key and its self-signed
-// certificate (the certificate MOSIP encrypts credentials to).
-func PartnerKey(keyFile, certFile string) (*rsa.PrivateKey, *x509.Certificate, error) {
-	key, err := keyfile.LoadOrCreateRSAKey(keyFile, auth.KeyBits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("partner key: %w", err)
-	}
-	if cert, err := keyfile.ReadCertificate(certFile); err == nil {
-		if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
-			return nil, nil, fmt.Errorf("partner certificate %s does not belong to the key %s", certFile, keyFile)
+	pc := &PartnersConfig{}
+	for _, name := range slices.Sorted(maps.Keys(blocks)) {
+		raw := blocks[name]
+		if name == "delivery" {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&pc.Delivery); err != nil {
+				return nil, fmt.Errorf("delivery: %w", err)
+			}
+			continue
 		}
-		return key, cert, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("partner %w", err)
+		f, ok := adapters.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("unknown National ID adapter %q (known: %s, and the shared delivery settings)",
+				name, strings.Join(adapters.Names(), ", "))
+		}
+		if f.Check != nil {
+			if err := f.Check(raw); err != nil {
+				return nil, err
+			}
+		}
+		if err := pc.Set(name, raw); err != nil {
+			return nil, err
+		}
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "crvshub partner", Organization: []string{"crvshub"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(5, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("partner certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := os.WriteFile(certFile, keyfile.EncodeCertificate(cert), 0o644); err != nil {
-		return nil, nil, fmt.Errorf("partner certificate: %w", err)
-	}
-	return key, cert, nil
+	return pc, nil
 }

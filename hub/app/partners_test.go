@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/crvshub/crvshub/core"
 )
 
+// TestLoadPartners needs the mosip adapter registered: the app_test files
+// link it through testharness (hubtest), in this same test binary.
 func TestLoadPartners(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -39,8 +42,10 @@ delivery:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pc.MOSIP == nil || pc.MOSIP.BaseURL != "https://mosip.example" || pc.MOSIP.PacketClientSecret != "env:TEST_MOSIP_SECRET" {
-		t.Fatalf("mosip settings %+v", pc.MOSIP)
+	var mosip struct{ BaseURL, PacketClientSecret string }
+	if !pc.Has("mosip") || json.Unmarshal(pc.Adapters["mosip"], &mosip) != nil ||
+		mosip.BaseURL != "https://mosip.example" || mosip.PacketClientSecret != "env:TEST_MOSIP_SECRET" {
+		t.Fatalf("mosip settings %s", pc.Adapters["mosip"])
 	}
 	m, err := pc.Delivery.apply(MessagingOptions{})
 	if err != nil {
@@ -51,14 +56,6 @@ delivery:
 		m.Concurrency != 8 || m.HandlerTimeout != 45*time.Second || m.NakDelay != 5*time.Second || m.AckWait != 0 {
 		t.Fatalf("delivery settings applied as %+v", m)
 	}
-	// secrets from the environment
-	if _, err := secret("packetClientSecret", "env:TEST_MOSIP_SECRET_UNSET"); err == nil || !strings.Contains(err.Error(), "TEST_MOSIP_SECRET_UNSET") {
-		t.Fatalf("unset secret variable: %v", err)
-	}
-	t.Setenv("TEST_MOSIP_SECRET", "s3cret")
-	if v, err := secret("packetClientSecret", "env:TEST_MOSIP_SECRET"); err != nil || v != "s3cret" {
-		t.Fatalf("secret = %q, %v", v, err)
-	}
 	for name, body := range map[string]string{
 		"unknown key":   "mosip:\n  baseUrl: x\n  colour: blue\n",
 		"bad duration":  "delivery:\n  maxInterval: soon\n",
@@ -68,6 +65,11 @@ delivery:
 		if _, err := LoadPartners(write("bad.yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// an unknown adapter name is refused naming the known ones
+	if _, err := LoadPartners(write("bad.yaml", "osia:\n  url: x\n")); err == nil ||
+		!strings.Contains(err.Error(), `unknown National ID adapter "osia"`) || !strings.Contains(err.Error(), "mosip") {
+		t.Errorf("unknown adapter: %v; want it refused naming osia and the known adapters", err)
 	}
 	if _, err := (&DeliverySettings{Jitter: 2}).apply(MessagingOptions{}); err == nil {
 		t.Error("jitter 2 accepted")

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
-	"github.com/crvshub/crvshub/hub/app"
 	"github.com/crvshub/crvshub/testharness/hubtest"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
@@ -44,7 +44,7 @@ func TestKill9RegistrationsCompleteOnce(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, cert, err := app.PartnerKey(filepath.Join(dir, "keys", "mosip-partner.pem"), filepath.Join(dir, "keys", "mosip-partner.crt"))
+	_, cert, err := mosip.PartnerKey(filepath.Join(dir, "keys", "mosip-partner.pem"), filepath.Join(dir, "keys", "mosip-partner.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}

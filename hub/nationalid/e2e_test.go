@@ -664,7 +664,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 // identities.
 func TestVerifyIdentityWithIDA(t *testing.T) {
 	e := start(t, mosipmock.Profile{}, "")
-	ad := e.h.App.MOSIP
+	ad := e.h.App.Dispatcher.Partners["mosip"]
 	ctx := context.Background()
 	tests := []struct {
 		name     string
@@ -918,8 +918,12 @@ func TestAckWaitCoversRetryBudget(t *testing.T) {
 		t.Cleanup(func() { mock.Close() })
 		m := slow
 		m.AckWait = 500 * time.Millisecond
+		pc := &app.PartnersConfig{}
+		if err := pc.Set("mosip", settings); err != nil {
+			t.Fatal(err)
+		}
 		a, err := app.Open(context.Background(), app.Options{DataDir: dir, SecretCost: 4, PublicURL: "http://127.0.0.1:1",
-			Partners: &app.PartnersConfig{MOSIP: settings}, Messaging: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Partners: pc, Messaging: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err == nil {
 			a.Close()
 			t.Fatal("the hub opened with an ack wait of 500ms for a retry budget of about 1s")

@@ -65,6 +65,8 @@ type Options struct {
 	// MOSIP starts a MOSIP mock (real HTTP, real crypto) with this fault
 	// profile and points the hub's mosip partner at it.
 	MOSIP *mosipmock.Profile
+	// Partners configures the hub's adapters when MOSIP is nil.
+	Partners *app.PartnersConfig
 	// Messaging tunes the bus (short redelivery delays in tests).
 	Messaging app.MessagingOptions
 	// Store tunes the SQLite store (zero = the hub's defaults), e.g.
@@ -89,7 +91,11 @@ func startMOSIP(t testing.TB, dataDir string, p mosipmock.Profile, log *slog.Log
 	}
 	t.Cleanup(func() { m.Close() })
 	settings.TimeoutSeconds = 5
-	return m, &app.PartnersConfig{MOSIP: settings}
+	pc := &app.PartnersConfig{}
+	if err := pc.Set("mosip", settings); err != nil {
+		t.Fatalf("hubtest: %v", err)
+	}
+	return m, pc
 }
 
 // Start opens a hub on a fresh loopback port; it is stopped at test end.
@@ -111,6 +117,7 @@ func Start(t testing.TB, o Options) *Hub {
 	opts := app.Options{DataDir: o.DataDir, ConfigDir: o.ConfigDir, Log: log, SecretCost: 4, TokenTTL: o.TokenTTL, PublicURL: url, Messaging: o.Messaging, Store: o.Store,
 		MetricsAddr: o.MetricsAddr, TrustedProxies: o.TrustedProxies}
 	var mock *mosipmock.Mock
+	opts.Partners = o.Partners
 	if o.MOSIP != nil {
 		mock, opts.Partners = startMOSIP(t, o.DataDir, *o.MOSIP, log.With("component", "mosip-mock"))
 	}

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/crvshub/crvshub/adapters/keyfile"
-	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
@@ -24,12 +24,12 @@ const (
 // StartMOSIP starts a MOSIP mock on a loopback port that trusts the hub's
 // partner certificate (created in the hub's data folder if needed, where
 // the hub finds it) and returns it with the hub's mosip settings.
-func StartMOSIP(dataDir string, p mosipmock.Profile, log *slog.Logger) (*mosipmock.Mock, *app.MOSIPSettings, error) {
+func StartMOSIP(dataDir string, p mosipmock.Profile, log *slog.Logger) (*mosipmock.Mock, *mosip.Settings, error) {
 	if err := os.MkdirAll(filepath.Join(dataDir, "keys"), 0o700); err != nil {
 		return nil, nil, err
 	}
-	_, cert, err := app.PartnerKey(filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerKeyFile)),
-		filepath.Join(dataDir, filepath.FromSlash(app.DefaultPartnerCertFile)))
+	_, cert, err := mosip.PartnerKey(filepath.Join(dataDir, filepath.FromSlash(mosip.DefaultPartnerKeyFile)),
+		filepath.Join(dataDir, filepath.FromSlash(mosip.DefaultPartnerCertFile)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,7 +46,7 @@ func StartMOSIP(dataDir string, p mosipmock.Profile, log *slog.Logger) (*mosipmo
 		m.Close()
 		return nil, nil, err
 	}
-	return m, &app.MOSIPSettings{
+	return m, &mosip.Settings{
 		BaseURL: m.URL(), PacketClientID: MOSIPClientID, PacketClientSecret: MOSIPClientSecret,
 		WebSubSecret: MOSIPWebSubSecret, CredentialAllowList: []string{m.PublicKeyURL()},
 		IDACertFile: idaCert, MispLK: "mock-misp-license-key", PartnerID: "crvshub-mock-partner", APIKey: "mock-api-key",

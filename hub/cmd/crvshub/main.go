@@ -19,16 +19,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/crvshub/crvshub/adapters"
+	// National ID adapters register themselves when linked: one import line each.
+	_ "github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/core"
 	"github.com/crvshub/crvshub/core/countryconfig"
 	"github.com/crvshub/crvshub/hub/app"
@@ -192,7 +197,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if *withMocks && opts.Partners != nil && opts.Partners.MOSIP != nil {
+	if *withMocks && opts.Partners.Has("mosip") {
 		ln.Close()
 		return usageError{"--with-mocks replaces the mosip partner; leave it out of --partners"}
 	}
@@ -212,7 +217,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if opts.Partners == nil {
 			opts.Partners = &app.PartnersConfig{}
 		}
-		opts.Partners.MOSIP = m.settings
+		if err := opts.Partners.Set("mosip", m.settings); err != nil {
+			ln.Close()
+			return err
+		}
 		log.Info("MOSIP mock started", "url", m.mock.URL())
 	} else if *mockProfile != "" {
 		ln.Close()
@@ -273,9 +281,13 @@ func defaultPublicURL(addr net.Addr, partners *app.PartnersConfig, withMocks boo
 	if !ok || !tcp.IP.IsUnspecified() {
 		return "http://" + addr.String(), nil
 	}
-	if partners != nil && partners.MOSIP != nil && partners.MOSIP.CallbackURL == "" {
-		return "", fmt.Errorf("the hub listens on %s (every interface), so MOSIP cannot be told where to call back: "+
-			"--public-url / CRVSHUB_PUBLIC_URL is required (how MOSIP reaches this hub, e.g. https://crvs-hub.example.gov)", addr)
+	if partners != nil {
+		for _, name := range slices.Sorted(maps.Keys(partners.Adapters)) {
+			if f, ok := adapters.Lookup(name); ok && f.NeedsPublicURL != nil && f.NeedsPublicURL(partners.Adapters[name]) {
+				return "", fmt.Errorf("the hub listens on %s (every interface), so %s cannot be told where to call back: "+
+					"--public-url / CRVSHUB_PUBLIC_URL is required (how %s reaches this hub, e.g. https://crvs-hub.example.gov)", addr, name, name)
+			}
+		}
 	}
 	if !withMocks {
 		return "http://" + addr.String(), nil // no partner calls back

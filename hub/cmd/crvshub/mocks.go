@@ -14,14 +14,14 @@ import (
 	"time"
 
 	"github.com/crvshub/crvshub/adapters/keyfile"
-	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/testharness/mockpartners"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
 type runningMock struct {
 	mock     *mosipmock.Mock
-	settings *app.MOSIPSettings
+	settings *mosip.Settings
 }
 
 // startMOSIPMock starts the MOSIP mock on a loopback port, trusting the

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crvshub/crvshub/hub/app"
+	"github.com/crvshub/crvshub/adapters/mosip"
 	"github.com/crvshub/crvshub/testharness/mosipmock"
 )
 
@@ -20,7 +20,7 @@ import (
 func TestMocksCommand(t *testing.T) {
 	dir := t.TempDir()
 	certFile := filepath.Join(dir, "partner.crt")
-	if _, _, err := app.PartnerKey(filepath.Join(dir, "partner.pem"), certFile); err != nil {
+	if _, _, err := mosip.PartnerKey(filepath.Join(dir, "partner.pem"), certFile); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(context.Background(), []string{"mocks"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--partner-cert is required") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
@@ -121,8 +122,9 @@ func TestServeDataFolderInUse(t *testing.T) {
 // would tell MOSIP to call http://[::]:8080. The in-process mock gets the
 // loopback address.
 func TestDefaultPublicURL(t *testing.T) {
-	mosip := &app.PartnersConfig{MOSIP: &app.MOSIPSettings{BaseURL: "https://mosip.example"}}
-	withCallback := &app.PartnersConfig{MOSIP: &app.MOSIPSettings{BaseURL: "https://mosip.example", CallbackURL: "https://hub.example/cb"}}
+	mosip := &app.PartnersConfig{Adapters: map[string]json.RawMessage{"mosip": json.RawMessage(`{"baseUrl":"https://mosip.example"}`)}}
+	withCallback := &app.PartnersConfig{Adapters: map[string]json.RawMessage{
+		"mosip": json.RawMessage(`{"baseUrl":"https://mosip.example","callbackUrl":"https://hub.example/cb"}`)}}
 	deliveryOnly := &app.PartnersConfig{Delivery: &app.DeliverySettings{MaxRetries: 1}}
 	cases := []struct {
 		addr      string
