@@ -191,6 +191,3 @@ func (r *reservation) release() {
 // BodyBytesReserved reports how many bytes of request bodies the hub holds
 // (reserved in the body budget) right now: the crvshub_http_body_bytes_reserved gauge.
 func (s *Server) BodyBytesReserved() int64 { return s.bodies.reserved.Load() }
-
-// BodyLimits reports the body limits in force (defaults filled in).
-func (s *Server) BodyLimits() BodyLimits { return s.bodies.limits }
